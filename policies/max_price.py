@@ -1,0 +1,58 @@
+"""``max_price``: exclude deployments whose rates exceed a ceiling, in USD per 1M tokens.
+
+The rates compared are those of the tier this request's estimated prompt falls in. A
+deployment without published prices is excluded: it cannot be shown to be under the cap.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+
+from router.catalog import ModelCard
+from router.hookspecs import RegisterPolicy, hookimpl
+from router.policy import Policy, Verdict
+from router.types import ChatRequest
+
+_MTOK = Decimal(1_000_000)
+
+
+def _per_mtok(rate: Decimal) -> str:
+    return format((rate * _MTOK).normalize(), "f")
+
+
+class MaxPrice(Policy):
+    prompt_per_mtok: Decimal | None = Field(default=None, ge=0)
+    """Highest acceptable USD per 1M prompt tokens."""
+    completion_per_mtok: Decimal | None = Field(default=None, ge=0)
+    """Highest acceptable USD per 1M completion tokens."""
+
+    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+        if self.prompt_per_mtok is None and self.completion_per_mtok is None:
+            return Verdict(list(candidates))
+        keep: list[ModelCard] = []
+        excluded: dict[str, str] = {}
+        for card in candidates:
+            if card.pricing is None:
+                excluded[card.ref] = "no published price"
+                continue
+            rates = card.pricing.rates_for(request.estimated_prompt_tokens)
+            over = [
+                f"{what} ${_per_mtok(rate)}/1M > max ${_per_mtok(cap / _MTOK)}/1M"
+                for what, rate, cap in (
+                    ("prompt", rates.prompt, self.prompt_per_mtok),
+                    ("completion", rates.completion, self.completion_per_mtok),
+                )
+                if cap is not None and rate * _MTOK > cap
+            ]
+            if over:
+                excluded[card.ref] = "; ".join(over)
+            else:
+                keep.append(card)
+        return Verdict(keep, excluded)
+
+
+@hookimpl
+def router_register_policies(register: RegisterPolicy) -> None:
+    register("max_price", MaxPrice)

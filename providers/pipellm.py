@@ -1,0 +1,87 @@
+"""PipeLLM: one key for openai, anthropic and gemini families, with tiered prices.
+
+Catalog (seed 002): ``GET /v1/models`` (``x-api-key`` or Bearer) in PipeLLM's unified
+schema: ``type_target`` is the protocol family, ``pricing.kind`` is ``token`` or
+``generation``; token prices are **USD per token, as strings** under ``pricing.text``,
+``pricing.cache`` (``read``, ``write``, ``write_1h``) and ``pricing.tiers.over_200k``.
+The catalog states no context length, output limit or capabilities: unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import get_args
+
+from router.catalog import ModelCard, PriceTier, Pricing, Protocol
+from router.hookspecs import RegisterProvider, hookimpl
+from router.parsing import Entry, EntryError
+from router.provider import Provider
+
+_TIER = re.compile(r"over_(\d+)k")
+
+
+class PipeLLM(Provider):
+    # Routes live at /v1/... (native families) and /openai/v1/... (converter), so the
+    # base URL is the host root.
+    default_base_url = "https://api.pipellm.ai"
+    catalog_path = "/v1/models"
+
+    def auth_headers(self) -> dict[str, str]:
+        key = self.api_key
+        return {"x-api-key": key} if key else {}
+
+    def parse_model(self, entry: Entry) -> ModelCard:
+        protocol = entry.text("type_target")
+        if protocol not in get_args(Protocol):
+            raise EntryError("type_target", f"unknown protocol family {protocol!r}")
+        kind = entry.text("pricing.kind")
+        if kind == "generation":
+            # Priced per image / per second: listed, never routed chat.
+            return self.card(entry, protocol=protocol, kind="generation")
+        if kind != "token":
+            raise EntryError("pricing.kind", f"unknown billing shape {kind!r}")
+        return self.card(
+            entry,
+            name=entry.opt_text("display_name"),
+            protocol=protocol,
+            pricing=Pricing(
+                prompt=entry.price("pricing.text.prompt"),
+                completion=entry.price("pricing.text.completion"),
+                cache_read=entry.opt_price("pricing.cache.read"),
+                cache_write=entry.opt_price("pricing.cache.write"),
+                cache_write_1h=entry.opt_price("pricing.cache.write_1h"),
+                tiers=self._tiers(entry),
+            ),
+        )
+
+    @staticmethod
+    def _tiers(entry: Entry) -> tuple[PriceTier, ...]:
+        raw = entry.get("pricing.tiers")
+        if raw is None:
+            return ()
+        if not isinstance(raw, dict):
+            raise EntryError("pricing.tiers", "not an object")
+        tiers = []
+        for name in raw:
+            where = f"pricing.tiers.{name}"
+            match = _TIER.fullmatch(name)
+            if match is None:
+                # An unknown tier cannot be applied; ignoring it would under-price requests.
+                raise EntryError(where, "unknown tier name (expected over_<N>k)")
+            tiers.append(
+                PriceTier(
+                    name=name,
+                    above_prompt_tokens=int(match.group(1)) * 1000,
+                    prompt=entry.opt_price(f"{where}.text.prompt"),
+                    completion=entry.opt_price(f"{where}.text.completion"),
+                    cache_read=entry.opt_price(f"{where}.cache.read"),
+                    cache_write=entry.opt_price(f"{where}.cache.write"),
+                    cache_write_1h=entry.opt_price(f"{where}.cache.write_1h"),
+                )
+            )
+        return tuple(sorted(tiers, key=lambda t: t.above_prompt_tokens))
+
+
+@hookimpl
+def router_register_providers(register: RegisterProvider) -> None:
+    register("pipellm", PipeLLM)

@@ -1,0 +1,246 @@
+"""The YAML configuration: loading, ``${VAR}`` interpolation, validation, resolution of plugins.
+
+Every problem is a :class:`ConfigError` whose message starts with the key path
+(``providers[1].usd_per_credit``). No message is built from a configured value, and
+pydantic's own errors (which quote input values) are never chained, so a secret in
+the file or the environment cannot leak through an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from router.errors import ConfigError
+from router.plugins import Plugins
+from router.policy import Policy
+from router.provider import Provider, ProviderOptions
+
+__all__ = ["FallbackConfig", "ResolvedConfig", "interpolate", "load_yaml", "resolve"]
+
+DEFAULT_POLICY: tuple[str, ...] = ("capabilities", "context_fit", "cheapest")
+"""The chain used when the YAML has no ``policy:`` section."""
+
+
+class FallbackConfig(BaseModel):
+    """The ``fallback:`` block: how failed requests move on to the next candidate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attempts: int = Field(default=4, ge=1, le=100)
+    """Most attempts per request, across all candidates."""
+    retry_on: tuple[int | Literal["timeout", "connect"], ...] = (
+        429, 500, 502, 503, 504, 529, "timeout", "connect",
+    )  # fmt: skip
+    """HTTP statuses and failure kinds that move a request on to the next candidate."""
+    respect_retry_after: bool = True
+    """Wait as long as a provider's ``Retry-After`` asks before retrying it."""
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+    """How long a deployment that keeps failing is left out of routing."""
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    providers: list[dict[str, Any]] = Field(min_length=1)
+    models: dict[str, list[str]] = Field(default_factory=dict)
+    policy: list[str | dict[str, dict[str, Any] | None]] | None = None
+    fallback: FallbackConfig = Field(default_factory=FallbackConfig)
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """A validated configuration, with every plugin name resolved to its class."""
+
+    providers: tuple[tuple[type[Provider], ProviderOptions], ...]
+    groups: dict[str, tuple[str, ...]]
+    policies: tuple[tuple[str, Policy], ...]
+    fallback: FallbackConfig
+
+
+# -- YAML -----------------------------------------------------------------------------
+
+
+def load_yaml(source: str | os.PathLike[str]) -> Any:
+    """Parse ``source``, a path to a YAML file or YAML text, with ``yaml.safe_load``."""
+    text = _read_source(source)
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        # The problem and position only: PyYAML's own message quotes the offending line,
+        # which may hold a literal secret.
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError("", f"YAML error at {where}: {problem}") from None
+    except yaml.YAMLError:
+        raise ConfigError("", "YAML error: the document could not be parsed") from None
+
+
+def _read_source(source: str | os.PathLike[str]) -> str:
+    if isinstance(source, os.PathLike):
+        path = Path(source)
+    elif "\n" not in source and source.strip().endswith((".yaml", ".yml")):
+        path = Path(source.strip())
+    else:
+        return source
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("", f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+
+
+# -- ${VAR} interpolation ---------------------------------------------------------------
+
+_VAR = re.compile(r"\$(\$)|\$\{([^}]*)\}|\$\{")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def interpolate(node: Any, environ: Mapping[str, str], path: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of the tree.
+
+    ``$$`` stands for a literal ``$``. An unset variable without a default is a
+    ``ConfigError`` naming the key and the variable (never its value).
+    """
+    if isinstance(node, str):
+        return _VAR.sub(lambda m: _substitute(m, environ, path), node) if "$" in node else node
+    if isinstance(node, dict):
+        return {k: interpolate(v, environ, _join(path, k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [interpolate(v, environ, f"{path}[{i}]") for i, v in enumerate(node)]
+    return node
+
+
+def _substitute(match: re.Match[str], environ: Mapping[str, str], path: str) -> str:
+    if match.group(1):
+        return "$"
+    body = match.group(2)
+    if body is None:
+        raise ConfigError(path, "'${' without a closing '}'")
+    name, sep, default = body.partition(":-")
+    if not _NAME.fullmatch(name):
+        raise ConfigError(path, f"'${{{name}}}' is not a valid environment variable reference")
+    value = environ.get(name)
+    if value is not None and (value or not sep):
+        return value
+    if sep:
+        return default
+    raise ConfigError(
+        path, f"environment variable {name} is not set (write ${{{name}:-default}} for a default)"
+    )
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+# -- validation -----------------------------------------------------------------------
+
+
+def _loc(prefix: str, loc: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in loc:
+        path = f"{path}[{part}]" if isinstance(part, int) else _join(path, part)
+    return path
+
+
+def _raise_first(exc: ValidationError, prefix: str, known: tuple[str, ...] = ()) -> None:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    path = _loc(prefix, tuple(error["loc"]))
+    if error["type"] == "extra_forbidden":
+        problem = "unknown key"
+        if known:
+            problem += f" (known keys: {', '.join(known)})"
+    elif error["type"] == "missing":
+        problem = "required key is missing"
+    else:
+        problem = str(error["msg"])
+        if problem.startswith("Value error, "):
+            problem = problem.removeprefix("Value error, ")
+    # Not chained: pydantic's message quotes the input value, which may be a secret.
+    raise ConfigError(path, problem) from None
+
+
+def _validate(model: type[BaseModel], data: Any, prefix: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        _raise_first(exc, prefix, tuple(model.model_fields))
+    raise AssertionError  # pragma: no cover - _raise_first always raises
+
+
+def resolve(
+    data: Any, plugins: Plugins, environ: Mapping[str, str] | None = None
+) -> ResolvedConfig:
+    """Validate a parsed config document and resolve every plugin name in it."""
+    if not isinstance(data, dict):
+        raise ConfigError("", "the configuration must be a mapping with a 'providers' list")
+    data = interpolate(data, os.environ if environ is None else environ)
+    doc: _Document = _validate(_Document, data, "")
+
+    kinds = plugins.providers()
+    providers: list[tuple[type[Provider], ProviderOptions]] = []
+    names: set[str] = set()
+    for i, entry in enumerate(doc.providers):
+        where = f"providers[{i}]"
+        kind = entry.get("kind")
+        if not isinstance(kind, str):
+            raise ConfigError(f"{where}.kind", f"required: one of {', '.join(sorted(kinds))}")
+        if kind not in kinds:
+            raise ConfigError(
+                f"{where}.kind",
+                f"unknown provider kind {kind!r}; known: {', '.join(sorted(kinds))}",
+            )
+        cls = kinds[kind]
+        options: ProviderOptions = _validate(cls.Options, entry, where)
+        if options.name in names:
+            raise ConfigError(f"{where}.name", f"duplicate provider name {options.name!r}")
+        if options.base_url is None and cls.default_base_url is None:
+            raise ConfigError(f"{where}.base_url", f"required for kind {kind!r}")
+        if options.api_key is None and cls.requires_key:
+            raise ConfigError(f"{where}.api_key", f"required for kind {kind!r}")
+        names.add(options.name)
+        providers.append((cls, options))
+
+    groups: dict[str, tuple[str, ...]] = {}
+    for group, refs in doc.models.items():
+        where = f"models.{group}"
+        if group == "auto" or ":" in group or not group.strip():
+            raise ConfigError(where, "a group name must not be 'auto', empty, or contain ':'")
+        for j, ref in enumerate(refs):
+            provider, sep, model_id = ref.partition(":")
+            if not sep or not model_id:
+                raise ConfigError(f"{where}[{j}]", "expected '<provider name>:<model id>'")
+            if provider not in names:
+                raise ConfigError(
+                    f"{where}[{j}]",
+                    f"no provider named {provider!r}; configured: {', '.join(sorted(names))}",
+                )
+        if not refs:
+            raise ConfigError(where, "a group needs at least one deployment")
+        groups[group] = tuple(refs)
+
+    known = plugins.policies()
+    chain: list[tuple[str, Policy]] = []
+    items = doc.policy if doc.policy is not None else list(DEFAULT_POLICY)
+    for i, item in enumerate(items):
+        block: dict[str, Any] | None
+        if isinstance(item, str):
+            name, block = item, {}
+        elif len(item) == 1:
+            ((name, block),) = item.items()
+        else:
+            raise ConfigError(f"policy[{i}]", "each item names one policy: '- cheapest: {...}'")
+        where = f"policy[{i}].{name}"
+        if name not in known:
+            raise ConfigError(where, f"unknown policy {name!r}; known: {', '.join(sorted(known))}")
+        chain.append((name, _validate(known[name], block or {}, where)))
+
+    return ResolvedConfig(tuple(providers), groups, tuple(chain), doc.fallback)

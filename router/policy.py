@@ -1,0 +1,42 @@
+"""The base class of routing policies, and what a policy returns.
+
+A policy is a pydantic model whose fields are its options (its YAML block in the
+``policy:`` chain); :meth:`Policy.apply` takes the request and the candidates that
+earlier policies kept, and returns them filtered and ordered, each exclusion with a
+reason. Policies compose: the chain runs them in YAML order.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+from router.catalog import ModelCard
+from router.types import ChatRequest
+
+__all__ = ["Policy", "Verdict"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a policy decided: candidates kept, best first, and a reason per excluded ref."""
+
+    keep: list[ModelCard]
+    excluded: dict[str, str] = field(default_factory=dict)
+
+
+class Policy(BaseModel, abc.ABC):
+    """A routing policy plugin. Subclass it, declare options as fields, implement ``apply``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @abc.abstractmethod
+    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+        """Filter and order ``candidates`` for ``request``.
+
+        Return every candidate either in ``keep`` (in the order this policy prefers,
+        stable where it has no preference) or in ``excluded`` with a short reason
+        naming the number that failed (``"context 8192 < 9100 needed"``).
+        """

@@ -1,0 +1,268 @@
+"""The base class of provider plugins: options, auth, pooled HTTP clients, the live catalog.
+
+A provider plugin subclasses :class:`Provider`, says where its catalog lives and how
+its entries read (:meth:`Provider.parse_model`), and registers itself::
+
+    class Acme(Provider):
+        default_base_url = "https://api.acme.example/v1"
+
+        def parse_model(self, entry: Entry) -> ModelCard:
+            per_token = Decimal(1) / 1000  # Acme prices are USD per 1,000 tokens
+            return self.card(
+                entry,
+                pricing=Pricing(
+                    prompt=entry.price("price.in", per_token),
+                    completion=entry.price("price.out", per_token),
+                ),
+            )
+
+    @hookimpl
+    def router_register_providers(register):
+        register("acme", Acme)
+
+Provider-specific YAML keys go on a subclass of :class:`ProviderOptions` named by the
+class attribute ``Options``; unknown keys are rejected there.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from router.catalog import Catalog, LiveCatalog, ModelCard, Skipped
+from router.errors import CatalogError
+from router.parsing import Entry, EntryError
+
+__all__ = ["Provider", "ProviderOptions"]
+
+logger = logging.getLogger("router.provider")
+
+
+class ProviderOptions(BaseModel):
+    """The YAML block of one provider (``providers[i]``). Unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """Unique name of this provider in the config; the prefix of its deployment refs."""
+    kind: str
+    """The provider plugin that serves it (``pinstripes``, ``openrouter``, ...)."""
+    base_url: str | None = None
+    """API root; defaults to the plugin's public endpoint."""
+    api_key: SecretStr | None = None
+    """The credential (API key or Cashu token). Held as a secret: never printed."""
+    catalog_ttl: float = Field(default=300.0, gt=0)
+    """Seconds a fetched catalog stays fresh."""
+    catalog_retry: float = Field(default=30.0, gt=0)
+    """Seconds to wait, after a failed refresh, before trying again (capped at ``catalog_ttl``)."""
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds for connect, read and write on this provider's HTTP requests."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value or value != value.strip():
+            msg = "must be a non-empty name without surrounding spaces"
+            raise ValueError(msg)
+        if ":" in value:
+            msg = "must not contain ':' (deployment refs are '<provider>:<model id>')"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = httpx.URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            msg = "must be an http:// or https:// URL"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+
+class Provider(abc.ABC):
+    """A configured provider: its options, credentials, HTTP clients and live catalog."""
+
+    Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    """The options model of this plugin's YAML block."""
+    default_base_url: ClassVar[str | None] = None
+    """API root used when the YAML gives no ``base_url``."""
+    catalog_path: ClassVar[str] = "/models"
+    """Path of the catalog below the base URL."""
+    requires_key: ClassVar[bool] = True
+    """Whether the provider needs ``api_key`` (self-hosted OpenAI-compatible servers may not)."""
+
+    def __init__(self, options: ProviderOptions, *, timer: Callable[[], float] = time.monotonic):
+        base_url = options.base_url or self.default_base_url
+        if base_url is None:
+            msg = f"provider {options.name!r}: no base_url and the plugin has no default"
+            raise ValueError(msg)
+        self.options = options
+        self.name = options.name
+        self.base_url = base_url.rstrip("/")
+        self.catalog = LiveCatalog(
+            self.name,
+            self.fetch_catalog,
+            self.afetch_catalog,
+            ttl=options.catalog_ttl,
+            retry=options.catalog_retry,
+            timer=timer,
+        )
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    # -- credentials -------------------------------------------------------------
+
+    @property
+    def api_key(self) -> str | None:
+        """The secret credential in clear, for building headers only."""
+        key = self.options.api_key
+        return key.get_secret_value() if key is not None else None
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a request; ``Authorization: Bearer`` by default."""
+        key = self.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def redact(self, text: str) -> str:
+        """``text`` with the credential blanked out, for anything that may be shown."""
+        key = self.api_key
+        return text.replace(key, "**********") if key else text
+
+    # -- HTTP clients: one pool per provider, reused ------------------------------
+
+    def client(self) -> httpx.Client:
+        """The provider's pooled sync client."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = httpx.Client(timeout=self.options.timeout)
+        return self._client
+
+    def aclient(self) -> httpx.AsyncClient:
+        """The provider's pooled async client for the running event loop."""
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(timeout=self.options.timeout)
+            self._aclients[loop] = client
+        return client
+
+    def close(self) -> None:
+        """Close the sync client (async clients close with :meth:`aclose`)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop, and the sync client."""
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+    # -- catalog ---------------------------------------------------------------------
+
+    def catalog_url(self) -> str:
+        """Where the catalog is fetched from."""
+        return self.base_url + self.catalog_path
+
+    def catalog_entries(self, payload: Any) -> list[Any]:
+        """The list of raw entries in the catalog document (``data`` by default)."""
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            msg = "expected a JSON object with a 'data' list"
+            raise CatalogError(self.name, msg, status=200)
+        return data
+
+    @abc.abstractmethod
+    def parse_model(self, entry: Entry) -> ModelCard:
+        """Turn one raw entry into a normalized card; raise ``EntryError`` to skip it."""
+
+    def card(self, entry: Entry, **fields: Any) -> ModelCard:
+        """A :class:`ModelCard` for ``entry`` at this provider (``id`` read from the entry)."""
+        fields.setdefault("id", entry.text("id"))
+        return ModelCard(provider=self.name, **fields)
+
+    def parse_catalog(self, payload: Any) -> tuple[list[ModelCard], list[Skipped]]:
+        """Parse a whole catalog document; bad entries are skipped with one warning each."""
+        models: list[ModelCard] = []
+        skipped: list[Skipped] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(self.catalog_entries(payload)):
+            model_id = raw.get("id") if isinstance(raw, dict) else None
+            model_id = model_id if isinstance(model_id, str) else None
+            try:
+                card = self.parse_model(Entry(raw))
+                if card.id in seen:
+                    raise EntryError("id", "duplicate of an earlier entry")  # noqa: TRY301
+            except EntryError as exc:
+                skip = Skipped(index, model_id, exc.field, exc.problem)
+                skipped.append(skip)
+                logger.warning("provider %r: skipped catalog %s", self.name, skip)
+                continue
+            seen.add(card.id)
+            models.append(card)
+        return models, skipped
+
+    def fetch_catalog(self) -> Catalog:
+        """Fetch and parse the catalog now (sync). Raises :class:`CatalogError`."""
+        try:
+            response = self.client().get(self.catalog_url(), headers=self.auth_headers())
+        except httpx.HTTPError as exc:
+            raise CatalogError(self.name, self._transport_problem(exc)) from exc
+        return self._read_catalog(response)
+
+    async def afetch_catalog(self) -> Catalog:
+        """Fetch and parse the catalog now (async). Raises :class:`CatalogError`."""
+        try:
+            response = await self.aclient().get(self.catalog_url(), headers=self.auth_headers())
+        except httpx.HTTPError as exc:
+            raise CatalogError(self.name, self._transport_problem(exc)) from exc
+        return self._read_catalog(response)
+
+    def _transport_problem(self, exc: httpx.HTTPError) -> str:
+        return self.redact(f"{type(exc).__name__}: {exc} ({self.catalog_url()})")
+
+    def _read_catalog(self, response: httpx.Response) -> Catalog:
+        status = response.status_code
+        if status >= 400:
+            raise CatalogError(self.name, self._error_text(response), status=status)
+        try:
+            payload = response.json()
+        except ValueError:
+            snippet = self.redact(response.text[:60].strip())
+            raise CatalogError(
+                self.name, f"the body is not JSON (starts {snippet!r})", status=status
+            ) from None
+        models, skipped = self.parse_catalog(payload)
+        return Catalog(self.name, tuple(models), tuple(skipped), fetched_at=time.time())
+
+    def _error_text(self, response: httpx.Response) -> str:
+        """The provider's own error message, short and redacted, else the reason phrase."""
+        message: Any = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            error = body.get("error", body.get("detail", body.get("message")))
+            message = error.get("message") if isinstance(error, dict) else error
+        text = message if isinstance(message, str) and message else response.reason_phrase
+        return self.redact(text[:200])
