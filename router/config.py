@@ -80,8 +80,12 @@ def load_yaml(source: str | os.PathLike[str]) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError("", f"YAML error at {where}: {problem}") from None
-    except yaml.YAMLError:
-        raise ConfigError("", "YAML error: the document could not be parsed") from None
+    except Exception:  # noqa: BLE001
+        # PyYAML's constructors raise plain ValueError / AttributeError (and quote the
+        # value) when an explicit tag such as ``!!int`` does not fit its scalar.
+        raise ConfigError(
+            "", "YAML error: a value could not be built (check explicit '!!' tags)"
+        ) from None
 
 
 def _read_source(source: str | os.PathLike[str]) -> str:
@@ -95,6 +99,8 @@ def _read_source(source: str | os.PathLike[str]) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("", f"config file {str(path)!r} is not UTF-8 text") from None
 
 
 # -- ${VAR} interpolation ---------------------------------------------------------------

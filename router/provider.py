@@ -83,8 +83,11 @@ class ProviderOptions(BaseModel):
     def _base_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        url = httpx.URL(value)
-        if url.scheme not in ("http", "https") or not url.host:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
             msg = "must be an http:// or https:// URL"
             raise ValueError(msg)
         return value.rstrip("/")
@@ -197,7 +200,8 @@ class Provider(abc.ABC):
 
     def card(self, entry: Entry, **fields: Any) -> ModelCard:
         """A :class:`ModelCard` for ``entry`` at this provider (``id`` read from the entry)."""
-        fields.setdefault("id", entry.text("id"))
+        if "id" not in fields:
+            fields["id"] = entry.text("id")
         return ModelCard(provider=self.name, **fields)
 
     def parse_catalog(self, payload: Any) -> tuple[list[ModelCard], list[Skipped]]:

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from router.simulator import Simulator
+
+KINDS = ("pinstripes", "pipellm", "inference-api", "routstr", "openrouter", "openai")
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Simulator]:
+    with Simulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(simulator: Simulator) -> Iterator[Simulator]:
+    """The session's simulator, reset before and after each test."""
+    simulator.reset()
+    yield simulator
+    simulator.reset()
+
+
+def provider_conf(sim: Simulator, kind: str, **options: Any) -> dict[str, Any]:
+    """A provider block pointing at the simulated ``kind``, named after it."""
+    return {
+        "name": kind,
+        "kind": kind,
+        "base_url": sim.base_url(kind),
+        "api_key": sim.api_key(kind),
+        **options,
+    }
+
+
+def config(sim: Simulator, *kinds: str, **top: Any) -> dict[str, Any]:
+    """A router config with one simulated provider per kind (all six by default)."""
+    return {"providers": [provider_conf(sim, k) for k in kinds or KINDS], **top}
