@@ -3,7 +3,9 @@
 Every problem is a :class:`ConfigError` whose message starts with the key path
 (``providers[1].usd_per_credit``). No message is built from a configured value, and
 pydantic's own errors (which quote input values) are never chained, so a secret in
-the file or the environment cannot leak through an error.
+the file or the environment cannot leak through an error (an unknown kind is reported
+by its key path and the list of known kinds, not by its value, which may have come
+from ``${VAR}``).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def load_yaml(source: str | os.PathLike[str]) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError("", f"YAML error at {where}: {problem}") from None
-    except Exception:  # noqa: BLE001
+    except Exception:
         # PyYAML's constructors raise plain ValueError / AttributeError (and quote the
         # value) when an explicit tag such as ``!!int`` does not fit its scalar.
         raise ConfigError(
@@ -193,7 +195,7 @@ def resolve(
 
     kinds = plugins.providers()
     providers: list[tuple[type[Provider], ProviderOptions]] = []
-    names: set[str] = set()
+    names: dict[str, int] = {}
     for i, entry in enumerate(doc.providers):
         where = f"providers[{i}]"
         kind = entry.get("kind")
@@ -202,17 +204,20 @@ def resolve(
         if kind not in kinds:
             raise ConfigError(
                 f"{where}.kind",
-                f"unknown provider kind {kind!r}; known: {', '.join(sorted(kinds))}",
+                f"unknown provider kind; known: {', '.join(sorted(kinds))}",
             )
         cls = kinds[kind]
         options: ProviderOptions = _validate(cls.Options, entry, where)
         if options.name in names:
-            raise ConfigError(f"{where}.name", f"duplicate provider name {options.name!r}")
+            first = names[options.name]
+            raise ConfigError(
+                f"{where}.name", f"duplicate: the same name as providers[{first}].name"
+            )
         if options.base_url is None and cls.default_base_url is None:
             raise ConfigError(f"{where}.base_url", f"required for kind {kind!r}")
         if options.api_key is None and cls.requires_key:
             raise ConfigError(f"{where}.api_key", f"required for kind {kind!r}")
-        names.add(options.name)
+        names[options.name] = i
         providers.append((cls, options))
 
     groups: dict[str, tuple[str, ...]] = {}
@@ -227,7 +232,7 @@ def resolve(
             if provider not in names:
                 raise ConfigError(
                     f"{where}[{j}]",
-                    f"no provider named {provider!r}; configured: {', '.join(sorted(names))}",
+                    f"no provider of that name; configured: {', '.join(names)}",
                 )
         if not refs:
             raise ConfigError(where, "a group needs at least one deployment")

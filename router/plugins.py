@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "policies.cheapest",
 )
 
+
 class Plugins:
     """A pluggy ``PluginManager`` for project ``router``, with one typed method per hook."""
 

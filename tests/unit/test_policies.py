@@ -132,7 +132,11 @@ def test_context_fit_excludes_too_short_with_numbers() -> None:
 
 
 def test_context_fit_unknown_ranked_after_known() -> None:
-    cards = [card("unknown"), card("big", context_length=128_000), card("huge", context_length=10**6)]
+    cards = [
+        card("unknown"),
+        card("big", context_length=128_000),
+        card("huge", context_length=10**6),
+    ]
     verdict = ContextFit().apply(request(), cards)
     assert ids(verdict) == ["big", "huge", "unknown"]
     assert verdict.excluded == {}

@@ -109,7 +109,10 @@ def test_wrong_key_is_a_catalog_error_401_without_the_key(sim, kind):
 )
 def test_unusable_catalog_is_a_catalog_error(sim, reply, status, fragment):
     sim.script("pinstripes", [reply])
-    with Router.from_config(config(sim, "pinstripes")) as router, pytest.raises(CatalogError) as info:
+    with (
+        Router.from_config(config(sim, "pinstripes")) as router,
+        pytest.raises(CatalogError) as info,
+    ):
         router.catalog("pinstripes")
     assert info.value.status == status
     assert "'pinstripes'" in str(info.value)
@@ -120,7 +123,9 @@ def test_connection_refused_is_a_catalog_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    conf = {"providers": [{"name": "gone", "kind": "openai", "base_url": f"http://127.0.0.1:{port}/v1"}]}
+    conf = {
+        "providers": [{"name": "gone", "kind": "openai", "base_url": f"http://127.0.0.1:{port}/v1"}]
+    }
     with Router.from_config(conf) as router, pytest.raises(CatalogError) as info:
         router.catalog("gone")
     assert info.value.status is None
@@ -129,9 +134,11 @@ def test_connection_refused_is_a_catalog_error():
 
 def test_models_leaves_out_a_failing_provider_with_a_warning(sim, caplog):
     sim.script("pipellm", [Reply(500)])
-    with Router.from_config(config(sim, "pinstripes", "pipellm")) as router:
-        with caplog.at_level(logging.WARNING, logger="router"):
-            models = router.models()
+    with (
+        Router.from_config(config(sim, "pinstripes", "pipellm")) as router,
+        caplog.at_level(logging.WARNING, logger="router"),
+    ):
+        models = router.models()
     assert {card.provider for card in models} == {"pinstripes"}
     assert any("'pipellm'" in r.getMessage() for r in caplog.records)
 
@@ -141,9 +148,11 @@ def test_bad_entries_over_the_wire_are_skipped_and_the_rest_serves(sim, caplog):
     payload["data"][0]["pricing"]["prompt"] = "free"  # type: ignore[index]
     payload["data"][1].pop("id")  # type: ignore[index]
     sim.set_catalog("pinstripes", payload)
-    with Router.from_config(config(sim, "pinstripes")) as router:
-        with caplog.at_level(logging.WARNING, logger="router.provider"):
-            catalog = router.catalog("pinstripes")
+    with (
+        Router.from_config(config(sim, "pinstripes")) as router,
+        caplog.at_level(logging.WARNING, logger="router.provider"),
+    ):
+        catalog = router.catalog("pinstripes")
     assert len(catalog.models) == len(payload["data"]) - 2  # type: ignore[arg-type]
     assert [s.field for s in catalog.skipped] == ["pricing.prompt", "id"]
     assert len(caplog.records) == 2

@@ -1,0 +1,222 @@
+"""The plugin system: third-party providers and policies through the same hooks as built-ins."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from typing import ClassVar
+
+import pytest
+
+import router
+from router import (
+    ChatRequest,
+    ConfigError,
+    Entry,
+    ModelCard,
+    PluginError,
+    Policy,
+    Pricing,
+    Provider,
+    Router,
+    Verdict,
+    hookimpl,
+)
+from router.plugins import DEFAULT_PLUGINS, Plugins
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+class Acme(Provider):
+    """A provider whose catalog prices are USD per 1,000 tokens under ``price``."""
+
+    default_base_url = "https://api.acme.test/v1"
+
+    def parse_model(self, entry: Entry) -> ModelCard:
+        per_1k = Decimal(1) / 1000
+        return self.card(
+            entry,
+            pricing=Pricing(
+                prompt=entry.price("price.in", per_1k), completion=entry.price("price.out", per_1k)
+            ),
+        )
+
+
+class AvoidProvider(Policy):
+    """Exclude every candidate of one provider."""
+
+    provider: str
+
+    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+        keep = [c for c in candidates if c.provider != self.provider]
+        return Verdict(
+            keep, {c.ref: f"provider {self.provider} avoided" for c in candidates if c not in keep}
+        )
+
+
+class AcmePlugin:
+    @hookimpl
+    def router_register_providers(self, register):
+        register("acme", Acme)
+
+    @hookimpl
+    def router_register_policies(self, register):
+        register("avoid_provider", AvoidProvider)
+
+
+CONF = {
+    "providers": [{"name": "a", "kind": "acme", "api_key": "k"}],
+    "policy": [{"avoid_provider": {"provider": "b"}}, "cheapest"],
+}
+
+
+def test_hook_router_register_providers():
+    r = Router.from_config(CONF, plugins=[AcmePlugin()])
+    provider = r.providers["a"]
+    assert isinstance(provider, Acme)
+    models, _ = provider.parse_catalog({"data": [{"id": "m", "price": {"in": 0.5, "out": "1.5"}}]})
+    assert models[0].pricing is not None
+    assert models[0].pricing.prompt == Decimal("0.0005")
+    assert models[0].ref == "a:m"
+    assert "acme" in Plugins([AcmePlugin()]).providers()
+
+
+def test_hook_router_register_policies():
+    r = Router.from_config(CONF, plugins=[AcmePlugin()])
+    (name, policy), _ = r.policies
+    assert name == "avoid_provider"
+    assert isinstance(policy, AvoidProvider)
+    cards = [ModelCard(provider=p, id="m") for p in ("a", "b")]
+    verdict = policy.apply(
+        ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}]), cards
+    )
+    assert [c.ref for c in verdict.keep] == ["a:m"]
+    assert verdict.excluded == {"b:m": "provider b avoided"}
+
+
+def test_plugin_policy_options_are_validated_with_their_key_path():
+    conf = {**CONF, "policy": [{"avoid_provider": {"provider": "b", "typo": 1}}]}
+    with pytest.raises(ConfigError) as info:
+        Router.from_config(conf, plugins=[AcmePlugin()])
+    assert info.value.key_path == "policy[0].avoid_provider.typo"
+    missing = {**CONF, "policy": [{"avoid_provider": {}}]}
+    with pytest.raises(ConfigError, match=r"policy\[0\]\.avoid_provider\.provider: required"):
+        Router.from_config(missing, plugins=[AcmePlugin()])
+
+
+def test_without_the_plugin_the_kind_is_unknown_and_known_kinds_are_listed():
+    with pytest.raises(ConfigError) as info:
+        Router.from_config(CONF)
+    assert info.value.key_path == "providers[0].kind"
+    assert "pinstripes" in info.value.problem
+
+
+def test_a_kind_registered_twice_is_a_plugin_error():
+    class Clash:
+        @hookimpl
+        def router_register_providers(self, register):
+            register("pinstripes", Acme)
+
+    with pytest.raises(PluginError, match="registered twice"):
+        Plugins([Clash()]).providers()
+
+
+@pytest.mark.parametrize(("name", "cls"), [("has:colon", Acme), ("fine", object), ("", Acme)])
+def test_malformed_registrations_are_plugin_errors(name, cls):
+    class Bad:
+        @hookimpl
+        def router_register_providers(self, register):
+            register(name, cls)
+
+    with pytest.raises(PluginError):
+        Plugins([Bad()]).providers()
+
+
+def test_misspelled_hook_is_caught():
+    class Typo:
+        @hookimpl
+        def router_register_provider(self, register):  # missing 's'
+            register("x", Acme)
+
+    with pytest.raises(Exception, match="unknown hook"):
+        Plugins([Typo()])
+
+
+def test_blocked_builtin_is_not_registered(monkeypatch):
+    monkeypatch.setenv("ROUTER_BLOCK_PLUGINS", "providers.openrouter")
+    kinds = Plugins().providers()
+    assert "openrouter" not in kinds
+    assert "pinstripes" in kinds
+
+
+def test_entry_points_are_loaded_from_the_router_group(monkeypatch):
+    module = SimpleNamespace(
+        router_register_providers=hookimpl(lambda register: register("ep", Acme))
+    )
+    sys.modules["router_test_ep_plugin"] = module  # type: ignore[assignment]
+    loaded = []
+
+    class EP:
+        name = "ep"
+        group = "router"
+        value = "router_test_ep_plugin"
+
+        def load(self):
+            loaded.append(self.name)
+            return module
+
+    class Dist:
+        entry_points = (EP(),)
+        metadata: ClassVar[dict[str, str]] = {"name": "router-ep"}
+
+    monkeypatch.setattr("importlib.metadata.distributions", lambda: [Dist()])
+    try:
+        assert "ep" in Plugins(entry_points=True).providers()
+    finally:
+        del sys.modules["router_test_ep_plugin"]
+    assert loaded == ["ep"]
+    assert "ep" not in Plugins().providers()  # tests run with ROUTER_NO_ENTRY_POINTS
+
+
+def test_builtins_register_through_the_hooks():
+    p = Plugins()
+    assert set(p.providers()) == {
+        "pinstripes",
+        "pipellm",
+        "inference-api",
+        "routstr",
+        "openai",
+        "openrouter",
+    }
+    assert set(p.policies()) == {"capabilities", "context_fit", "max_price", "cheapest"}
+    assert {name for name, _ in p.pm.list_name_plugin()} >= set(DEFAULT_PLUGINS)
+
+
+# -- meta-tests ------------------------------------------------------------------------
+
+
+def hook_names() -> list[str]:
+    return sorted(n for n in dir(Plugins().pm.hook) if n.startswith("router_"))
+
+
+@pytest.mark.parametrize("hook", hook_names())
+def test_every_hook_is_tested_and_documented(hook):
+    assert f"test_hook_{hook}" in globals(), f"add test_hook_{hook} to tests/test_plugins.py"
+    spec = getattr(router.hookspecs, hook)
+    assert spec.__doc__
+    assert ":param" in spec.__doc__
+    assert hook in README.read_text(), f"document {hook} in the README"
+
+
+def test_all_is_complete_and_importable():
+    public = {
+        name
+        for name, obj in vars(router).items()
+        if not name.startswith("_") and not inspect.ismodule(obj) and name != "annotations"
+    }
+    assert set(router.__all__) == public
+    for name in router.__all__:
+        assert getattr(router, name) is not None

@@ -1,0 +1,169 @@
+"""``router models`` and ``router check`` against the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from router.cli import main
+from router.simulator import Reply
+from tests.wire.conftest import KINDS, config
+
+pytestmark = pytest.mark.wire
+
+
+@pytest.fixture
+def conf_file(sim, tmp_path) -> Path:
+    path = tmp_path / "router.yaml"
+    conf = config(sim, models={"flash": ["pinstripes:ps/deepseek-v4-flash"]})
+    path.write_text(yaml.safe_dump(conf))
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_models_table_lists_every_provider(capsys, conf_file):
+    status, out, _ = run(capsys, "models", "--config", str(conf_file))
+    assert status == 0
+    header, *rows = out.splitlines()
+    assert header.split()[:3] == ["provider", "model", "context"]
+    assert {row.split()[0] for row in rows} == set(KINDS)
+    flash = next(r for r in rows if "pinstripes:ps/deepseek-v4-flash" in r).split()
+    # context, $/1M in, out, cached: the seed's reference table
+    assert flash[2:6] == ["1,000,000", "0.087", "0.173", "0.05"]
+    assert not any("sora-2" in row for row in rows)  # generation models need --all
+
+
+def test_models_filters_and_sorting(capsys, conf_file):
+    _, out, _ = run(capsys, "models", "-c", str(conf_file), "--tools", "--sort", "price")
+    rows = out.splitlines()[1:]
+    assert rows
+    assert all(row.split()[6] == "yes" for row in rows)
+    prices = [float(row.split()[3]) for row in rows]
+    assert prices == sorted(prices)
+
+    _, out, _ = run(capsys, "models", "-c", str(conf_file), "--provider", "routstr")
+    assert {row.split()[0] for row in out.splitlines()[1:]} == {"routstr"}
+
+    _, out, _ = run(
+        capsys, "models", "-c", str(conf_file), "--min-context", "1000000", "--sort", "context"
+    )
+    contexts = [int(row.split()[2].replace(",", "")) for row in out.splitlines()[1:]]
+    assert contexts
+    assert min(contexts) >= 1_000_000
+    assert contexts == sorted(contexts, reverse=True)
+
+    _, out, _ = run(capsys, "models", "-c", str(conf_file), "--vision", "--provider", "openrouter")
+    assert all(row.split()[7] == "yes" for row in out.splitlines()[1:])
+
+
+def test_models_json_has_per_token_decimal_strings(capsys, conf_file):
+    status, out, _ = run(capsys, "models", "-c", str(conf_file), "--json", "--all")
+    assert status == 0
+    records = {r["ref"]: r for r in json.loads(out)}
+    flash = records["pinstripes:ps/deepseek-v4-flash"]
+    assert flash["provider"] == "pinstripes"
+    assert flash["id"] == "ps/deepseek-v4-flash"
+    assert flash["pricing"]["prompt"] == "0.000000087"
+    assert flash["pricing"]["completion"] == "0.000000173"
+    assert flash["context_length"] == 1_000_000
+    assert flash["stale"] is False
+    assert records["pipellm:sora-2"]["kind"] == "generation"
+    gpt5 = records["pipellm:gpt-5"]["pricing"]
+    assert gpt5["tiers"][0]["above_prompt_tokens"] == 200_000
+    assert gpt5["tiers"][0]["prompt"] == "0.0000055"
+
+
+def test_models_reports_a_failing_provider_and_exits_1(capsys, sim, conf_file):
+    sim.set_down("pipellm", True)
+    status, out, err = run(capsys, "models", "-c", str(conf_file))
+    assert status == 1
+    assert "'pipellm'" in err
+    assert "HTTP 503" in err
+    assert "pinstripes:" in out
+
+
+def test_check_reports_each_provider(capsys, sim, conf_file):
+    status, out, _ = run(capsys, "check", "-c", str(conf_file))
+    assert status == 0
+    assert "ok     pinstripes (pinstripes): 11 models read (11 chat), 0 skipped" in out
+    assert "skipped 'openrouter/auto': pricing.prompt: negative price" in out
+    assert out.rstrip().endswith("all good")
+
+
+def test_check_fails_on_a_provider_error_and_on_a_missing_group_member(capsys, sim, tmp_path):
+    conf = config(sim, "pinstripes", "inference-api")
+    conf["models"] = {"g": ["pinstripes:ps/no-such-model"]}
+    conf["providers"][1]["api_key"] = "inf_wrong"
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, _ = run(capsys, "check", "-c", str(path))
+    assert status == 1
+    assert "FAIL   inference-api (inference-api):" in out
+    assert "HTTP 401" in out
+    assert "models.g: pinstripes:ps/no-such-model is not in its provider's catalog" in out
+
+    status, out, _ = run(capsys, "check", "-c", str(path), "--json")
+    report = json.loads(out)
+    assert status == 1
+    assert report["ok"] is False
+    assert [p["ok"] for p in report["providers"]] == [True, False]
+
+
+def test_check_json_counts_skipped_entries(capsys, sim, conf_file):
+    sim.script("pinstripes", [Reply(200, json={"data": [{"id": "x", "pricing": {"prompt": "?"}}]})])
+    status, out, _ = run(capsys, "check", "-c", str(conf_file), "--json")
+    report = json.loads(out)
+    ps = next(p for p in report["providers"] if p["provider"] == "pinstripes")
+    assert ps["models"] == 0
+    assert ps["skipped"] == ["'x': pricing.prompt: not a number: '?'"]
+    assert ps["ok"] is True  # skipped entries are reported, not fatal...
+    # ...but the group member that was skipped is missing, and that fails the check
+    assert report["missing_group_members"] == [
+        {"group": "flash", "ref": "pinstripes:ps/deepseek-v4-flash"}
+    ]
+    assert status == 1
+
+
+def test_config_error_exits_2_and_names_the_key(capsys, tmp_path):
+    path = tmp_path / "router.yaml"
+    path.write_text("providers:\n  - {name: 'a:b', kind: pinstripes, api_key: k}\n")
+    status, _, err = run(capsys, "check", "-c", str(path))
+    assert status == 2
+    assert "providers[0].name" in err
+
+
+def test_no_secret_in_any_cli_output_even_at_debug(capsys, sim, conf_file):
+    sim.set_down("routstr", True)  # an error path too
+    outputs = []
+    for argv in (["models"], ["models", "--json", "--all"], ["check"], ["check", "--json"]):
+        _, out, err = run(capsys, *argv, "-c", str(conf_file), "-vv")
+        outputs.append(out + err)
+    text = "\n".join(outputs)
+    assert "pinstripes:ps/deepseek-v4-flash" in text
+    for kind in KINDS:
+        assert sim.api_key(kind) not in text
+
+
+def test_python_dash_m_router_runs(sim, conf_file):
+    env = {**os.environ, "ROUTER_CONFIG": str(conf_file)}
+    result = subprocess.run(
+        [sys.executable, "-m", "router", "models", "--provider", "pinstripes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pinstripes:ps/gpt-oss-120b" in result.stdout
