@@ -3,18 +3,47 @@
 The tree::
 
     RouterError
-    ├── ConfigError          a YAML key is wrong: carries the key path and the problem
-    ├── PluginError          a plugin registered a duplicate or malformed name
-    └── CatalogError         a provider's catalog could not be read: carries provider and status
+    ├── ConfigError            a YAML key is wrong: carries the key path and the problem
+    ├── PluginError            a plugin registered a duplicate or malformed name
+    ├── CatalogError           a provider's catalog could not be read: provider and status
+    ├── NoRouteError           no candidate passed the policy chain: every exclusion and why
+    ├── UpstreamError          one provider's answer to one request: provider, model, status
+    │   ├── RateLimited        429 (may carry retry_after)
+    │   ├── Unavailable        5xx, 529, connection refused or reset, an unreadable answer
+    │   ├── Timeout            connect, read or first-byte timeout
+    │   └── Rejected           4xx the caller or the account must fix (400-404, 422, ...)
+    │       └── ContextTooLong the prompt does not fit this model
+    ├── AllProvidersFailed     every attempt failed: lists each (ref, status, error)
+    └── StreamInterrupted      a stream broke after chunks reached the caller
 
 Messages never contain a secret: API keys and Cashu tokens are held as
-``pydantic.SecretStr`` from the moment they are read, and no message here is built
-from a raw configuration value.
+``pydantic.SecretStr`` from the moment they are read, provider error texts are redacted
+before they are kept, and no config error quotes a configured value.
 """
 
 from __future__ import annotations
 
-__all__ = ["CatalogError", "ConfigError", "PluginError", "RouterError"]
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "AllProvidersFailed",
+    "Attempt",
+    "CatalogError",
+    "ConfigError",
+    "ContextTooLong",
+    "NoRouteError",
+    "PluginError",
+    "RateLimited",
+    "Rejected",
+    "RouterError",
+    "StreamInterrupted",
+    "Timeout",
+    "Unavailable",
+    "UpstreamError",
+    "error_for_status",
+]
 
 
 class RouterError(Exception):
@@ -51,3 +80,123 @@ class CatalogError(RouterError):
         self.status = status
         where = f"HTTP {status}" if status is not None else "no usable answer"
         super().__init__(f"catalog of provider {provider!r}: {where}: {problem}")
+
+
+class NoRouteError(RouterError):
+    """No candidate is left for the request. ``excluded`` maps each ref to why it was dropped."""
+
+    def __init__(self, model: str, excluded: Mapping[str, str]) -> None:
+        self.model = model
+        self.excluded = dict(excluded)
+        lines = "".join(f"\n  {ref}: {why}" for ref, why in self.excluded.items())
+        super().__init__(f"no route for model {model!r}:{lines or ' no candidates at all'}")
+
+
+class UpstreamError(RouterError):
+    """A provider failed one request.
+
+    ``status`` is the HTTP status (None for connection failures and timeouts),
+    ``retry_after`` the seconds the provider asked to wait, ``code`` the provider's
+    error code when it gave one (``invalid_model``, ``overloaded_error``, ...).
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        model: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.code = code
+        where = f"HTTP {status}" if status is not None else type(self).__name__
+        super().__init__(f"{provider}:{model}: {where}: {message}")
+
+
+class RateLimited(UpstreamError):
+    """429: too many requests (retried elsewhere, and here after ``retry_after``)."""
+
+
+class Unavailable(UpstreamError):
+    """5xx, 529, a refused or reset connection, or an answer that could not be read."""
+
+
+class Timeout(UpstreamError):
+    """The provider did not connect, answer or send its first byte in time."""
+
+
+class Rejected(UpstreamError):
+    """A 4xx the request or the account must fix: never retried on the same deployment."""
+
+
+class ContextTooLong(Rejected):
+    """The prompt does not fit this model's context: a longer-context candidate may serve."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one deployment."""
+
+    ref: str
+    status: int | None
+    error: str
+    kind: str
+    """The error class name (``RateLimited``, ``Unavailable``, ...)."""
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.status}" if self.status is not None else self.kind
+        return f"{self.ref}: {status}: {self.error}"
+
+
+class AllProvidersFailed(RouterError):
+    """Every attempt failed. ``attempts`` lists them in order; ``excluded`` the policy drops."""
+
+    def __init__(
+        self, model: str, attempts: Sequence[Attempt], excluded: Mapping[str, str] | None = None
+    ) -> None:
+        self.model = model
+        self.attempts = list(attempts)
+        self.excluded = dict(excluded or {})
+        lines = "".join(f"\n  {a}" for a in self.attempts)
+        super().__init__(f"all {len(self.attempts)} attempts for {model!r} failed:{lines}")
+
+
+class StreamInterrupted(RouterError):
+    """A stream broke after chunks had reached the caller; it is not replayed elsewhere.
+
+    ``received`` is the text content delivered before the break, ``chunks`` how many
+    chunks were delivered, ``cause`` the upstream failure.
+    """
+
+    def __init__(self, ref: str, received: str, chunks: int, cause: UpstreamError) -> None:
+        self.ref = ref
+        self.received = received
+        self.chunks = chunks
+        self.cause = cause
+        super().__init__(f"stream from {ref} broke after {chunks} chunks: {cause}")
+
+
+_BY_STATUS: dict[int, type[UpstreamError]] = {429: RateLimited, 408: Timeout}
+
+
+def error_for_status(status: int, body: Any = None) -> type[UpstreamError]:
+    """The error class for an HTTP error status (and, for context errors, the body)."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return Unavailable
+    if status in (400, 413, 422) and _mentions_context(body):
+        return ContextTooLong
+    return Rejected
+
+
+def _mentions_context(body: Any) -> bool:
+    text = str(body).lower() if body is not None else ""
+    return "context_length" in text or "context length" in text or "too long" in text

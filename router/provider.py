@@ -28,21 +28,55 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import json
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from httpx_sse import EventSource, ServerSentEvent, SSEError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from router import openai_chat
 from router.catalog import Catalog, LiveCatalog, ModelCard, Skipped
-from router.errors import CatalogError
+from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
+from router.errors import CatalogError, Timeout, Unavailable, UpstreamError, error_for_status
 from router.parsing import Entry, EntryError
+from router.retry_after import parse_retry_after
+from router.types import ChatRequest
 
-__all__ = ["Provider", "ProviderOptions"]
+__all__ = ["Outgoing", "Provider", "ProviderOptions", "StreamDecoder"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One HTTP request to a provider's chat route."""
+
+    url: str
+    json: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class StreamDecoder(Protocol):
+    """Turns a provider's SSE events into OpenAI chunks, one event at a time."""
+
+    counts: TokenCounts | None
+    """The usage, once the stream reported it."""
+
+    def feed(self, event: ServerSentEvent) -> list[ChatCompletionChunk]:
+        """Chunks for one event. Raise ``UpstreamError`` for an error event, ``ValueError``
+        for one that cannot be read."""
+        ...
+
+    @property
+    def complete(self) -> bool:
+        """Whether the stream ended as the protocol says a stream ends."""
+        ...
+
 
 logger = logging.getLogger("router.provider")
 
@@ -270,3 +304,142 @@ class Provider(abc.ABC):
             message = error.get("message") if isinstance(error, dict) else error
         text = message if isinstance(message, str) and message else response.reason_phrase
         return self.redact(text[:200])
+
+    # -- chat transport: OpenAI Chat Completions by default -------------------------
+
+    chat_path: ClassVar[str] = "/chat/completions"
+    """Path of the chat route below the base URL (OpenAI family)."""
+
+    def chat_request(self, request: ChatRequest, card: ModelCard, *, stream: bool) -> Outgoing:
+        """The HTTP request that asks ``card`` to answer ``request``."""
+        body = openai_chat.request_body(request, card, stream=stream)
+        return Outgoing(self.base_url + self.chat_path, body, self.auth_headers())
+
+    def parse_completion(
+        self, card: ModelCard, request: ChatRequest, payload: Any
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        """A non-streamed answer as an OpenAI completion and its usage.
+
+        Raise ``ValueError`` (or a pydantic ``ValidationError``) when it cannot be read.
+        """
+        return openai_chat.parse_completion(payload)
+
+    def stream_decoder(self, card: ModelCard, request: ChatRequest) -> StreamDecoder:
+        """A fresh decoder for one streamed answer of ``card``."""
+        return openai_chat.OpenAIStream(card)
+
+    def upstream_error(
+        self, card: ModelCard, status: int, headers: httpx.Headers, body: bytes
+    ) -> UpstreamError:
+        """The typed error for an HTTP error answer, with the provider's message and code."""
+        message, code, payload = self._error_fields(body)
+        cls = error_for_status(status, payload)
+        return cls(
+            self.name,
+            card.id,
+            self.redact(message or httpx.codes.get_reason_phrase(status) or "error")[:300],
+            status=status,
+            retry_after=parse_retry_after(headers),
+            code=code,
+        )
+
+    @staticmethod
+    def _error_fields(body: bytes) -> tuple[str | None, str | None, Any]:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return (body[:120].decode("utf-8", "replace").strip() or None), None, None
+        error = payload.get("error", payload) if isinstance(payload, dict) else payload
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail")
+            code = error.get("code") or error.get("type")
+            return (
+                str(message) if message is not None else None,
+                str(code) if code is not None else None,
+                payload,
+            )
+        return (str(error) if error is not None else None), None, payload
+
+    def _transport_error(self, card: ModelCard, exc: httpx.HTTPError) -> UpstreamError:
+        text = self.redact(f"{type(exc).__name__}: {exc}")[:300]
+        if isinstance(exc, httpx.TimeoutException):
+            kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "timeout"
+            return Timeout(self.name, card.id, text, code=kind)
+        connect = isinstance(exc, httpx.ConnectError)
+        return Unavailable(self.name, card.id, text, code="connect" if connect else None)
+
+    def _answer(
+        self, card: ModelCard, request: ChatRequest, response: httpx.Response
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        if response.status_code >= 400:
+            raise self.upstream_error(
+                card, response.status_code, response.headers, response.content
+            )
+        try:
+            return self.parse_completion(card, request, response.json())
+        except (ValueError, ValidationError) as exc:
+            problem = f"unreadable answer: {type(exc).__name__}: {str(exc)[:200]}"
+            raise Unavailable(
+                self.name, card.id, self.redact(problem), status=response.status_code
+            ) from None
+
+    def send(
+        self, card: ModelCard, request: ChatRequest
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        """Ask ``card`` for a complete answer (sync). Raises ``UpstreamError``."""
+        out = self.chat_request(request, card, stream=False)
+        try:
+            response = self.client().post(out.url, json=out.json, headers=out.headers)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(card, exc) from exc
+        return self._answer(card, request, response)
+
+    async def asend(
+        self, card: ModelCard, request: ChatRequest
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        """Ask ``card`` for a complete answer (async). Raises ``UpstreamError``."""
+        out = self.chat_request(request, card, stream=False)
+        try:
+            response = await self.aclient().post(out.url, json=out.json, headers=out.headers)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(card, exc) from exc
+        return self._answer(card, request, response)
+
+    def events(self, card: ModelCard, request: ChatRequest) -> Iterator[ServerSentEvent]:
+        """The SSE events of a streamed answer (sync). Raises ``UpstreamError``."""
+        out = self.chat_request(request, card, stream=True)
+        try:
+            with self.client().stream(
+                "POST", out.url, json=out.json, headers=out.headers
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self.upstream_error(
+                        card, response.status_code, response.headers, response.content
+                    )
+                yield from EventSource(response).iter_sse()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(card, exc) from exc
+        except SSEError as exc:
+            raise Unavailable(self.name, card.id, f"not an event stream: {exc}") from None
+
+    async def aevents(
+        self, card: ModelCard, request: ChatRequest
+    ) -> AsyncIterator[ServerSentEvent]:
+        """The SSE events of a streamed answer (async). Raises ``UpstreamError``."""
+        out = self.chat_request(request, card, stream=True)
+        try:
+            async with self.aclient().stream(
+                "POST", out.url, json=out.json, headers=out.headers
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self.upstream_error(
+                        card, response.status_code, response.headers, response.content
+                    )
+                async for event in EventSource(response).aiter_sse():
+                    yield event
+        except httpx.HTTPError as exc:
+            raise self._transport_error(card, exc) from exc
+        except SSEError as exc:
+            raise Unavailable(self.name, card.id, f"not an event stream: {exc}") from None

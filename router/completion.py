@@ -1,0 +1,150 @@
+"""OpenAI-shaped responses: ``chat.completion`` and ``chat.completion.chunk``.
+
+``model_dump()`` gives OpenAI's JSON plus two fields in OpenRouter's convention:
+top-level ``provider`` (the configured provider name) and ``usage.cost`` (USD, a float
+computed from the catalog's Decimal prices). Fields a provider adds pass through. The
+router's own record of the decision (``.route``) is not part of the JSON.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "Choice",
+    "ChunkChoice",
+    "Delta",
+    "Message",
+    "PromptTokensDetails",
+    "TokenCounts",
+    "Usage",
+]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PromptTokensDetails(_Open):
+    cached_tokens: int = 0
+    """Prompt tokens read from the provider's prefix cache (included in ``prompt_tokens``)."""
+    cache_write_tokens: int | None = None
+    """Prompt tokens written to the cache at a premium (Anthropic's cache creation)."""
+
+
+class Usage(_Open):
+    prompt_tokens: int = 0
+    """All prompt tokens, cached ones included (OpenAI's convention)."""
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    cost: float | None = None
+    """USD for this request, from the live catalog prices (OpenRouter's ``usage.cost``)."""
+
+
+class ToolCallFunction(_Open):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCall(_Open):
+    id: str | None = None
+    type: Literal["function"] = "function"
+    function: ToolCallFunction
+
+
+class Message(_Open):
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+
+class Choice(_Open):
+    index: int = 0
+    message: Message
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Open):
+    """A ``chat.completion`` with ``provider`` and ``usage.cost``."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage | None = None
+    provider: str | None = None
+    """The configured name of the provider that answered."""
+    _route: Any = PrivateAttr(default=None)
+
+    @property
+    def route(self) -> Any:
+        """How the router chose and reached this answer (:class:`router.decision.Route`)."""
+        return self._route
+
+
+class Delta(_Open):
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class ChunkChoice(_Open):
+    index: int = 0
+    delta: Delta = Field(default_factory=Delta)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Open):
+    """A ``chat.completion.chunk``; the last one of a routed stream carries ``usage``."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+    provider: str | None = None
+    _route: Any = PrivateAttr(default=None)
+
+    @property
+    def route(self) -> Any:
+        """On the last chunk: how the router chose and reached this answer."""
+        return self._route
+
+
+class TokenCounts(BaseModel):
+    """A provider's usage in normalized form, before pricing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: int = 0
+    """All prompt tokens, cache reads and writes included."""
+    completion: int = 0
+    cache_read: int = 0
+    """Prompt tokens read from the cache."""
+    cache_write: int = 0
+    """Prompt tokens written to the cache."""
+    estimated: bool = False
+    """True when the provider reported no counts and these are the router's estimates."""
+    billed_usd: Decimal | None = None
+    """The provider's own charge in USD when it reports one (Majestix ``credits_used``)."""
+
+    def to_usage(self, cost: Decimal | None) -> Usage:
+        """OpenAI ``usage`` with ``cost`` as a float (the only place money becomes a float)."""
+        details = PromptTokensDetails(
+            cached_tokens=self.cache_read, cache_write_tokens=self.cache_write or None
+        )
+        return Usage(
+            prompt_tokens=self.prompt,
+            completion_tokens=self.completion,
+            total_tokens=self.prompt + self.completion,
+            prompt_tokens_details=details,
+            cost=None if cost is None else float(cost),
+        )
