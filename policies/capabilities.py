@@ -33,6 +33,7 @@ class Capabilities(Policy):
         known: list[ModelCard] = []
         unsure: list[ModelCard] = []
         excluded: dict[str, str] = {}
+        demoted: dict[str, str] = {}
         for card in candidates:
             lacking = [label for field, label in needs if getattr(card, field) is False]
             unknown = [label for field, label in needs if getattr(card, field) is None]
@@ -40,9 +41,12 @@ class Capabilities(Policy):
                 excluded[card.ref] = f"no {' or '.join(lacking)} support"
             elif unknown and self.unknown == "exclude":
                 excluded[card.ref] = f"{' and '.join(unknown)} support unknown"
+            elif unknown:
+                unsure.append(card)
+                demoted[card.ref] = f"{' and '.join(unknown)} support unknown"
             else:
-                (unsure if unknown else known).append(card)
-        return Verdict(known + unsure, excluded)
+                known.append(card)
+        return Verdict(known + unsure, excluded, demoted)
 
 
 @hookimpl

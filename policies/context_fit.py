@@ -32,6 +32,7 @@ class ContextFit(Policy):
         known: list[ModelCard] = []
         unsure: list[ModelCard] = []
         excluded: dict[str, str] = {}
+        demoted: dict[str, str] = {}
         for card in candidates:
             if (
                 limit is not None
@@ -44,6 +45,7 @@ class ContextFit(Policy):
                     excluded[card.ref] = "context length unknown"
                 else:
                     unsure.append(card)
+                    demoted[card.ref] = "context length unknown"
             elif card.context_length < need:
                 excluded[card.ref] = (
                     f"context {card.context_length} < {need} needed"
@@ -51,7 +53,7 @@ class ContextFit(Policy):
                 )
             else:
                 known.append(card)
-        return Verdict(known + unsure, excluded)
+        return Verdict(known + unsure, excluded, demoted)
 
 
 @hookimpl

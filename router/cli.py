@@ -1,4 +1,4 @@
-"""The ``router`` command line: ``router models`` and ``router check``.
+"""The ``router`` command line: ``models``, ``check``, ``explain`` and ``chat``.
 
 The configuration comes from ``--config F``, else ``$ROUTER_CONFIG``, else ``./router.yaml``.
 Exit status: 0 ok, 1 a provider failed, 2 the configuration or the command line is wrong.
@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from router.catalog import Catalog, ModelCard
 from router.core import Router
-from router.errors import CatalogError, ConfigError, PluginError
+from router.errors import CatalogError, ConfigError, PluginError, RouterError
 
 _MTOK = Decimal(1_000_000)
 
@@ -77,6 +77,25 @@ def _parser() -> argparse.ArgumentParser:
         "check", parents=[common], help="validate the config and fetch every catalog"
     )
     check.set_defaults(run=_check)
+
+    request = argparse.ArgumentParser(add_help=False)
+    request.add_argument("--model", "-m", default="auto", help="deployment ref, group or auto")
+    request.add_argument("--max-tokens", type=int, help="max_tokens of the request")
+
+    explain = commands.add_parser(
+        "explain", parents=[common, request], help="show how a request would be routed"
+    )
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", "-p", help="a one-message request with this text")
+    source.add_argument("--request", "-r", metavar="FILE", help="a Chat Completions request (JSON)")
+    explain.set_defaults(run=_explain)
+
+    chat = commands.add_parser(
+        "chat", parents=[common, request], help="send one message, stream the answer"
+    )
+    chat.add_argument("text", help="the message")
+    chat.add_argument("--system", "-s", help="a system prompt")
+    chat.set_defaults(run=_chat)
     return parser
 
 
@@ -216,6 +235,66 @@ def _catalog_report(catalog: Catalog) -> dict[str, Any]:
         "stale": catalog.stale,
         "stale_error": catalog.error,
     }
+
+
+# -- router explain / chat -------------------------------------------------------------
+
+
+def _request_from(args: argparse.Namespace) -> dict[str, Any]:
+    request: dict[str, Any]
+    if getattr(args, "request", None):
+        with open(args.request, encoding="utf-8") as file:
+            request = json.load(file)
+        if not isinstance(request, dict):
+            msg = f"{args.request}: not a JSON object"
+            raise ValueError(msg)
+        request.setdefault("model", args.model)
+    else:
+        messages = (
+            [{"role": "system", "content": args.system}] if getattr(args, "system", None) else []
+        )
+        text = args.prompt if getattr(args, "prompt", None) is not None else args.text
+        messages.append({"role": "user", "content": text})
+        request = {"model": args.model, "messages": messages}
+    if args.max_tokens:
+        request["max_tokens"] = args.max_tokens
+    return request
+
+
+def _explain(router: Router, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        route = router.explain(**_request_from(args))
+    except (RouterError, ValueError, OSError) as exc:
+        print(f"router: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(route.to_dict(), out, indent=2)
+        out.write("\n")
+    else:
+        out.write(f"{route}\n")
+    return 0 if route.candidates else 1
+
+
+def _chat(router: Router, args: argparse.Namespace, out: TextIO) -> int:
+    request = _request_from(args)
+    route = None
+    try:
+        for chunk in router.stream(**request):
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    out.write(choice.delta.content)
+                    out.flush()
+            route = chunk.route or route
+    except RouterError as exc:
+        out.write("\n")
+        print(f"router: {exc}", file=sys.stderr)
+        return 1
+    out.write("\n")
+    if route is not None:
+        cost = "unknown" if route.cost is None else f"${format(route.cost.normalize(), 'f')}"
+        note = " (usage estimated)" if route.usage_estimated else ""
+        print(f"-- {route.chosen}  cost {cost}{note}", file=sys.stderr)
+    return 0
 
 
 # -- output --------------------------------------------------------------------------

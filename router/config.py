@@ -46,6 +46,12 @@ class FallbackConfig(BaseModel):
     """Wait as long as a provider's ``Retry-After`` asks before retrying it."""
     cooldown_seconds: float = Field(default=30.0, ge=0)
     """How long a deployment that keeps failing is left out of routing."""
+    cooldown_after: int = Field(default=3, ge=1)
+    """Consecutive retryable failures after which a deployment cools down."""
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    """First wait before retrying the same deployment; doubles each time, with jitter."""
+    max_wait_seconds: float = Field(default=30.0, ge=0)
+    """Cap on any single wait, ``Retry-After`` included."""
 
 
 class _Document(BaseModel):

@@ -1,4 +1,4 @@
-"""The :class:`Router`: configured providers, their live catalogs, groups and the policy chain."""
+"""The :class:`Router`: providers, live catalogs, groups, the policy chain, and sending."""
 
 from __future__ import annotations
 
@@ -6,16 +6,38 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from types import MappingProxyType
 from typing import Any
 
+from pydantic import ValidationError
+
 from router.catalog import Catalog, ModelCard
+from router.completion import ChatCompletion, ChatCompletionChunk
 from router.config import FallbackConfig, load_yaml, resolve
-from router.errors import CatalogError, ConfigError
+from router.decision import Route
+from router.errors import (
+    AllProvidersFailed,
+    CatalogError,
+    ConfigError,
+    InvalidRequest,
+    NoRouteError,
+    UpstreamError,
+)
+from router.fallback import CooldownState, MemoryCooldowns, Plan
 from router.plugins import Plugins
 from router.policy import Policy
 from router.provider import Provider
+from router.routing import Answer, StreamSession, plan_route, referenced_providers
+from router.types import ChatRequest
 
 __all__ = ["Router"]
 
@@ -38,6 +60,8 @@ class Router:
         entry_points: bool | None = None,
         environ: Mapping[str, str] | None = None,
         timer: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        cooldowns: CooldownState | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, entry_points=entry_points)
         resolved = resolve(config, self.plugins, environ)
@@ -55,6 +79,11 @@ class Router:
         """The policy chain, in order: (name, configured policy)."""
         self.fallback: FallbackConfig = resolved.fallback
         """The ``fallback:`` settings."""
+        self.cooldowns: CooldownState = cooldowns or MemoryCooldowns(
+            after=self.fallback.cooldown_after, seconds=self.fallback.cooldown_seconds, timer=timer
+        )
+        """Which deployments are cooling down (in-process unless a shared state is given)."""
+        self._sleep = sleep
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike[str], **kwargs: Any) -> Router:
@@ -114,6 +143,141 @@ class Router:
 
         return _merge(await asyncio.gather(*(one(name) for name in self.providers)))
 
+    # -- routing -------------------------------------------------------------------
+
+    def explain(self, **request: Any) -> Route:
+        """The decision for ``request`` without sending it: candidates in order with
+        estimated tokens and cost, and every excluded deployment with the reason."""
+        req = _request(request)
+        catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
+        return plan_route(self, req, catalogs)[0]
+
+    async def aexplain(self, **request: Any) -> Route:
+        """Async :meth:`explain`."""
+        req = _request(request)
+        return plan_route(self, req, await self._acatalogs(req))[0]
+
+    def complete(self, **request: Any) -> ChatCompletion:
+        """Route and send an OpenAI Chat Completions request; returns the completion with
+        ``provider`` and ``usage.cost``. Raises ``NoRouteError``, ``AllProvidersFailed``
+        or the typed ``UpstreamError`` of a request the provider rejected."""
+        req = _request(request, stream=False)
+        catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
+        plan = self._plan(req, catalogs)
+        try:
+            for attempt in plan.retrying(self._sleep or time.sleep):
+                with attempt:
+                    card = plan.current
+                    answer = self.providers[card.provider].send(card, req)
+        except UpstreamError as exc:
+            raise _failure(plan, exc) from exc
+        return Answer(plan, card, req).completion(*answer)
+
+    async def acomplete(self, **request: Any) -> ChatCompletion:
+        """Async :meth:`complete`."""
+        req = _request(request, stream=False)
+        plan = self._plan(req, await self._acatalogs(req))
+        try:
+            async for attempt in plan.aretrying(self._asleep):
+                with attempt:
+                    card = plan.current
+                    answer = await self.providers[card.provider].asend(card, req)
+        except UpstreamError as exc:
+            raise _failure(plan, exc) from exc
+        return Answer(plan, card, req).completion(*answer)
+
+    def stream(self, **request: Any) -> Iterator[ChatCompletionChunk]:
+        """Route and stream: yields OpenAI ``chat.completion.chunk`` objects, the last with
+        ``usage`` (and ``cost``). Falls over only before the first chunk reaches the
+        caller; a break after that raises ``StreamInterrupted``."""
+        req = _request(request, stream=True)
+        catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
+        plan = self._plan(req, catalogs)
+        try:
+            for attempt in plan.retrying(self._sleep or time.sleep):
+                with attempt:
+                    session, events = self._open(plan, req)
+                    try:
+                        first = session.first(events)
+                    except BaseException:
+                        events.close()
+                        raise
+        except UpstreamError as exc:
+            raise _failure(plan, exc) from exc
+        try:
+            yield from first
+            yield from session.rest(events)
+        finally:
+            events.close()
+
+    async def astream(self, **request: Any) -> AsyncIterator[ChatCompletionChunk]:
+        """Async :meth:`stream`."""
+        req = _request(request, stream=True)
+        plan = self._plan(req, await self._acatalogs(req))
+        try:
+            async for attempt in plan.aretrying(self._asleep):
+                with attempt:
+                    session, events = self._aopen(plan, req)
+                    try:
+                        first = await session.afirst(events)
+                    except BaseException:
+                        await events.aclose()
+                        raise
+        except UpstreamError as exc:
+            raise _failure(plan, exc) from exc
+        try:
+            for chunk in first:
+                yield chunk
+            async for chunk in session.arest(events):
+                yield chunk
+        finally:
+            await events.aclose()
+
+    def _open(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, Generator[Any]]:
+        card = plan.current
+        provider = self.providers[card.provider]
+        session = StreamSession(plan, card, req, provider.stream_decoder(card, req))
+        return session, provider.events(card, req)
+
+    def _aopen(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, AsyncGenerator[Any]]:
+        card = plan.current
+        provider = self.providers[card.provider]
+        session = StreamSession(plan, card, req, provider.stream_decoder(card, req))
+        return session, provider.aevents(card, req)
+
+    def _plan(self, req: ChatRequest, catalogs: Mapping[str, Catalog | CatalogError]) -> Plan:
+        route, cards = plan_route(self, req, catalogs)
+        if not cards:
+            raise NoRouteError(
+                req.model, {e.ref: f"[{e.policy}] {e.reason}" for e in route.excluded}
+            )
+        return Plan(cards, self.fallback, self.cooldowns, route)
+
+    def _involved(self, req: ChatRequest) -> list[str]:
+        return referenced_providers(self, req.model)
+
+    def _catalog_or_error(self, name: str) -> Catalog | CatalogError:
+        try:
+            return self.catalog(name)
+        except CatalogError as exc:
+            return exc
+
+    async def _acatalogs(self, req: ChatRequest) -> dict[str, Catalog | CatalogError]:
+        async def one(name: str) -> Catalog | CatalogError:
+            try:
+                return await self.acatalog(name)
+            except CatalogError as exc:
+                return exc
+
+        names = self._involved(req)
+        return dict(zip(names, await asyncio.gather(*(one(n) for n in names)), strict=True))
+
+    async def _asleep(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:
+            await asyncio.sleep(seconds)
+
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
@@ -137,6 +301,32 @@ class Router:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _request(params: Mapping[str, Any], *, stream: bool | None = None) -> ChatRequest:
+    if stream is not None and params.get("stream") not in (None, stream):
+        verb = "stream()/astream()" if params.get("stream") else "complete()/acomplete()"
+        raise InvalidRequest(f"stream={params.get('stream')!r} here: use {verb}")
+    try:
+        return ChatRequest.model_validate(params)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in error["loc"]) or "request"
+        raise InvalidRequest(f"{where}: {error['msg']}") from None
+
+
+def _failure(plan: Plan, exc: UpstreamError) -> Exception:
+    """What the caller gets when the retry loop gave up on ``exc``."""
+    exc.route = plan.route  # type: ignore[attr-defined]
+    if plan.fatal is exc:
+        return exc
+    failed = AllProvidersFailed(
+        plan.route.model,
+        plan.route.attempts,
+        {e.ref: f"[{e.policy}] {e.reason}" for e in plan.route.excluded},
+    )
+    failed.route = plan.route  # type: ignore[attr-defined]
+    return failed
 
 
 def _left_out(name: str, exc: CatalogError) -> None:

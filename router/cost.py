@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from router.catalog import Pricing
+from router.completion import TokenCounts
 
-__all__ = ["expected_cost"]
+__all__ = ["expected_cost", "usage_cost"]
 
 
 def expected_cost(
@@ -23,4 +24,31 @@ def expected_cost(
     read = rates.cache_read if rates.cache_read is not None else rates.prompt
     return (
         (prompt_tokens - cached) * rates.prompt + cached * read + output_tokens * rates.completion
+    )
+
+
+def usage_cost(pricing: Pricing | None, counts: TokenCounts) -> Decimal | None:
+    """USD billed for a request, from the catalog prices and the usage the provider returned.
+
+    ``(prompt - cache_read - cache_write) x prompt_rate + cache_read x cache_read_rate
+    + cache_write x cache_write_rate + completion x completion_rate``, at the rates of
+    the tier the whole prompt falls in. ``counts.prompt`` includes cache reads and writes
+    (OpenAI's convention; Anthropic usage is normalized to it when read). A cache rate
+    the catalog does not state bills those tokens at the prompt rate. When the provider
+    states its own charge (``billed_usd``), that is the cost. None: no price is known.
+    """
+    if counts.billed_usd is not None:
+        return counts.billed_usd
+    if pricing is None:
+        return None
+    rates = pricing.rates_for(counts.prompt)
+    read = min(counts.cache_read, counts.prompt)
+    written = min(counts.cache_write, counts.prompt - read)
+    read_rate = rates.cache_read if rates.cache_read is not None else rates.prompt
+    write_rate = rates.cache_write if rates.cache_write is not None else rates.prompt
+    return (
+        (counts.prompt - read - written) * rates.prompt
+        + read * read_rate
+        + written * write_rate
+        + counts.completion * rates.completion
     )

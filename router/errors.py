@@ -6,6 +6,7 @@ The tree::
     ├── ConfigError            a YAML key is wrong: carries the key path and the problem
     ├── PluginError            a plugin registered a duplicate or malformed name
     ├── CatalogError           a provider's catalog could not be read: provider and status
+    ├── InvalidRequest         the request itself is malformed (caught before routing)
     ├── NoRouteError           no candidate passed the policy chain: every exclusion and why
     ├── UpstreamError          one provider's answer to one request: provider, model, status
     │   ├── RateLimited        429 (may carry retry_after)
@@ -33,6 +34,7 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "ContextTooLong",
+    "InvalidRequest",
     "NoRouteError",
     "PluginError",
     "RateLimited",
@@ -80,6 +82,10 @@ class CatalogError(RouterError):
         self.status = status
         where = f"HTTP {status}" if status is not None else "no usable answer"
         super().__init__(f"catalog of provider {provider!r}: {where}: {problem}")
+
+
+class InvalidRequest(RouterError, ValueError):
+    """The request is not a valid Chat Completions request (no messages, a bad field)."""
 
 
 class NoRouteError(RouterError):

@@ -21,10 +21,17 @@ __all__ = ["Policy", "Verdict"]
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What a policy decided: candidates kept, best first, and a reason per excluded ref."""
+    """What a policy decided: candidates kept, best first, and a reason per excluded ref.
+
+    ``demoted`` names kept candidates the policy is unsure of (a capability or context
+    length the catalog does not state), with why: after the whole chain has run, they
+    rank after every candidate that no policy was unsure of, whatever later policies'
+    order says.
+    """
 
     keep: list[ModelCard]
     excluded: dict[str, str] = field(default_factory=dict)
+    demoted: dict[str, str] = field(default_factory=dict)
 
 
 class Policy(BaseModel, abc.ABC):

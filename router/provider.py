@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -405,7 +405,7 @@ class Provider(abc.ABC):
             raise self._transport_error(card, exc) from exc
         return self._answer(card, request, response)
 
-    def events(self, card: ModelCard, request: ChatRequest) -> Iterator[ServerSentEvent]:
+    def events(self, card: ModelCard, request: ChatRequest) -> Generator[ServerSentEvent]:
         """The SSE events of a streamed answer (sync). Raises ``UpstreamError``."""
         out = self.chat_request(request, card, stream=True)
         try:
@@ -425,7 +425,7 @@ class Provider(abc.ABC):
 
     async def aevents(
         self, card: ModelCard, request: ChatRequest
-    ) -> AsyncIterator[ServerSentEvent]:
+    ) -> AsyncGenerator[ServerSentEvent]:
         """The SSE events of a streamed answer (async). Raises ``UpstreamError``."""
         out = self.chat_request(request, card, stream=True)
         try:

@@ -1,0 +1,112 @@
+"""The record of a routing decision: candidates with estimates, exclusions, attempts, cost.
+
+``router.explain(...)`` returns one without sending; every response carries one as
+``response.route`` with the attempts made and the exact cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from router.errors import Attempt
+
+__all__ = ["Estimate", "Exclusion", "Route"]
+
+_MTOK = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A candidate that passed the policy chain, with this request's expected numbers."""
+
+    ref: str
+    prompt_tokens: int
+    """Estimated prompt tokens of the request."""
+    output_tokens: int
+    """Completion tokens expected."""
+    cost: Decimal | None
+    """Expected USD for this request here; None when the deployment publishes no price."""
+    unsure: tuple[str, ...] = ()
+    """Why a policy ranked it after the sure candidates (``tools support unknown``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A deployment left out, by which step and why."""
+
+    ref: str
+    policy: str
+    """The policy name, or ``catalog`` / ``cooldown`` for the router's own checks."""
+    reason: str
+
+
+@dataclass(slots=True)
+class Route:
+    """How a request was (or would be) routed."""
+
+    model: str
+    """The ``model`` the caller asked for."""
+    candidates: list[Estimate] = field(default_factory=list)
+    """In the order they are (or would be) tried."""
+    excluded: list[Exclusion] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    """Failed tries, in order (empty for ``explain``)."""
+    chosen: str | None = None
+    """The deployment that answered."""
+    cost: Decimal | None = None
+    """Exact USD billed for the answer, from the live prices and the returned usage."""
+    usage_estimated: bool = False
+    """True when the provider returned no token counts and the router estimated them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (Decimals as strings)."""
+        return {
+            "model": self.model,
+            "candidates": [
+                {
+                    "ref": c.ref,
+                    "estimated_prompt_tokens": c.prompt_tokens,
+                    "expected_output_tokens": c.output_tokens,
+                    "estimated_cost": None if c.cost is None else _plain(c.cost),
+                    "unsure": list(c.unsure),
+                }
+                for c in self.candidates
+            ],
+            "excluded": [
+                {"ref": e.ref, "policy": e.policy, "reason": e.reason} for e in self.excluded
+            ],
+            "attempts": [
+                {"ref": a.ref, "status": a.status, "kind": a.kind, "error": a.error}
+                for a in self.attempts
+            ],
+            "chosen": self.chosen,
+            "cost": None if self.cost is None else _plain(self.cost),
+            "usage_estimated": self.usage_estimated,
+        }
+
+    def __str__(self) -> str:
+        lines = [f"model {self.model!r}: {len(self.candidates)} candidates"]
+        for i, c in enumerate(self.candidates, 1):
+            cost = "unpriced" if c.cost is None else f"${_plain(c.cost)}"
+            unsure = f"  (ranked after: {'; '.join(c.unsure)})" if c.unsure else ""
+            lines.append(
+                f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
+                f"  est. {cost}{unsure}"
+            )
+        if self.excluded:
+            lines.append(f"excluded ({len(self.excluded)}):")
+            lines.extend(f"  - {e.ref}  [{e.policy}] {e.reason}" for e in self.excluded)
+        if self.attempts:
+            lines.append("failed attempts:")
+            lines.extend(f"  - {a}" for a in self.attempts)
+        if self.chosen:
+            cost = "unknown" if self.cost is None else f"${_plain(self.cost)}"
+            estimated = " (usage estimated)" if self.usage_estimated else ""
+            lines.append(f"answered by {self.chosen}, cost {cost}{estimated}")
+        return "\n".join(lines)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")

@@ -1,0 +1,216 @@
+"""Fallback across candidates, driven by tenacity, and the cooldown of failing deployments.
+
+A failed attempt moves on to the next candidate at once; the same deployment is retried
+only when no other is left, after exponential backoff with jitter or the provider's
+``Retry-After``, whichever is longer, capped. Auth and payment failures drop every
+deployment of that provider; not-found drops the deployment; a context-length error
+drops the candidates whose context is no longer; any other 4xx goes back to the caller.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from cachetools import LRUCache
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+from router.catalog import ModelCard
+from router.config import FallbackConfig
+from router.decision import Route
+from router.errors import (
+    Attempt,
+    ContextTooLong,
+    RateLimited,
+    Rejected,
+    Timeout,
+    Unavailable,
+    UpstreamError,
+)
+
+__all__ = ["CooldownState", "MemoryCooldowns", "Plan"]
+
+_NOT_FOUND_CODES = frozenset({"invalid_model", "model_not_found", "not_found_error"})
+
+
+class CooldownState(Protocol):
+    """Where cooldowns live: in-process by default; a shared backend implements the same."""
+
+    def cooling(self, ref: str) -> float | None:
+        """Seconds ``ref`` still cools down, or None when it may be tried."""
+        ...
+
+    def failed(self, ref: str) -> None:
+        """``ref`` failed with a retryable error."""
+        ...
+
+    def succeeded(self, ref: str) -> None:
+        """``ref`` answered."""
+        ...
+
+    def hold(self, ref: str, seconds: float) -> None:
+        """Leave ``ref`` out for ``seconds`` (a provider's ``Retry-After``)."""
+        ...
+
+
+class MemoryCooldowns:
+    """In-process cooldowns: ``after`` consecutive failures cool a deployment for ``seconds``.
+
+    Bounded: at most ``maxsize`` deployments are tracked (least recently failed dropped).
+    """
+
+    def __init__(
+        self,
+        *,
+        after: int,
+        seconds: float,
+        timer: Callable[[], float] = time.monotonic,
+        maxsize: int = 10_000,
+    ) -> None:
+        self._after = after
+        self._seconds = seconds
+        self._timer = timer
+        self._fails: LRUCache[str, int] = LRUCache(maxsize)
+        self._until: LRUCache[str, float] = LRUCache(maxsize)
+        self._lock = threading.Lock()
+
+    def cooling(self, ref: str) -> float | None:
+        with self._lock:
+            until = self._until.get(ref)
+        left = None if until is None else until - self._timer()
+        return left if left is not None and left > 0 else None
+
+    def failed(self, ref: str) -> None:
+        with self._lock:
+            fails = self._fails.get(ref, 0) + 1
+            self._fails[ref] = fails
+            if fails >= self._after and self._seconds > 0:
+                self._until[ref] = max(self._until.get(ref, 0.0), self._timer() + self._seconds)
+                self._fails[ref] = 0
+
+    def succeeded(self, ref: str) -> None:
+        with self._lock:
+            self._fails.pop(ref, None)
+
+    def hold(self, ref: str, seconds: float) -> None:
+        with self._lock:
+            self._until[ref] = max(self._until.get(ref, 0.0), self._timer() + seconds)
+
+
+class Plan:
+    """The candidates of one request and what each failure does to them.
+
+    ``current`` is the deployment to try now. :meth:`on_failure` is tenacity's retry
+    predicate: it records the attempt, reorders the queue, and says whether to go on;
+    :meth:`wait` is tenacity's wait strategy.
+    """
+
+    def __init__(
+        self, cards: list[ModelCard], config: FallbackConfig, cooldowns: CooldownState, route: Route
+    ) -> None:
+        self.queue = list(cards)
+        self.config = config
+        self.cooldowns = cooldowns
+        self.route = route
+        self.fatal: UpstreamError | None = None
+        """A failure that goes straight back to the caller (a plain 4xx)."""
+        self._same = False
+        self._retry_after: float | None = None
+        self._same_tries = 0
+
+    @property
+    def current(self) -> ModelCard:
+        return self.queue[0]
+
+    def retrying(self, sleep: Callable[[float], None]) -> Retrying:
+        """A tenacity controller for the sync API."""
+        return Retrying(
+            stop=stop_after_attempt(self.config.attempts),
+            wait=self.wait,
+            retry=retry_if_exception(self.on_failure),
+            sleep=sleep,
+            reraise=True,
+        )
+
+    def aretrying(self, sleep: Callable[[float], object]) -> AsyncRetrying:
+        """The same controller for the async API."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.config.attempts),
+            wait=self.wait,
+            retry=retry_if_exception(self.on_failure),
+            sleep=sleep,  # type: ignore[arg-type]
+            reraise=True,
+        )
+
+    def succeeded(self) -> None:
+        self.cooldowns.succeeded(self.current.ref)
+
+    def on_failure(self, exc: BaseException) -> bool:
+        if not isinstance(exc, UpstreamError):
+            return False  # a bug, not a provider failure: let it surface
+        card = self.current
+        self.route.attempts.append(Attempt(card.ref, exc.status, exc.message, type(exc).__name__))
+        if isinstance(exc, Rejected):
+            return self._rejected(card, exc)
+        if not self._retryable(exc):
+            self.fatal = exc
+            return False
+        self.cooldowns.failed(card.ref)
+        retry_after = exc.retry_after if self.config.respect_retry_after else None
+        if retry_after:
+            self.cooldowns.hold(card.ref, retry_after)
+        if len(self.queue) > 1:
+            self.queue.pop(0)
+            self._same = False
+        else:
+            self._same = True
+            self._same_tries += 1
+            self._retry_after = retry_after
+        return True
+
+    def _rejected(self, card: ModelCard, exc: Rejected) -> bool:
+        if isinstance(exc, ContextTooLong):
+            known = card.context_length
+            self.queue = [
+                c
+                for c in self.queue[1:]
+                if known is None or c.context_length is None or c.context_length > known
+            ]
+        elif exc.status in (401, 402, 403):
+            self.queue = [c for c in self.queue if c.provider != card.provider]
+        elif exc.status in (404, 422) or (exc.code or "") in _NOT_FOUND_CODES:
+            self.queue.pop(0)
+        else:
+            self.fatal = exc
+            return False
+        self._same = False
+        return bool(self.queue)
+
+    def _retryable(self, exc: UpstreamError) -> bool:
+        allowed = self.config.retry_on
+        if isinstance(exc, Timeout):
+            return (exc.code or "timeout") in allowed
+        if isinstance(exc, RateLimited):
+            return 429 in allowed
+        if isinstance(exc, Unavailable) and exc.status is not None and exc.status >= 500:
+            return exc.status in allowed
+        return "connect" in allowed  # refused, reset, cut short, unreadable
+
+    def wait(self, _state: RetryCallState) -> float:
+        """No wait when moving on; backoff or Retry-After (the longer, capped) when repeating."""
+        if not self._same:
+            return 0.0
+        # Exponential in the tries of *this* deployment (tenacity's attempt number also
+        # counts the other candidates), plus up to one base step of jitter.
+        base = self.config.backoff_seconds
+        backoff = base * 2.0 ** (self._same_tries - 1) + random.uniform(0, base)
+        return min(max(backoff, self._retry_after or 0.0), self.config.max_wait_seconds)
