@@ -6,20 +6,65 @@ upstream ``provider``, and ``cost_per_1k_input`` / ``cost_per_1k_output`` in **c
 1,000 tokens, including the platform's 1.4x margin**. One credit is ``usd_per_credit``
 USD ($0.001 by default), so USD per token = credits x usd_per_credit / 1000. The margin
 is already in the price: it is never applied again.
+
+Chat (DESIGN wire facts, and the provider's public client): ``POST /chat`` with
+``{model, messages: [{role, content}], stream, temperature?, max_tokens?}`` (plain-text
+content; images as OpenAI parts, for vision models only), and ``POST /code`` for requests
+with tools: Anthropic-style content blocks, a top-level ``system`` and
+``tools: [{name, description, input_schema}]``. The answer is always an event stream of
+``data: {json}`` lines: ``chunk`` (or ``text``), ``tool_use``, ``done`` (``session_id``,
+``credits_used``, maybe ``usage``), ``error``; ``thinking`` events are ignored. So every
+request asks for a stream, and :meth:`InferenceAPI.send` aggregates it.
+
+There are no token counts on the wire: the cost is ``credits_used x usd_per_credit``
+(:attr:`TokenCounts.billed_usd`), and the counts are estimates (``estimated=True``)
+unless ``done`` carries ``usage``. OpenAI fields the wire has no place for (``stop``,
+``top_p``, ...) are not sent.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import Field
+import httpx
+from httpx_sse import ServerSentEvent
+from pydantic import Field, ValidationError
 
 from router.catalog import ModelCard, Pricing, Protocol
-from router.errors import CatalogError
+from router.completion import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    Message,
+    TokenCounts,
+    ToolCall,
+)
+from router.errors import CatalogError, Unavailable, UpstreamError
 from router.hookspecs import RegisterProvider, hookimpl
 from router.parsing import Entry
-from router.provider import Provider, ProviderOptions
+from router.provider import Outgoing, Provider, ProviderOptions
+from router.types import ChatRequest
+
+__all__ = [
+    "InferenceAPI",
+    "InferenceAPIOptions",
+    "MajestixStream",
+    "aggregate_chunks",
+    "chat_body",
+    "code_body",
+    "credits_to_usd",
+]
+
+logger = logging.getLogger("router.providers.inference_api")
 
 # The upstream provider decides the model's protocol family.
 _FAMILY: dict[str, Protocol] = {"anthropic": "anthropic", "vertex": "gemini"}
@@ -68,6 +113,489 @@ class InferenceAPI(Provider):
                 completion=entry.price("cost_per_1k_output", per_token),
             ),
         )
+
+    # -- chat transport: /chat and /code, answered in Majestix events --------------
+
+    @property
+    def usd_per_credit(self) -> Decimal:
+        """USD value of one credit (``usd_per_credit`` in the YAML)."""
+        assert isinstance(self.options, InferenceAPIOptions)
+        return self.options.usd_per_credit
+
+    def chat_request(self, request: ChatRequest, card: ModelCard, *, stream: bool) -> Outgoing:
+        """``/code`` when the request offers tools, else ``/chat``; always a stream.
+
+        Majestix answers only in events, so ``stream`` makes no difference. Raises
+        ``ValueError`` for what the wire or the model cannot carry.
+        """
+        if request.needs_tools:
+            if card.supports_tools is False:
+                raise ValueError(f"{_who(card)} does not support tools (supports_tools: false)")
+            return Outgoing(self.base_url + "/code", code_body(request, card), self.auth_headers())
+        return Outgoing(self.base_url + "/chat", chat_body(request, card), self.auth_headers())
+
+    def stream_decoder(self, card: ModelCard, request: ChatRequest) -> MajestixStream:
+        return MajestixStream(
+            card,
+            prompt_tokens=request.estimated_prompt_tokens,
+            usd_per_credit=self.usd_per_credit,
+            redact=self.redact,
+        )
+
+    def upstream_error(
+        self, card: ModelCard, status: int, headers: httpx.Headers, body: bytes
+    ) -> UpstreamError:
+        # FastAPI errors are {"detail": "..."}, which the base reads; a validation error
+        # (422) has a list of {"msg": ...} there, made readable first.
+        return super().upstream_error(card, status, headers, _readable_detail(body))
+
+    def send(
+        self, card: ModelCard, request: ChatRequest
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        """The streamed answer, aggregated (sync). Raises ``UpstreamError``."""
+        decoder = self.stream_decoder(card, request)
+        chunks: list[ChatCompletionChunk] = []
+        events = self.events(card, request)
+        try:
+            for event in events:
+                chunks += self._decode(card, decoder, event)
+        finally:
+            if isinstance(events, Generator):
+                events.close()
+        return self._aggregate(card, decoder, chunks)
+
+    async def asend(
+        self, card: ModelCard, request: ChatRequest
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        """The streamed answer, aggregated (async). Raises ``UpstreamError``."""
+        decoder = self.stream_decoder(card, request)
+        chunks: list[ChatCompletionChunk] = []
+        events = self.aevents(card, request)
+        try:
+            async for event in events:
+                chunks += self._decode(card, decoder, event)
+        finally:
+            if isinstance(events, AsyncGenerator):
+                await events.aclose()
+        return self._aggregate(card, decoder, chunks)
+
+    def _decode(
+        self, card: ModelCard, decoder: MajestixStream, event: ServerSentEvent
+    ) -> list[ChatCompletionChunk]:
+        try:
+            return decoder.feed(event)
+        except (ValueError, ValidationError) as exc:
+            problem = f"unreadable event: {type(exc).__name__}: {str(exc)[:200]}"
+            raise Unavailable(self.name, card.id, self.redact(problem)) from None
+
+    def _aggregate(
+        self, card: ModelCard, decoder: MajestixStream, chunks: list[ChatCompletionChunk]
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        if not decoder.complete:
+            raise Unavailable(self.name, card.id, "the event stream ended before its 'done' event")
+        return aggregate_chunks(chunks), decoder.counts
+
+
+def _who(card: ModelCard) -> str:
+    return f"model {card.id!r} at provider {card.provider!r}"
+
+
+# -- request bodies ------------------------------------------------------------------
+
+_TEXT_PARTS = frozenset({"text", "input_text"})
+_IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
+
+
+def _common(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": card.id, "stream": True}
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.output_limit is not None:
+        body["max_tokens"] = request.output_limit
+    return body
+
+
+def _parts(content: Any, card: ModelCard, role: str) -> list[dict[str, Any]]:
+    """OpenAI ``content`` as text and image parts; anything else is a ``ValueError``."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise ValueError(f"{_who(card)}: {role} content must be a string or a list of parts")
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if isinstance(part, dict) and kind in _TEXT_PARTS and isinstance(part.get("text"), str):
+            parts.append(part)
+        elif isinstance(part, dict) and kind in _IMAGE_PARTS:
+            if card.supports_vision is not True:
+                raise ValueError(f"{_who(card)} does not take images (supports_vision is not true)")
+            if role != "user":
+                raise ValueError(f"{_who(card)}: images are sent in user messages only, not {role}")
+            parts.append(part)
+        else:
+            raise ValueError(f"{_who(card)}: cannot send a {kind!r} content part ({role})")
+    return parts
+
+
+def _flat(parts: list[dict[str, Any]]) -> str:
+    """The text of text-only parts, joined by newlines."""
+    return "\n".join(str(part["text"]) for part in parts)
+
+
+def _has_image(parts: list[dict[str, Any]]) -> bool:
+    return any(part["type"] in _IMAGE_PARTS for part in parts)
+
+
+def chat_body(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
+    """The ``/chat`` body: ``{role, content}`` messages, content plain text.
+
+    A message with images keeps its OpenAI parts (vision models only). Tool calls and
+    tool results have no place on ``/chat``: offer the tools and the request goes to
+    ``/code``.
+    """
+    messages: list[dict[str, Any]] = []
+    for message in request.messages:
+        role = message.get("role")
+        role = "system" if role == "developer" else role
+        if role not in ("system", "user", "assistant") or message.get("tool_calls"):
+            raise ValueError(
+                f"{_who(card)}: /chat carries no tool calls or tool results; "
+                "a conversation with them must offer its tools (and goes to /code)"
+            )
+        parts = _parts(message.get("content"), card, role)
+        messages.append({"role": role, "content": parts if _has_image(parts) else _flat(parts)})
+    return {**_common(request, card), "messages": messages}
+
+
+def _image_block(part: dict[str, Any], card: ModelCard) -> dict[str, Any]:
+    """An OpenAI image part as an Anthropic ``image`` block (data URLs as base64)."""
+    if part["type"] == "image":
+        return part  # already an Anthropic block
+    source = part.get("image_url")
+    url = source.get("url") if isinstance(source, dict) else source
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"{_who(card)}: an image part without a URL")
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        if not header.endswith(";base64"):
+            raise ValueError(f"{_who(card)}: an image data URL that is not base64")
+        media_type = header.removeprefix("data:").removesuffix(";base64")
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _blocks(parts: list[dict[str, Any]], card: ModelCard) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for part in parts:
+        if part["type"] in _IMAGE_PARTS:
+            blocks.append(_image_block(part, card))
+        elif part["text"]:  # Anthropic refuses empty text blocks
+            blocks.append({"type": "text", "text": part["text"]})
+    return blocks
+
+
+def _tool_use(call: Any, card: ModelCard) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise ValueError(f"{_who(card)}: a tool call without a function name")
+    arguments = function.get("arguments") or "{}"
+    try:
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError:
+        raise ValueError(f"{_who(card)}: tool call arguments are not JSON") from None
+    if not isinstance(arguments, dict):
+        raise ValueError(f"{_who(card)}: tool call arguments are not a JSON object")
+    call_id = call.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        raise ValueError(f"{_who(card)}: a tool call without an id")
+    return {"type": "tool_use", "id": call_id, "name": function["name"], "input": arguments}
+
+
+def _tool(tool: Any, card: ModelCard) -> dict[str, Any]:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if (
+        not isinstance(tool, dict)
+        or tool.get("type", "function") != "function"
+        or not isinstance(function, dict)
+        or not isinstance(function.get("name"), str)
+    ):
+        raise ValueError(f"{_who(card)}: only function tools can be sent")
+    return {
+        "name": function["name"],
+        "description": function.get("description") or "",
+        "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+    }
+
+
+def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
+    """Add blocks as a ``role`` message, merged into the last one when it has that role."""
+    if not blocks:
+        return
+    if messages and messages[-1]["role"] == role:
+        messages[-1]["content"].extend(blocks)
+    else:
+        messages.append({"role": role, "content": blocks})
+
+
+def code_body(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
+    """The ``/code`` body: Anthropic-style messages, top-level ``system``, the tools.
+
+    Assistant tool calls become ``tool_use`` blocks; OpenAI ``tool`` messages become
+    ``tool_result`` blocks of a user message (consecutive ones in one message).
+    """
+    if request.tool_choice not in (None, "auto"):
+        raise ValueError(f"{_who(card)}: /code has no tool_choice (only 'auto' can be sent)")
+    system: list[str] = []
+    messages: list[dict[str, Any]] = []
+    for message in request.messages:
+        role = message.get("role")
+        content = message.get("content")
+        if role in ("system", "developer"):
+            system.append(_flat(_parts(content, card, "system")))
+        elif role == "user":
+            _append(messages, "user", _blocks(_parts(content, card, role), card))
+        elif role == "assistant":
+            blocks = _blocks(_parts(content, card, role), card)
+            blocks += [_tool_use(call, card) for call in message.get("tool_calls") or []]
+            _append(messages, "assistant", blocks)
+        elif role == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise ValueError(f"{_who(card)}: a tool message without a tool_call_id")
+            result = {
+                "type": "tool_result",
+                "tool_use_id": call_id,
+                "content": _flat(_parts(content, card, role)),
+            }
+            _append(messages, "user", [result])
+        else:
+            raise ValueError(f"{_who(card)}: cannot send a {role!r} message")
+    body = {**_common(request, card), "messages": messages}
+    if system:
+        body["system"] = "\n\n".join(system)
+    body["tools"] = [_tool(tool, card) for tool in request.tools or []]
+    return body
+
+
+def _readable_detail(body: bytes) -> bytes:
+    """A FastAPI validation error's ``detail`` list as one line of its messages."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    detail = payload.get("detail") if isinstance(payload, dict) else None
+    if not isinstance(detail, list):
+        return body
+    texts = [str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail]
+    return json.dumps({**payload, "detail": "; ".join(texts)}).encode()
+
+
+# -- the answer: events -> chunks -> completion ----------------------------------------
+
+
+def credits_to_usd(credits_used: Any, usd_per_credit: Decimal) -> Decimal | None:
+    """``credits_used`` in USD, exact (the number as written, times ``usd_per_credit``).
+
+    None when there is no readable, finite, non-negative number of credits.
+    """
+    if isinstance(credits_used, bool) or not isinstance(credits_used, int | float | str):
+        return None
+    try:
+        credits = Decimal(str(credits_used))
+    except InvalidOperation:
+        return None
+    if not credits.is_finite() or credits < 0:
+        return None
+    return credits * usd_per_credit
+
+
+def _count(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
+
+
+def _reported_counts(usage: Any) -> TokenCounts | None:
+    """Counts from ``done.usage`` (Anthropic names), or None unless both totals are there.
+
+    As Anthropic's, ``input_tokens`` excludes cache reads and writes: they are added.
+    """
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
+    if prompt is None or completion is None:
+        return None
+    read = _count(usage.get("cache_read_input_tokens")) or 0
+    written = _count(usage.get("cache_creation_input_tokens")) or 0
+    return TokenCounts(
+        prompt=prompt + read + written, completion=completion, cache_read=read, cache_write=written
+    )
+
+
+class MajestixStream:
+    """Turns Majestix events into OpenAI chunks (a :class:`router.provider.StreamDecoder`).
+
+    The first chunk has ``role: assistant``; each ``tool_use`` is one chunk with a whole
+    tool call; ``done`` gives the last chunk (its ``finish_reason``) and :attr:`counts`.
+    Chunk ids are the ``session_id`` once an event gave one, else a ``chatcmpl-`` id.
+    """
+
+    def __init__(
+        self,
+        card: ModelCard,
+        *,
+        prompt_tokens: int,
+        usd_per_credit: Decimal,
+        redact: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self.card = card
+        self.prompt_tokens = prompt_tokens
+        self.usd_per_credit = usd_per_credit
+        self.redact = redact
+        self.counts: TokenCounts | None = None
+        self.session_id: str | None = None
+        self.created = int(time.time())
+        self._id = f"chatcmpl-{uuid.uuid4().hex}"
+        self._started = False
+        self._chars = 0  # answer text and tool-call arguments, for the estimate
+        self._tool_calls = 0
+        self._done = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the ``done`` event arrived."""
+        return self._done
+
+    def feed(self, event: ServerSentEvent) -> list[ChatCompletionChunk]:
+        """Chunks for one event; raises ``Unavailable`` for an error event and
+        ``ValueError`` for one that cannot be read."""
+        if not event.data.strip() or self._done:
+            return []
+        payload = json.loads(event.data)
+        if not isinstance(payload, dict):
+            raise ValueError("event is not a JSON object")
+        session_id = payload.get("session_id")
+        if isinstance(session_id, str) and session_id:
+            self.session_id = session_id
+        kind = payload.get("type")
+        if kind in ("chunk", "text"):
+            return self._text(payload)
+        if kind == "tool_use":
+            return [self._tool_use(payload)]
+        if kind == "done":
+            return [self._finish(payload)]
+        if kind == "error":
+            message = payload.get("message") or payload.get("detail") or "error event"
+            text = self.redact(str(message))[:300]
+            raise Unavailable(self.card.provider, self.card.id, text)
+        if kind not in ("thinking", "thinking_done"):
+            logger.debug("%s: ignored a %r event", self.card.ref, kind)
+        return []
+
+    def _chunk(
+        self, delta: dict[str, Any], finish_reason: str | None = None
+    ) -> ChatCompletionChunk:
+        if not self._started:
+            self._started = True
+            delta = {"role": "assistant", **delta}
+        return ChatCompletionChunk(
+            id=self.session_id or self._id,
+            created=self.created,
+            model=self.card.id,
+            choices=[ChunkChoice(delta=Delta(**delta), finish_reason=finish_reason)],
+        )
+
+    def _text(self, payload: dict[str, Any]) -> list[ChatCompletionChunk]:
+        content = payload.get("content", payload.get("text"))
+        if not isinstance(content, str):
+            raise ValueError(f"a {payload.get('type')!r} event without text content")
+        if not content:
+            return []
+        self._chars += len(content)
+        return [self._chunk({"content": content})]
+
+    def _tool_use(self, payload: dict[str, Any]) -> ChatCompletionChunk:
+        call_id, name, arguments = payload.get("id"), payload.get("name"), payload.get("input")
+        if not isinstance(call_id, str) or not isinstance(name, str) or not name:
+            raise ValueError("a tool_use event without an id or a name")
+        if not isinstance(arguments, dict | None):
+            raise ValueError("a tool_use event whose input is not an object")
+        encoded = json.dumps(arguments or {})
+        self._chars += len(encoded)
+        call = {
+            "index": self._tool_calls,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": encoded},
+        }
+        self._tool_calls += 1
+        return self._chunk({"tool_calls": [call]})
+
+    def _finish(self, payload: dict[str, Any]) -> ChatCompletionChunk:
+        billed = None
+        if "credits_used" in payload:
+            billed = credits_to_usd(payload["credits_used"], self.usd_per_credit)
+            if billed is None:
+                logger.warning(
+                    "%s: unreadable credits_used %r", self.card.ref, payload["credits_used"]
+                )
+        counts = _reported_counts(payload.get("usage"))
+        if counts is None:
+            counts = TokenCounts(
+                prompt=self.prompt_tokens, completion=math.ceil(self._chars / 4), estimated=True
+            )
+        self.counts = counts.model_copy(update={"billed_usd": billed})
+        self._done = True
+        return self._chunk({}, "tool_calls" if self._tool_calls else "stop")
+
+
+def aggregate_chunks(chunks: Iterable[ChatCompletionChunk]) -> ChatCompletion:
+    """The ``chat.completion`` a stream of chunks adds up to.
+
+    Text is concatenated; tool calls are merged by ``index`` (arguments concatenated);
+    the id is the last chunk's, ``created`` the first's. Raises ``ValueError`` when there
+    are no chunks.
+    """
+    first: ChatCompletionChunk | None = None
+    last: ChatCompletionChunk | None = None
+    texts: dict[int, list[str]] = {}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
+    finish: dict[int, str | None] = {}
+    for chunk in chunks:
+        first, last = first or chunk, chunk
+        for choice in chunk.choices:
+            texts.setdefault(choice.index, [])
+            calls.setdefault(choice.index, {})
+            if choice.delta.content:
+                texts[choice.index].append(choice.delta.content)
+            for delta in choice.delta.tool_calls or []:
+                index = delta.get("index", len(calls[choice.index]))
+                call = calls[choice.index].setdefault(
+                    index, {"id": None, "function": {"name": None, "arguments": ""}}
+                )
+                function = delta.get("function") or {}
+                call["id"] = delta.get("id") or call["id"]
+                call["function"]["name"] = function.get("name") or call["function"]["name"]
+                call["function"]["arguments"] += function.get("arguments") or ""
+            if choice.finish_reason:
+                finish[choice.index] = choice.finish_reason
+    if first is None or last is None:
+        raise ValueError("no chunks to aggregate")
+    choices = []
+    for index in sorted(texts):
+        tool_calls = [ToolCall.model_validate(calls[index][i]) for i in sorted(calls[index])]
+        text = "".join(texts[index])
+        message = Message(
+            content=text or (None if tool_calls else ""), tool_calls=tool_calls or None
+        )
+        choices.append(Choice(index=index, message=message, finish_reason=finish.get(index)))
+    return ChatCompletion(
+        id=last.id, created=first.created, model=last.model, choices=choices, provider=last.provider
+    )
 
 
 @hookimpl

@@ -1,5 +1,12 @@
 """PipeLLM: one key for openai, anthropic and gemini families, with tiered prices.
 
+Chat (DESIGN.md, wire facts): a native route serves only models of its own family.
+``openai`` models take ``POST /v1/chat/completions`` (Bearer); ``anthropic`` models take
+``POST /v1/messages`` (``x-api-key``, ``anthropic-version: 2023-06-01``, ``max_tokens``
+required) in Anthropic's format; ``gemini`` models go through the OpenAI converter route
+``POST /openai/v1/chat/completions`` (Bearer). Errors on the Anthropic route read
+``{"type": "error", "error": {"type", "message"}}``; overload is 529 ``overloaded_error``.
+
 Catalog (seed 002): ``GET /v1/models`` (``x-api-key`` or Bearer) in PipeLLM's unified
 schema: ``type_target`` is the protocol family, ``pricing.kind`` is ``token`` or
 ``generation``; token prices are **USD per token, as strings** under ``pricing.text``,
@@ -10,12 +17,15 @@ The catalog states no context length, output limit or capabilities: unknown.
 from __future__ import annotations
 
 import re
-from typing import get_args
+from typing import Any, get_args
 
+from router import anthropic_messages, openai_chat
 from router.catalog import ModelCard, PriceTier, Pricing, Protocol
+from router.completion import ChatCompletion, TokenCounts
 from router.hookspecs import RegisterProvider, hookimpl
 from router.parsing import Entry, EntryError
-from router.provider import Provider
+from router.provider import Outgoing, Provider, StreamDecoder
+from router.types import ChatRequest
 
 _TIER = re.compile(r"over_(\d+)k")
 
@@ -29,6 +39,38 @@ class PipeLLM(Provider):
     def auth_headers(self) -> dict[str, str]:
         key = self.api_key
         return {"x-api-key": key} if key else {}
+
+    # -- chat transport: one route per protocol family ----------------------------------
+
+    def chat_request(self, request: ChatRequest, card: ModelCard, *, stream: bool) -> Outgoing:
+        key = self.api_key
+        if card.protocol == "anthropic":
+            headers = {"anthropic-version": anthropic_messages.ANTHROPIC_VERSION}
+            if key:
+                headers["x-api-key"] = key
+            body = anthropic_messages.request_body(request, card, stream=stream)
+            return Outgoing(self.base_url + "/v1/messages", body, headers)
+        # The native OpenAI route serves only the openai family; gemini models go
+        # through the converter, which takes the same OpenAI body.
+        path = (
+            "/v1/chat/completions" if card.protocol == "openai" else "/openai/v1/chat/completions"
+        )
+        bearer = {"Authorization": f"Bearer {key}"} if key else {}
+        return Outgoing(
+            self.base_url + path, openai_chat.request_body(request, card, stream=stream), bearer
+        )
+
+    def parse_completion(
+        self, card: ModelCard, request: ChatRequest, payload: Any
+    ) -> tuple[ChatCompletion, TokenCounts | None]:
+        if card.protocol == "anthropic":
+            return anthropic_messages.parse_completion(payload, card)
+        return super().parse_completion(card, request, payload)
+
+    def stream_decoder(self, card: ModelCard, request: ChatRequest) -> StreamDecoder:
+        if card.protocol == "anthropic":
+            return anthropic_messages.AnthropicStream(card)
+        return super().stream_decoder(card, request)
 
     def parse_model(self, entry: Entry) -> ModelCard:
         protocol = entry.text("type_target")

@@ -117,7 +117,6 @@ def _messages(
             blocks = _user_blocks(message.get("content"), where=f"messages[{index}]")
         elif role == "assistant":
             blocks = _assistant_blocks(message, where=f"messages[{index}]")
-            role = "assistant"
         elif role == "tool":
             blocks = [_tool_result(message, where=f"messages[{index}]")]
             role = "user"  # Anthropic carries tool results in a user turn

@@ -39,7 +39,10 @@ from router.errors import (
 
 __all__ = ["CooldownState", "MemoryCooldowns", "Plan"]
 
-_NOT_FOUND_CODES = frozenset({"invalid_model", "model_not_found", "not_found_error"})
+# Codes that mean "not this deployment" rather than "not this request".
+_DROP_CODES = frozenset(
+    {"invalid_model", "model_not_found", "not_found_error", "unsupported_request"}
+)
 
 
 class CooldownState(Protocol):
@@ -187,7 +190,7 @@ class Plan:
             ]
         elif exc.status in (401, 402, 403):
             self.queue = [c for c in self.queue if c.provider != card.provider]
-        elif exc.status in (404, 422) or (exc.code or "") in _NOT_FOUND_CODES:
+        elif exc.status in (404, 422) or (exc.code or "") in _DROP_CODES:
             self.queue.pop(0)
         else:
             self.fatal = exc

@@ -44,7 +44,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from router import openai_chat
 from router.catalog import Catalog, LiveCatalog, ModelCard, Skipped
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
-from router.errors import CatalogError, Timeout, Unavailable, UpstreamError, error_for_status
+from router.errors import (
+    CatalogError,
+    Rejected,
+    Timeout,
+    Unavailable,
+    UpstreamError,
+    error_for_status,
+)
 from router.parsing import Entry, EntryError
 from router.retry_after import parse_retry_after
 from router.types import ChatRequest
@@ -360,6 +367,15 @@ class Provider(abc.ABC):
             )
         return (str(error) if error is not None else None), None, payload
 
+    def _outgoing(self, card: ModelCard, request: ChatRequest, *, stream: bool) -> Outgoing:
+        try:
+            return self.chat_request(request, card, stream=stream)
+        except ValueError as exc:
+            # This provider's format cannot express the request (an image for a model
+            # without vision, unparsable tool arguments): another candidate may serve it.
+            problem = f"request cannot be sent in this provider's format: {exc}"
+            raise Rejected(self.name, card.id, problem, code="unsupported_request") from exc
+
     def _transport_error(self, card: ModelCard, exc: httpx.HTTPError) -> UpstreamError:
         text = self.redact(f"{type(exc).__name__}: {exc}")[:300]
         if isinstance(exc, httpx.TimeoutException):
@@ -387,7 +403,7 @@ class Provider(abc.ABC):
         self, card: ModelCard, request: ChatRequest
     ) -> tuple[ChatCompletion, TokenCounts | None]:
         """Ask ``card`` for a complete answer (sync). Raises ``UpstreamError``."""
-        out = self.chat_request(request, card, stream=False)
+        out = self._outgoing(card, request, stream=False)
         try:
             response = self.client().post(out.url, json=out.json, headers=out.headers)
         except httpx.HTTPError as exc:
@@ -398,7 +414,7 @@ class Provider(abc.ABC):
         self, card: ModelCard, request: ChatRequest
     ) -> tuple[ChatCompletion, TokenCounts | None]:
         """Ask ``card`` for a complete answer (async). Raises ``UpstreamError``."""
-        out = self.chat_request(request, card, stream=False)
+        out = self._outgoing(card, request, stream=False)
         try:
             response = await self.aclient().post(out.url, json=out.json, headers=out.headers)
         except httpx.HTTPError as exc:
@@ -407,7 +423,7 @@ class Provider(abc.ABC):
 
     def events(self, card: ModelCard, request: ChatRequest) -> Generator[ServerSentEvent]:
         """The SSE events of a streamed answer (sync). Raises ``UpstreamError``."""
-        out = self.chat_request(request, card, stream=True)
+        out = self._outgoing(card, request, stream=True)
         try:
             with self.client().stream(
                 "POST", out.url, json=out.json, headers=out.headers
@@ -427,7 +443,7 @@ class Provider(abc.ABC):
         self, card: ModelCard, request: ChatRequest
     ) -> AsyncGenerator[ServerSentEvent]:
         """The SSE events of a streamed answer (async). Raises ``UpstreamError``."""
-        out = self.chat_request(request, card, stream=True)
+        out = self._outgoing(card, request, stream=True)
         try:
             async with self.aclient().stream(
                 "POST", out.url, json=out.json, headers=out.headers

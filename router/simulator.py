@@ -4,16 +4,34 @@ One :class:`Simulator` runs one ``ThreadingHTTPServer`` on a random loopback por
 mounts every simulated provider under its own path prefix (``/pinstripes/v1/models``,
 ``/pipellm/v1/models``, ...). Each provider serves its model catalog exactly as the
 provider's API page (``/work/shared/seeds``) shows it, and checks that provider's auth.
+
+Each provider also serves chat in its real format: OpenAI Chat Completions (pinstripes,
+Routstr, OpenRouter, an OpenAI-compatible server, PipeLLM's ``openai`` family and its
+converter route), Anthropic Messages (PipeLLM ``/v1/messages``) and Majestix's own SSE
+events (``/inference-api/chat`` and ``/code``), streamed or not. The "model" behind them
+is deterministic so that tests can predict every number:
+
+- prompt tokens = :func:`prompt_tokens_of` the request body (4 characters per token);
+- the answer is ``"You said: " + <last user text>`` cut to ``max_tokens`` words, one
+  completion token per word;
+- with tools and a user message last, the answer is one call to the first tool with
+  arguments ``{"query": <last user text>}`` (completion tokens =
+  ``count_tokens(json.dumps(arguments))``); with a tool result last it is
+  ``"Tool said: " + <the result's text>``;
+- cached (and, on the Anthropic route, cache-write) prompt tokens are what
+  :meth:`Simulator.set_cached_tokens` / :meth:`Simulator.set_cache_write_tokens` say.
+
 Faults are scripted per provider: a queue of :class:`Reply` objects (429 with
-``Retry-After``, 5xx, an HTML page, malformed JSON, a slow first byte) consumed one per
-request, and a "down" switch that answers 503 to everything.
+``Retry-After``, 5xx, an HTML page, malformed JSON, a slow first byte, a cut stream or
+body, an error event mid-stream) consumed one per request, and a "down" switch that
+answers 503 to everything.
 
 The module uses only the standard library and imports nothing from ``router`` so that it
 can run while the rest of the package is broken.
 
-Adding a route (say, chat completions) means adding one ``(method, path) -> handler``
-entry to a provider's ``routes``; a handler takes a :class:`_Call` and returns a
-:class:`_Response`.
+Adding a route means adding one ``(method, path) -> handler`` entry to a provider's
+``routes``; a handler takes a :class:`_Call` and returns a :class:`_Response` (a JSON
+body, or SSE frames that are sent as one HTTP chunk each).
 """
 
 from __future__ import annotations
@@ -25,10 +43,11 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
@@ -44,6 +63,8 @@ __all__ = [
     "Recorded",
     "Reply",
     "Simulator",
+    "count_tokens",
+    "prompt_tokens_of",
 ]
 
 
@@ -59,11 +80,21 @@ class Reply:
     """One scripted answer: ``status``, then ``json`` or raw ``body``, extra ``headers``.
 
     With neither ``json`` nor ``body``: a 200 serves the provider's normal response (so
-    ``Reply(200, delay=0.5)`` is the normal catalog with a slow first byte) and any other
-    status serves a generated error body in the provider's style. ``delay`` seconds are
-    slept before anything is sent. A raw ``body`` defaults to ``text/html`` when it
-    starts with ``<`` and ``application/json`` otherwise; a ``Content-Type`` in
-    ``headers`` overrides either.
+    ``Reply(200, delay=0.5)`` is the normal catalog or chat answer with a slow first
+    byte) and any other status serves a generated error body in the provider's style
+    (Anthropic's on PipeLLM's ``/v1/messages``). ``delay`` seconds are slept before
+    anything is sent. A raw ``body`` defaults to ``text/html`` when it starts with ``<``
+    and ``application/json`` otherwise; a ``Content-Type`` in ``headers`` overrides
+    either.
+
+    ``cut_after=N`` breaks the response: a streamed answer sends its first ``N`` events
+    and the server closes the connection without ending the chunked body (the client
+    sees an incomplete read, never ``[DONE]`` nor the final events); any other response
+    announces its full ``Content-Length``, sends the first half of the body and closes.
+
+    ``error_event=message`` (200 only, normal answer) makes a streamed answer send one
+    content event, then the provider's error event with ``message``, then end; a
+    non-streamed answer is then a 200 whose body is that error object.
     """
 
     status: int = 200
@@ -71,6 +102,8 @@ class Reply:
     body: bytes | str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    cut_after: int | None = None
+    error_event: str | None = None
 
     def __post_init__(self) -> None:
         if not 100 <= self.status <= 599:
@@ -82,6 +115,21 @@ class Reply:
         if self.delay < 0:
             msg = f"Reply.delay must be >= 0, not {self.delay}"
             raise ValueError(msg)
+        if self.cut_after is not None and (
+            not isinstance(self.cut_after, int) or self.cut_after < 0
+        ):
+            msg = f"Reply.cut_after must be an int >= 0, not {self.cut_after!r}"
+            raise ValueError(msg)
+        if self.error_event is not None and (
+            self.status != 200 or self.json is not _UNSET or self.body is not None
+        ):
+            msg = "Reply.error_event goes with a normal answer: status 200, no json or body"
+            raise ValueError(msg)
+
+    @property
+    def scripted_body(self) -> bool:
+        """Whether this reply replaces the normal answer (its own status, json or body)."""
+        return self.json is not _UNSET or self.body is not None or self.status != 200
 
 
 @dataclass(frozen=True)
@@ -93,17 +141,41 @@ class Recorded:
     headers: dict[str, str]  # names lower-cased
     body: bytes
 
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when it is empty or not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+_SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+
 
 @dataclass(frozen=True)
 class _Response:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    events: tuple[bytes, ...] | None = None  # an event stream: one HTTP chunk per frame
+    cut: bool = False  # close the connection before the body is complete
 
     @classmethod
     def of_json(cls, status: int, payload: object, headers: Mapping[str, str] = {}) -> _Response:
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        return cls(status, data, _merge({"Content-Type": "application/json"}, headers))
+        return cls(status, _compact(payload), _merge({"Content-Type": "application/json"}, headers))
+
+    @classmethod
+    def sse(cls, frames: Iterable[bytes]) -> _Response:
+        return cls(200, b"", dict(_SSE_HEADERS), tuple(frames))
+
+    def broken(self, after: int) -> _Response:
+        """This response cut: the first ``after`` events of a stream, else half the body."""
+        events = None if self.events is None else self.events[:after]
+        return replace(self, events=events, cut=True)
+
+
+def _compact(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def _merge(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
@@ -122,6 +194,13 @@ class _Call:
     query: str
     headers: Mapping[str, str]  # names lower-cased
     body: bytes
+    key: str = ""  # the key the provider accepts now
+    reply: Reply | None = None  # the scripted reply this request consumed, if any
+
+    @property
+    def error_event(self) -> str | None:
+        """The message of a scripted mid-stream error, if one was asked for."""
+        return self.reply.error_event if self.reply is not None else None
 
 
 Handler = Callable[[_Call], _Response]
@@ -141,6 +220,395 @@ def _bearer(headers: Mapping[str, str]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+# -- chat: a deterministic model ---------------------------------------------------------
+
+
+def count_tokens(text: str) -> int:
+    """The simulator's token count of ``text``: ``max(1, ceil(len(text) / 4))``."""
+    return max(1, -(-len(text) // 4))
+
+
+def _texts(content: object) -> list[str]:
+    """The text pieces of a message's ``content`` or of an Anthropic ``system``.
+
+    A string is one piece; in a list of parts, each part's ``text`` is one, and a
+    ``tool_result`` block gives the pieces of its own ``content``.
+    """
+    if isinstance(content, str):
+        return [content]
+    pieces: list[str] = []
+    if isinstance(content, list):
+        for part in content:
+            if not isinstance(part, dict):
+                continue
+            if isinstance(part.get("text"), str):
+                pieces.append(part["text"])
+            elif part.get("type") == "tool_result":
+                pieces.extend(_texts(part.get("content")))
+    return pieces
+
+
+def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
+
+def prompt_tokens_of(body: Mapping[str, Any]) -> int:
+    """The prompt tokens the simulator reports for a chat request ``body``.
+
+    The sum of :func:`count_tokens` over every text piece (see :func:`_texts`: a string
+    ``content``, each content part's ``text``, each text of a ``tool_result`` block) of
+    every message and of a top-level ``system`` (Anthropic, Majestix ``/code``), plus
+    ``count_tokens(json.dumps(tools))`` when ``tools`` is a non-empty list. One rule for
+    OpenAI, Anthropic and Majestix bodies; a message without text counts 0.
+    """
+    pieces = _texts(body.get("system"))
+    for message in _messages(body):
+        pieces.extend(_texts(message.get("content")))
+    total = sum(count_tokens(piece) for piece in pieces)
+    tools = body.get("tools")
+    if isinstance(tools, list) and tools:
+        total += count_tokens(json.dumps(tools))
+    return total
+
+
+def _tool_result(message: Mapping[str, Any]) -> str | None:
+    """The text of the tool result ``message`` carries (its last one), or None."""
+    if message.get("role") == "tool":  # OpenAI
+        return " ".join(_texts(message.get("content")))
+    content = message.get("content")
+    if message.get("role") == "user" and isinstance(content, list):  # Anthropic, Majestix
+        results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+        if results:
+            return " ".join(_texts(results[-1].get("content")))
+    return None
+
+
+def _user_text(messages: list[dict[str, Any]]) -> str:
+    """The text of the last user message that has text (tool results left out)."""
+    for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [p for p in content if isinstance(p, dict) and p.get("type") != "tool_result"]
+        pieces = _texts(content)
+        if pieces:
+            return " ".join(pieces)
+    return ""
+
+
+def _tool_name(tool: object) -> str:
+    """The name of an OpenAI (``function.name``) or Anthropic (``name``) tool."""
+    if isinstance(tool, dict):
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, dict) else tool.get("name")
+        if isinstance(name, str):
+            return name
+    return "tool"
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What the simulated model answers, before any wire format."""
+
+    prompt: int
+    completion: int
+    words: tuple[str, ...] = ()
+    tool: str | None = None  # the tool called; then ``words`` is empty
+    arguments: dict[str, Any] = field(default_factory=dict)
+    finish: str = "stop"  # OpenAI's finish_reason: stop, length or tool_calls
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+    @property
+    def arguments_json(self) -> str:
+        return json.dumps(self.arguments)
+
+    def pieces(self) -> list[str]:
+        """The streamed pieces of the text: the first word, then ``" word"`` each."""
+        return [word if i == 0 else " " + word for i, word in enumerate(self.words)]
+
+
+def _answer(body: Mapping[str, Any], max_tokens: int | None) -> _Answer:
+    messages = _messages(body)
+    last = messages[-1] if messages else {}
+    tools = body.get("tools")
+    prompt = prompt_tokens_of(body)
+    result = _tool_result(last)
+    if result is not None:
+        text = "Tool said: " + result
+    elif isinstance(tools, list) and tools and last.get("role") == "user":
+        arguments = {"query": _user_text(messages)}
+        completion = count_tokens(json.dumps(arguments))
+        return _Answer(prompt, completion, (), _tool_name(tools[0]), arguments, "tool_calls")
+    else:
+        text = "You said: " + _user_text(messages)
+    words = text.split()
+    finish = "stop"
+    if max_tokens is not None and len(words) > max_tokens:
+        words, finish = words[:max_tokens], "length"
+    return _Answer(prompt, len(words), tuple(words), finish=finish)
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:24]
+
+
+def _fragments(text: str, size: int = 8) -> list[str]:
+    """``text`` in pieces of ``size`` characters, as tool arguments are streamed."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def _with_error(events: list[Any], first_content: int, error: object) -> list[Any]:
+    """The events up to and including the first content event, then ``error``."""
+    return [*events[: first_content + 1], error]
+
+
+def _count(value: object) -> int | None:
+    """``value`` if it is a token count (an int >= 0, not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+# OpenAI Chat Completions
+
+
+def _openai_usage(answer: _Answer, cached: int, *, top_level_cached: bool) -> dict[str, Any]:
+    total = answer.prompt + answer.completion
+    if top_level_cached:  # pinstripes, seed 001
+        return {
+            "prompt_tokens": answer.prompt,
+            "completion_tokens": answer.completion,
+            "cached_tokens": cached,
+            "total_tokens": total,
+        }
+    return {
+        "prompt_tokens": answer.prompt,
+        "completion_tokens": answer.completion,
+        "total_tokens": total,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def _openai_completion(answer: _Answer, model: str, usage: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+    if answer.tool is not None:
+        message["content"] = None
+        message["tool_calls"] = [
+            {
+                "id": _new_id("call_"),
+                "type": "function",
+                "function": {"name": answer.tool, "arguments": answer.arguments_json},
+            }
+        ]
+    return {
+        "id": _new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": answer.finish}],
+        "usage": usage,
+    }
+
+
+def _openai_frames(
+    answer: _Answer, model: str, usage: dict[str, Any] | None, error: str | None
+) -> list[bytes]:
+    head = {
+        "id": _new_id("chatcmpl-"),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    events: list[dict[str, Any]] = []
+    if answer.tool is not None:
+        call = {
+            "index": 0,
+            "id": _new_id("call_"),
+            "type": "function",
+            "function": {"name": answer.tool, "arguments": ""},
+        }
+        events.append(chunk({"role": "assistant", "content": None, "tool_calls": [call]}))
+        for fragment in _fragments(answer.arguments_json):
+            events.append(
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]})
+            )
+    else:
+        first, *rest = answer.pieces() or [""]
+        events.append(chunk({"role": "assistant", "content": first}))
+        events.extend(chunk({"content": piece}) for piece in rest)
+    if error is not None:
+        events = _with_error(events, 0, {"error": {"message": error}})
+        return [b"data: " + _compact(e) + b"\n\n" for e in events]
+    events.append(chunk({}, answer.finish))
+    if usage is not None:
+        events.append({**head, "choices": [], "usage": usage})
+    return [b"data: " + _compact(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
+
+
+# Anthropic Messages
+
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def _anthropic_error(status: int, message: str, kind: str | None = None) -> dict[str, Any]:
+    if kind is None:
+        default = "api_error" if status >= 500 else "invalid_request_error"
+        kind = _ANTHROPIC_ERROR_TYPES.get(status, default)
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def _anthropic_usage(answer: _Answer, read: int, written: int) -> dict[str, Any]:
+    return {
+        "input_tokens": answer.prompt - read - written,  # Anthropic: excludes the cache
+        "output_tokens": answer.completion,
+        "cache_read_input_tokens": read,
+        "cache_creation_input_tokens": written,
+    }
+
+
+def _anthropic_block(answer: _Answer, *, streamed: bool) -> dict[str, Any]:
+    if answer.tool is None:
+        return {"type": "text", "text": "" if streamed else answer.text}
+    tool_input = {} if streamed else answer.arguments
+    return {"type": "tool_use", "id": _new_id("toolu_"), "name": answer.tool, "input": tool_input}
+
+
+def _anthropic_message(answer: _Answer, model: str, usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": _new_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [_anthropic_block(answer, streamed=False)],
+        "stop_reason": _ANTHROPIC_STOP[answer.finish],
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+def _anthropic_frames(
+    answer: _Answer, model: str, usage: dict[str, Any], error: str | None
+) -> list[bytes]:
+    start = {
+        **_anthropic_message(answer, model, {**usage, "output_tokens": 1}),
+        "content": [],
+        "stop_reason": None,
+    }
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": start},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": _anthropic_block(answer, streamed=True),
+        },
+        {"type": "ping"},
+    ]
+    first_content = len(events)
+    if answer.tool is None:
+        deltas = [{"type": "text_delta", "text": piece} for piece in answer.pieces()]
+    else:
+        deltas = [
+            {"type": "input_json_delta", "partial_json": fragment}
+            for fragment in _fragments(answer.arguments_json)
+        ]
+    events.extend({"type": "content_block_delta", "index": 0, "delta": d} for d in deltas)
+    if error is not None:
+        events = _with_error(
+            events, first_content, _anthropic_error(529, error, "overloaded_error")
+        )
+    else:
+        events += [
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": _ANTHROPIC_STOP[answer.finish], "stop_sequence": None},
+                "usage": {"output_tokens": answer.completion},
+            },
+            {"type": "message_stop"},
+        ]
+    return [f"event: {e['type']}\ndata: ".encode() + _compact(e) + b"\n\n" for e in events]
+
+
+# Majestix (inference-api): its own SSE events, no token counts
+
+
+def _majestix_frames(answer: _Answer, model: str, credits: float, error: str | None) -> list[bytes]:
+    events: list[dict[str, Any]]
+    if answer.tool is not None:
+        events = [
+            {
+                "type": "tool_use",
+                "id": _new_id("toolu_"),
+                "name": answer.tool,
+                "input": answer.arguments,
+            }
+        ]
+    else:
+        events = [{"type": "chunk", "content": piece} for piece in answer.pieces()]
+    if error is not None:
+        events = _with_error(events, 0, {"type": "error", "message": error})
+    else:
+        session = _new_id("sess_")
+        events.append(
+            {"type": "done", "model": model, "session_id": session, "credits_used": credits}
+        )
+    return [b"data: " + _compact(e) + b"\n\n" for e in events]
+
+
+def _credits(answer: _Answer, entry: Mapping[str, Any]) -> float:
+    """Majestix credits for ``answer``: tokens x credits per 1k / 1000, to 6 decimals."""
+
+    def rate(key: str) -> Decimal:
+        value = entry.get(key)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return Decimal(str(value)) if ok else Decimal(0)
+
+    used = (
+        answer.prompt * rate("cost_per_1k_input") + answer.completion * rate("cost_per_1k_output")
+    ) / 1000
+    return float(used.quantize(Decimal("0.000001"), ROUND_HALF_EVEN))
+
+
+def _catalog_entry(payload: object, model: str) -> dict[str, Any] | None:
+    """The entry for ``model`` in a catalog document (its ``data`` or ``models`` list)."""
+    if isinstance(payload, dict):
+        for key in ("data", "models"):
+            entries = payload.get(key)
+            if isinstance(entries, list):
+                for entry in entries:
+                    if isinstance(entry, dict) and entry.get("id") == model:
+                        return entry
+    return None
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 # -- providers -----------------------------------------------------------------------
 
 _OPENAI_ERROR_TYPES = {
@@ -153,6 +621,21 @@ _OPENAI_ERROR_TYPES = {
 }
 
 
+def _openai_problem(body: Mapping[str, Any]) -> str | None:
+    """What makes ``body`` an invalid Chat Completions request, or None."""
+    if not isinstance(body.get("model"), str):
+        return "you must provide a model parameter"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array"
+    if not all(isinstance(m, dict) for m in messages):
+        return "each message must be an object"
+    for name in ("max_tokens", "max_completion_tokens"):
+        if name in body and body[name] is not None and _count(body[name]) is None:
+            return f"'{name}' must be an integer >= 0"
+    return None
+
+
 class _SimProvider:
     """One simulated provider: its mount, its auth rule, its error style, its routes."""
 
@@ -160,9 +643,13 @@ class _SimProvider:
     mount: ClassVar[str]  # path prefix on the shared server
     api_root: ClassVar[str]  # mount + api_root = base_url's path
     catalog_path: ClassVar[str]  # relative to the mount, as on the real API
+    chat_paths: ClassVar[tuple[str, ...]] = ()  # OpenAI Chat Completions routes
+    top_level_cached: ClassVar[bool] = False  # usage.cached_tokens, not prompt_tokens_details
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Handler] = {("GET", self.catalog_path): self.models}
+        for path in self.chat_paths:
+            self.routes["POST", path] = self.chat
 
     def authorized(self, headers: Mapping[str, str], key: str) -> bool:
         """Whether the request carries ``key`` the way this provider wants it."""
@@ -176,34 +663,187 @@ class _SimProvider:
         code = _phrase(status).lower().replace(" ", "_").replace("-", "_")
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
+    def error(self, call: _Call, status: int, message: str) -> _Response:
+        return _Response.of_json(status, self.error_payload(status, message, call.path))
+
     def models(self, call: _Call) -> _Response:
         """The catalog route: the current catalog payload, as set on the simulator."""
         return _Response.of_json(200, call.sim.catalog(self.name))
 
+    # OpenAI Chat Completions
+
+    def unknown_model(self, model: str) -> _Response:
+        """The provider's answer to a model that is not in its catalog (OpenAI's 404)."""
+        error = {
+            "message": f"The model `{model}` does not exist",
+            "type": "invalid_request_error",
+            "code": "model_not_found",
+        }
+        return _Response.of_json(404, {"error": error})
+
+    def refuse(
+        self, call: _Call, entry: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> _Response | None:
+        """A refusal of a known model on this route (e.g. the wrong protocol), or None."""
+        return None
+
+    def chat(self, call: _Call) -> _Response:
+        """``POST .../chat/completions``: OpenAI's format, streamed or not."""
+        body = _json_object(call.body)
+        if body is None:
+            return self.error(call, 400, "We could not parse the JSON body of your request.")
+        problem = _openai_problem(body)
+        if problem is not None:
+            return self.error(call, 400, problem)
+        model: str = body["model"]
+        entry = _catalog_entry(call.sim.catalog(self.name), model)
+        if entry is None:
+            return self.unknown_model(model)
+        refusal = self.refuse(call, entry, body)
+        if refusal is not None:
+            return refusal
+        limit = body.get("max_completion_tokens")
+        answer = _answer(body, limit if limit is not None else body.get("max_tokens"))
+        cached, _ = call.sim._cache_tokens(self.name, answer.prompt)
+        usage = _openai_usage(answer, cached, top_level_cached=self.top_level_cached)
+        if body.get("stream") is True:
+            options = body.get("stream_options")
+            include = isinstance(options, dict) and options.get("include_usage") is True
+            frames = _openai_frames(answer, model, usage if include else None, call.error_event)
+            return _Response.sse(frames)
+        if call.error_event is not None:
+            return _Response.of_json(200, {"error": {"message": call.error_event}})
+        return _Response.of_json(200, _openai_completion(answer, model, usage))
+
 
 class _Pinstripes(_SimProvider):
-    # 000_*.txt: GET /v1/models, "Authorization: Bearer sk-ps-..."
+    # 000_*.txt: GET /v1/models, "Authorization: Bearer sk-ps-..."; 001_*.txt: chat with
+    # usage.cached_tokens top-level; DESIGN wire facts: unknown model -> 422.
     name, mount, api_root, catalog_path = "pinstripes", "/pinstripes", "/v1", "/v1/models"
+    chat_paths = ("/v1/chat/completions",)
+    top_level_cached = True
+
+    def unknown_model(self, model: str) -> _Response:
+        error = {
+            "message": f"Model '{model}' not found",
+            "type": "invalid_request_error",
+            "code": "model_not_found",
+        }
+        return _Response.of_json(422, {"error": error})
+
+
+# The route of each PipeLLM protocol family (DESIGN wire facts).
+_PIPELLM_ROUTE = {
+    "openai": "/v1/chat/completions",
+    "anthropic": "/v1/messages",
+    "gemini": "/openai/v1/chat/completions",
+}
+_ANTHROPIC_VERSION = "2023-06-01"
 
 
 class _PipeLLM(_SimProvider):
     # 002_*.txt: GET /v1/models, "Authorization: Bearer" or "x-api-key". The base URL
-    # has no /v1 because PipeLLM serves both /v1/... and /openai/v1/... routes.
+    # has no /v1 because PipeLLM serves both /v1/... and /openai/v1/... routes. A native
+    # route serves only its protocol family; the /openai converter takes gemini too.
     name, mount, api_root, catalog_path = "pipellm", "/pipellm", "", "/v1/models"
+    chat_paths = ("/v1/chat/completions", "/openai/v1/chat/completions")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes["POST", "/v1/messages"] = self.messages
 
     def authorized(self, headers: Mapping[str, str], key: str) -> bool:
         return headers.get("x-api-key") == key or _bearer(headers) == key
 
     def error_payload(self, status: int, message: str, path: str) -> object:
         if path.startswith("/v1/messages"):  # the native Anthropic route (DESIGN wire facts)
-            kind = _OPENAI_ERROR_TYPES.get(status, "api_error")
-            return {"type": "error", "error": {"type": kind, "message": message}}
+            return _anthropic_error(status, message)
         return super().error_payload(status, message, path)
+
+    @staticmethod
+    def _mismatch(model: str, entry: Mapping[str, Any], families: tuple[str, ...]) -> str | None:
+        pricing = entry.get("pricing")
+        if isinstance(pricing, dict) and pricing.get("kind") == "generation":
+            return f"model {model} is a generation model; it does not serve chat"
+        family = entry.get("type_target")
+        if family in families:
+            return None
+        route = _PIPELLM_ROUTE.get(str(family))
+        where = f"; use {route}" if route else ""
+        return f"model {model} is served under the {family} protocol{where}"
+
+    def refuse(
+        self, call: _Call, entry: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> _Response | None:
+        families = ("openai",) if call.path == "/v1/chat/completions" else ("openai", "gemini")
+        problem = self._mismatch(body["model"], entry, families)
+        if problem is None:
+            return None
+        return _Response.of_json(
+            400, {"error": {"message": problem, "type": "invalid_request_error"}}
+        )
+
+    def messages(self, call: _Call) -> _Response:
+        """``POST /v1/messages``: Anthropic Messages for the ``anthropic`` family."""
+
+        def fail(status: int, message: str, kind: str | None = None) -> _Response:
+            return _Response.of_json(status, _anthropic_error(status, message, kind))
+
+        if call.headers.get("x-api-key") != call.key:
+            return fail(401, "invalid x-api-key")
+        version = call.headers.get("anthropic-version")
+        if version is None:
+            return fail(400, "anthropic-version: header is required")
+        if version != _ANTHROPIC_VERSION:
+            return fail(400, f"anthropic-version: unsupported version {version!r}")
+        body = _json_object(call.body)
+        if body is None:
+            return fail(400, "There was an error parsing the body of your request as JSON")
+        if not isinstance(body.get("model"), str):
+            return fail(400, "model: Field required")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return fail(400, "messages: Field required")
+        if "max_tokens" not in body:
+            return fail(400, "max_tokens: Field required")
+        max_tokens = _count(body["max_tokens"])
+        if max_tokens is None:
+            return fail(400, "max_tokens: Input should be a valid integer >= 0")
+        model: str = body["model"]
+        entry = _catalog_entry(call.sim.catalog(self.name), model)
+        if entry is None:
+            return fail(404, f"model: {model}")
+        problem = self._mismatch(model, entry, ("anthropic",))
+        if problem is not None:
+            return fail(400, problem)
+        answer = _answer(body, max_tokens)
+        read, written = call.sim._cache_tokens(self.name, answer.prompt)
+        usage = _anthropic_usage(answer, read, written)
+        if body.get("stream") is True:
+            return _Response.sse(_anthropic_frames(answer, model, usage, call.error_event))
+        if call.error_event is not None:
+            payload = _anthropic_error(529, call.error_event, "overloaded_error")
+            return _Response.of_json(200, payload)
+        return _Response.of_json(200, _anthropic_message(answer, model, usage))
+
+
+def _fastapi_missing(*names: str) -> _Response:
+    detail = [
+        {"type": "missing", "loc": ["body", name], "msg": "Field required", "input": None}
+        for name in names
+    ]
+    return _Response.of_json(422, {"detail": detail})
 
 
 class _InferenceAPI(_SimProvider):
     # 003_*.txt: GET /models with "X-Api-Key"; a FastAPI service, errors are {"detail"}.
+    # DESIGN wire facts: POST /chat and /code answer in Majestix's own SSE events.
     name, mount, api_root, catalog_path = "inference-api", "/inference-api", "", "/models"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes["POST", "/chat"] = self.chat
+        self.routes["POST", "/code"] = self.code
 
     def authorized(self, headers: Mapping[str, str], key: str) -> bool:
         return headers.get("x-api-key") == key
@@ -211,28 +851,90 @@ class _InferenceAPI(_SimProvider):
     def error_payload(self, status: int, message: str, path: str) -> object:
         return {"detail": message}
 
+    def chat(self, call: _Call) -> _Response:
+        """``POST /chat``: ``{model, messages:[{role, content}], ...}``; no tools."""
+        return self._answer(call, code=False)
+
+    def code(self, call: _Call) -> _Response:
+        """``POST /code``: Anthropic-style blocks, ``system`` and ``tools``."""
+        return self._answer(call, code=True)
+
+    def _answer(self, call: _Call, *, code: bool) -> _Response:
+        body = _json_object(call.body)
+        if body is None:
+            return _Response.of_json(
+                422,
+                {"detail": [{"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error"}]},
+            )
+        missing = [n for n in ("model", "messages") if n not in body]
+        if missing:
+            return _fastapi_missing(*missing)
+        model = body["model"]
+        max_tokens = body.get("max_tokens")
+        if not isinstance(model, str) or not isinstance(body["messages"], list):
+            return self.error(call, 422, "model must be a string and messages a list")
+        if max_tokens is not None and _count(max_tokens) is None:
+            return self.error(call, 422, "max_tokens must be an integer >= 0")
+        entry = _catalog_entry(call.sim.catalog(self.name), model)
+        if entry is None:
+            return self.error(call, 400, f"Unknown model: {model}")
+        if code and entry.get("supports_tools") is False:
+            return self.error(call, 400, f"Model {model} does not support tools")
+        # /chat takes {role, content} messages only: system and tools are not its fields.
+        fields = ("messages", "system", "tools") if code else ("messages",)
+        scope: dict[str, Any] = {k: body[k] for k in fields if k in body}
+        answer = _answer(scope, max_tokens)
+        frames = _majestix_frames(answer, model, _credits(answer, entry), call.error_event)
+        return _Response.sse(frames)
+
 
 class _Routstr(_SimProvider):
     # 004_*.txt: GET /v1/models, "Authorization: Bearer <Cashu token>"; DESIGN wire facts:
-    # the token is "cashuA..." or an "sk-..." key.
+    # the token is "cashuA..." or an "sk-..." key; unknown model -> 400 invalid_model.
     name, mount, api_root, catalog_path = "routstr", "/routstr", "/v1", "/v1/models"
+    chat_paths = ("/v1/chat/completions",)
 
     def authorized(self, headers: Mapping[str, str], key: str) -> bool:
         token = _bearer(headers)
         return token is not None and token.startswith(("cashuA", "sk-")) and token == key
 
+    def unknown_model(self, model: str) -> _Response:
+        error = {
+            "message": f"Invalid model: {model}",
+            "type": "invalid_request_error",
+            "code": "invalid_model",
+        }
+        return _Response.of_json(400, {"error": error})
+
 
 class _OpenRouter(_SimProvider):
     # openrouter.ai/api/v1/models; OpenRouter's errors are {"error": {"code": <int>, ...}}.
     name, mount, api_root, catalog_path = "openrouter", "/openrouter", "/api/v1", "/api/v1/models"
+    chat_paths = ("/api/v1/chat/completions",)
 
     def error_payload(self, status: int, message: str, path: str) -> object:
         return {"error": {"message": message, "code": status}}
+
+    def unknown_model(self, model: str) -> _Response:
+        return _Response.of_json(
+            400, {"error": {"message": f"{model} is not a valid model ID", "code": 400}}
+        )
+
+    def refuse(
+        self, call: _Call, entry: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> _Response | None:
+        # OpenRouter routes a tool request only to endpoints that support tools.
+        params = entry.get("supported_parameters")
+        if body.get("tools") and isinstance(params, list) and params and "tools" not in params:
+            message = "No endpoints found that support tool use."
+            return _Response.of_json(404, {"error": {"message": message, "code": 404}})
+        return None
 
 
 class _OpenAICompatible(_SimProvider):
     # A vLLM-like OpenAI-compatible server (vllm serve --api-key ...).
     name, mount, api_root, catalog_path = "openai", "/openai", "/v1", "/v1/models"
+    chat_paths = ("/v1/chat/completions",)
 
 
 _PROVIDERS: dict[str, _SimProvider] = {
@@ -724,15 +1426,32 @@ class _Handler(BaseHTTPRequestHandler):
             sim = cast(_Server, self.server).sim
             response = sim._handle(self.command, self.path, headers, body)
         try:
-            self.send_response(response.status, _phrase(response.status))
-            for name, value in response.headers.items():
-                if name.lower() != "content-length":  # always computed below
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
+            self._send(response)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
             self.close_connection = True
+
+    def _send(self, response: _Response) -> None:
+        self.send_response(response.status, _phrase(response.status))
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding"):  # set below
+                self.send_header(name, value)
+        if response.events is not None:  # an event stream: one chunk per frame
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for frame in response.events:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            if response.cut:  # no last chunk: the client sees an incomplete body
+                self.close_connection = True
+            else:
+                self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if response.cut:  # the full length announced, half of it sent
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.close_connection = True
+        else:
+            self.wfile.write(response.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
@@ -752,6 +1471,8 @@ class Simulator:
         self._down: set[str] = set()
         self._catalogs: dict[str, object] = {}
         self._keys: dict[str, str] = {}
+        self._cache_read: dict[str, int] = {}
+        self._cache_write: dict[str, int] = {}
         self.reset()
 
     # lifecycle
@@ -845,19 +1566,46 @@ class Simulator:
             else:
                 self._down.discard(name)
 
+    def set_cached_tokens(self, provider: str, tokens: int) -> None:
+        """Make every chat answer of ``provider`` report ``min(tokens, prompt)`` cached
+        prompt tokens (0 until set; until :meth:`reset`). Majestix reports no tokens."""
+        name = _provider(provider).name
+        with self._lock:
+            self._cache_read[name] = _tokens_arg(tokens)
+
+    def set_cache_write_tokens(self, provider: str, tokens: int) -> None:
+        """Make PipeLLM's Anthropic route (``/v1/messages``) report
+        ``min(tokens, prompt - cached)`` as ``cache_creation_input_tokens``."""
+        name = _provider(provider).name
+        if name != "pipellm":
+            msg = f"cache-write tokens are reported by pipellm's /v1/messages only, not {name!r}"
+            raise ValueError(msg)
+        with self._lock:
+            self._cache_write[name] = _tokens_arg(tokens)
+
+    def _cache_tokens(self, provider: str, prompt: int) -> tuple[int, int]:
+        """Cache-read and cache-write tokens of an answer with ``prompt`` tokens."""
+        with self._lock:
+            read = min(self._cache_read.get(provider, 0), prompt)
+            written = min(self._cache_write.get(provider, 0), prompt - read)
+        return read, written
+
     def requests(self, provider: str) -> list[Recorded]:
         """Every request ``provider`` received (401s included), oldest first."""
         with self._lock:
             return list(self._records[_provider(provider).name])
 
     def reset(self) -> None:
-        """Clear scripts, records and down flags; restore the default catalogs and keys."""
+        """Clear scripts, records, down flags and cache-token settings; restore the
+        default catalogs and keys."""
         with self._lock:
             self._scripts = {name: deque() for name in _PROVIDERS}
             self._records = {name: [] for name in _PROVIDERS}
             self._down = set()
             self._catalogs = {name: copy.deepcopy(CATALOGS[name]) for name in _PROVIDERS}
             self._keys = dict(API_KEYS)
+            self._cache_read = {}
+            self._cache_write = {}
 
     # dispatch (called from the server's threads)
 
@@ -879,16 +1627,15 @@ class Simulator:
             key = self._keys[provider.name]
         if reply is not None and reply.delay:
             time.sleep(reply.delay)
-        if reply is not None and (
-            reply.json is not _UNSET or reply.body is not None or reply.status != 200
-        ):
-            return self._scripted(provider, rest, reply)
-        call = _Call(self, method, rest, query, headers, body)
-        response = self._normal(provider, call, down, key)
-        if reply is not None and reply.headers:
-            response = _Response(
-                response.status, response.body, _merge(response.headers, reply.headers)
-            )
+        if reply is not None and reply.scripted_body:
+            response = self._scripted(provider, rest, reply)
+        else:
+            call = _Call(self, method, rest, query, headers, body, key, reply)
+            response = self._normal(provider, call, down, key)
+            if reply is not None and reply.headers:
+                response = replace(response, headers=_merge(response.headers, reply.headers))
+        if reply is not None and reply.cut_after is not None:
+            response = response.broken(reply.cut_after)
         return response
 
     @staticmethod
@@ -921,6 +1668,13 @@ class Simulator:
         if allowed:
             return error(405, "Method not allowed", {"Allow": ", ".join(allowed)})
         return error(404, f"Not found: {call.method} {call.path}")
+
+
+def _tokens_arg(tokens: int) -> int:
+    if _count(tokens) is None:
+        msg = f"tokens must be an int >= 0, not {tokens!r}"
+        raise ValueError(msg)
+    return tokens
 
 
 def _provider(name: str) -> _SimProvider:

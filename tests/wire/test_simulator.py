@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
+from httpx_sse import connect_sse
 
 from router.simulator import (
     API_KEYS,
     CATALOGS,
     PROVIDERS,
     ROUTSTR_LIVE_CATALOG,
+    Recorded,
     Reply,
     Simulator,
+    count_tokens,
+    prompt_tokens_of,
 )
 
 pytestmark = pytest.mark.wire
@@ -351,3 +358,841 @@ def test_reply_validation() -> None:
         Reply(42)
     with pytest.raises(ValueError, match="delay"):
         Reply(delay=-1)
+    with pytest.raises(ValueError, match="cut_after"):
+        Reply(cut_after=-1)
+    with pytest.raises(ValueError, match="error_event"):
+        Reply(500, error_event="boom")
+    with pytest.raises(ValueError, match="error_event"):
+        Reply(json={}, error_event="boom")
+
+
+# -- chat: the deterministic model ------------------------------------------------------
+
+SEARCH_SCHEMA = {"type": "object", "properties": {"query": {"type": "string"}}}
+OPENAI_TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "search", "description": "Search.", "parameters": SEARCH_SCHEMA},
+    },
+    {"type": "function", "function": {"name": "other", "parameters": SEARCH_SCHEMA}},
+]
+ANTHROPIC_TOOLS = [
+    {"name": "search", "description": "Search.", "input_schema": SEARCH_SCHEMA},
+    {"name": "other", "input_schema": SEARCH_SCHEMA},
+]
+HELLO = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "hello there simulator"},
+]
+ANSWER = "You said: hello there simulator"
+ARGUMENTS = {"query": "hello there simulator"}
+TOOL_CALL_TOKENS = count_tokens(json.dumps(ARGUMENTS))
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"), [("", 1), ("a", 1), ("abcd", 1), ("abcde", 2), ("x" * 401, 101)]
+)
+def test_count_tokens(text: str, tokens: int) -> None:
+    assert count_tokens(text) == tokens
+
+
+def test_prompt_tokens_of_each_body_style() -> None:
+    tools = count_tokens(json.dumps(OPENAI_TOOLS))
+    openai = {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "Be brief."},  # 9 chars: 3
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "abcdefgh"},  # 2
+                    {"type": "image_url", "image_url": {"url": "https://x/y.png"}},  # 0
+                    {"type": "text", "text": "x"},  # 1
+                ],
+            },
+            {"role": "assistant", "content": None, "tool_calls": []},  # 0
+            {"role": "tool", "tool_call_id": "call_1", "content": "42"},  # 1
+        ],
+        "tools": OPENAI_TOOLS,
+    }
+    assert prompt_tokens_of(openai) == 3 + 2 + 1 + 1 + tools
+    assert prompt_tokens_of({**openai, "tools": []}) == 7
+    anthropic = {
+        "model": "m",
+        "max_tokens": 10,
+        "system": [{"type": "text", "text": "Be brief."}],  # 3
+        "messages": [
+            {"role": "user", "content": "hello"},  # 2
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "input": {}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t", "content": "sunny today"},  # 3
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "u",
+                        "content": [{"type": "text", "text": "windy"}],  # 2
+                    },
+                ],
+            },
+        ],
+        "tools": ANTHROPIC_TOOLS,
+    }
+    tools = count_tokens(json.dumps(ANTHROPIC_TOOLS))
+    assert prompt_tokens_of(anthropic) == 3 + 2 + 3 + 2 + tools
+    assert prompt_tokens_of({**anthropic, "system": "Be brief."}) == 10 + tools
+
+
+# -- chat: helpers -----------------------------------------------------------------------
+
+# OpenAI Chat Completions routes: provider, path below base_url(provider), a served model.
+OPENAI_ROUTES = {
+    "pinstripes": ("pinstripes", "/chat/completions", "ps/deepseek-v4-flash"),
+    "routstr": ("routstr", "/chat/completions", "deepseek/deepseek-v4-flash"),
+    "openrouter": ("openrouter", "/chat/completions", "deepseek/deepseek-v4-flash"),
+    "openai": ("openai", "/chat/completions", "Qwen/Qwen3-8B"),
+    "pipellm": ("pipellm", "/v1/chat/completions", "gpt-5-mini"),
+    "pipellm-converter": ("pipellm", "/openai/v1/chat/completions", "gemini-3-flash"),
+}
+MESSAGES = ("pipellm", "/v1/messages", "claude-sonnet-4-6")
+MAJESTIX_CHAT = ("inference-api", "/chat", "gpt-5-mini")
+MAJESTIX_CODE = ("inference-api", "/code", "claude-sonnet-4.6")
+Route = tuple[str, str, str]
+
+
+def chat_headers(sim: Simulator, route: Route) -> dict[str, str]:
+    provider, path, _ = route
+    headers = auth(provider, sim.api_key(provider))
+    if path == "/v1/messages":
+        headers["anthropic-version"] = "2023-06-01"
+    return headers
+
+
+def post(
+    sim: Simulator, client: httpx.Client, route: Route, body: dict[str, Any]
+) -> httpx.Response:
+    provider, path, _ = route
+    return client.post(sim.base_url(provider) + path, json=body, headers=chat_headers(sim, route))
+
+
+def stream(
+    sim: Simulator,
+    client: httpx.Client,
+    route: Route,
+    body: dict[str, Any],
+    into: list[tuple[str, Any]] | None = None,
+) -> list[tuple[str, Any]]:
+    """The ``(event name, data)`` pairs of a streamed answer, data parsed unless [DONE]."""
+    received = [] if into is None else into
+    provider, path, _ = route
+    url = sim.base_url(provider) + path
+    with connect_sse(client, "POST", url, json=body, headers=chat_headers(sim, route)) as source:
+        assert source.response.status_code == 200
+        assert source.response.headers["content-type"].startswith("text/event-stream")
+        for event in source.iter_sse():
+            data = event.data if event.data == "[DONE]" else json.loads(event.data)
+            received.append((event.event, data))
+    return received
+
+
+def openai_body(route: Route, **fields: Any) -> dict[str, Any]:
+    return {"model": route[2], "messages": HELLO, "temperature": 0.7, **fields}
+
+
+def expected_openai_usage(provider: str, prompt: int, completion: int, cached: int) -> Any:
+    if provider == "pinstripes":  # seed 001: cached_tokens top-level
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "cached_tokens": cached,
+            "total_tokens": prompt + completion,
+        }
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def openai_stream_text(events: list[tuple[str, Any]]) -> str:
+    return "".join(
+        c["delta"].get("content") or "" for _, d in events if d != "[DONE]" for c in d["choices"]
+    )
+
+
+# -- chat: OpenAI Chat Completions -------------------------------------------------------
+
+
+@pytest.mark.parametrize("cached", [0, 4, 10_000])
+@pytest.mark.parametrize("name", OPENAI_ROUTES)
+def test_openai_chat_answer_and_usage(
+    sim: Simulator, client: httpx.Client, name: str, cached: int
+) -> None:
+    route = OPENAI_ROUTES[name]
+    sim.set_cached_tokens(route[0], cached)
+    body = openai_body(route)
+    response = post(sim, client, route, body)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    answer = response.json()
+    assert set(answer) == {"id", "object", "created", "model", "choices", "usage"}
+    assert answer["id"].startswith("chatcmpl-")
+    assert (answer["object"], answer["model"]) == ("chat.completion", route[2])
+    assert answer["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
+    ]
+    prompt = prompt_tokens_of(body)
+    assert prompt == 3 + 6  # "Be brief." + "hello there simulator"
+    assert answer["usage"] == expected_openai_usage(route[0], prompt, 5, min(cached, prompt))
+
+
+@pytest.mark.parametrize("include_usage", [True, False, None])
+@pytest.mark.parametrize("name", OPENAI_ROUTES)
+def test_openai_stream(
+    sim: Simulator, client: httpx.Client, name: str, include_usage: bool | None
+) -> None:
+    route = OPENAI_ROUTES[name]
+    sim.set_cached_tokens(route[0], 2)
+    body = openai_body(route, stream=True)
+    if include_usage is not None:
+        body["stream_options"] = {"include_usage": include_usage}
+    events = stream(sim, client, route, body)
+    assert {event for event, _ in events} == {"message"}  # data-only events
+    *chunks, done = [data for _, data in events]
+    assert done == "[DONE]"
+    assert len({(c["id"], c["object"], c["created"], c["model"]) for c in chunks}) == 1
+    assert chunks[0]["object"] == "chat.completion.chunk"
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": "You"}
+    pieces = [" said:", " hello", " there", " simulator"]
+    assert [c["choices"][0]["delta"] for c in chunks[1:5]] == [{"content": p} for p in pieces]
+    assert chunks[5]["choices"] == [{"index": 0, "delta": {}, "finish_reason": "stop"}]
+    assert openai_stream_text(events) == ANSWER
+    if include_usage:
+        assert chunks[6]["choices"] == []
+        assert chunks[6]["usage"] == expected_openai_usage(route[0], 9, 5, 2)
+        assert len(chunks) == 7
+    else:
+        assert len(chunks) == 6
+        assert all("usage" not in c for c in chunks)
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+def test_openai_max_tokens_cuts_the_answer(
+    sim: Simulator, client: httpx.Client, field: str
+) -> None:
+    route = OPENAI_ROUTES["openai"]
+    answer = post(sim, client, route, openai_body(route, **{field: 2})).json()
+    assert answer["choices"][0]["message"]["content"] == "You said:"
+    assert answer["choices"][0]["finish_reason"] == "length"
+    assert answer["usage"]["completion_tokens"] == 2
+
+
+@pytest.mark.parametrize("name", OPENAI_ROUTES)
+def test_openai_tool_call_then_tool_result(sim: Simulator, client: httpx.Client, name: str) -> None:
+    route = OPENAI_ROUTES[name]
+    body = openai_body(route, tools=OPENAI_TOOLS)
+    answer = post(sim, client, route, body).json()
+    (choice,) = answer["choices"]
+    assert choice["finish_reason"] == "tool_calls"
+    message = choice["message"]
+    assert message["content"] is None
+    (call,) = message["tool_calls"]
+    assert call["id"].startswith("call_")
+    assert call["type"] == "function"
+    assert call["function"]["name"] == "search"  # the first tool
+    assert json.loads(call["function"]["arguments"]) == ARGUMENTS
+    usage = answer["usage"]
+    assert (
+        usage["prompt_tokens"]
+        == prompt_tokens_of(body)
+        == 9 + count_tokens(json.dumps(OPENAI_TOOLS))
+    )
+    assert usage["completion_tokens"] == TOOL_CALL_TOKENS
+
+    follow_up = openai_body(
+        route,
+        tools=OPENAI_TOOLS,
+        messages=[
+            *HELLO,
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "3 results found"},
+        ],
+    )
+    answer = post(sim, client, route, follow_up).json()
+    assert answer["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Tool said: 3 results found",
+    }
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    assert answer["usage"]["prompt_tokens"] == prompt_tokens_of(follow_up)
+    assert answer["usage"]["completion_tokens"] == 5
+
+
+@pytest.mark.parametrize("name", ["pinstripes", "pipellm-converter"])
+def test_openai_streamed_tool_call(sim: Simulator, client: httpx.Client, name: str) -> None:
+    route = OPENAI_ROUTES[name]
+    body = openai_body(route, tools=OPENAI_TOOLS, stream=True)
+    body["stream_options"] = {"include_usage": True}
+    *chunks, done = [data for _, data in stream(sim, client, route, body)]
+    assert done == "[DONE]"
+    (first,) = chunks[0]["choices"][0]["delta"]["tool_calls"]
+    assert first["id"].startswith("call_")
+    assert (first["index"], first["type"]) == (0, "function")
+    assert first["function"] == {"name": "search", "arguments": ""}
+    fragments = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks[1:-2]]
+    assert len(fragments) > 1
+    assert all(
+        f == {"index": 0, "function": {"arguments": f["function"]["arguments"]}} for f in fragments
+    )
+    assert json.loads("".join(f["function"]["arguments"] for f in fragments)) == ARGUMENTS
+    assert chunks[-2]["choices"] == [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]
+    assert chunks[-1]["usage"]["completion_tokens"] == TOOL_CALL_TOKENS
+
+
+# -- chat: request errors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "status", "error"),
+    [
+        (
+            OPENAI_ROUTES["pinstripes"],
+            422,
+            {
+                "error": {
+                    "message": "Model 'x' not found",
+                    "type": "invalid_request_error",
+                    "code": "model_not_found",
+                }
+            },
+        ),
+        (
+            OPENAI_ROUTES["routstr"],
+            400,
+            {
+                "error": {
+                    "message": "Invalid model: x",
+                    "type": "invalid_request_error",
+                    "code": "invalid_model",
+                }
+            },
+        ),
+        (
+            OPENAI_ROUTES["openrouter"],
+            400,
+            {"error": {"message": "x is not a valid model ID", "code": 400}},
+        ),
+        *[
+            (
+                OPENAI_ROUTES[name],
+                404,
+                {
+                    "error": {
+                        "message": "The model `x` does not exist",
+                        "type": "invalid_request_error",
+                        "code": "model_not_found",
+                    }
+                },
+            )
+            for name in ("openai", "pipellm", "pipellm-converter")
+        ],
+        (
+            MESSAGES,
+            404,
+            {"type": "error", "error": {"type": "not_found_error", "message": "model: x"}},
+        ),
+        (MAJESTIX_CHAT, 400, {"detail": "Unknown model: x"}),
+        (MAJESTIX_CODE, 400, {"detail": "Unknown model: x"}),
+    ],
+    ids=lambda value: value[0] + value[1] if isinstance(value, tuple) else None,
+)
+def test_unknown_model_in_provider_style(
+    sim: Simulator, client: httpx.Client, route: Route, status: int, error: object
+) -> None:
+    body = {"model": "x", "messages": HELLO[1:], "max_tokens": 10, "stream": True}
+    response = post(sim, client, route, body)
+    assert response.status_code == status
+    assert response.json() == error
+
+
+def test_the_model_must_be_in_the_current_catalog(sim: Simulator, client: httpx.Client) -> None:
+    route = OPENAI_ROUTES["pinstripes"]
+    assert post(sim, client, route, openai_body(route)).status_code == 200
+    sim.set_catalog("pinstripes", {"object": "list", "data": []})
+    assert post(sim, client, route, openai_body(route)).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "model", "message"),
+    [
+        (
+            "/v1/chat/completions",
+            "claude-sonnet-4-6",
+            "model claude-sonnet-4-6 is served under the anthropic protocol; use /v1/messages",
+        ),
+        (
+            "/v1/chat/completions",
+            "gemini-3-flash",
+            "model gemini-3-flash is served under the gemini protocol; "
+            "use /openai/v1/chat/completions",
+        ),
+        (
+            "/openai/v1/chat/completions",
+            "claude-sonnet-4-6",
+            "model claude-sonnet-4-6 is served under the anthropic protocol; use /v1/messages",
+        ),
+        (
+            "/v1/chat/completions",
+            "sora-2",
+            "model sora-2 is a generation model; it does not serve chat",
+        ),
+    ],
+)
+def test_pipellm_serves_a_family_only_on_its_route(
+    sim: Simulator, client: httpx.Client, path: str, model: str, message: str
+) -> None:
+    route = ("pipellm", path, model)
+    response = post(sim, client, route, openai_body(route))
+    assert response.status_code == 400
+    assert response.json() == {"error": {"message": message, "type": "invalid_request_error"}}
+
+
+def test_pipellm_messages_refuses_another_family(sim: Simulator, client: httpx.Client) -> None:
+    response = post(sim, client, ("pipellm", "/v1/messages", "gpt-5"), anthropic_body(MESSAGES))
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": "model gpt-5 is served under the openai protocol; use /v1/chat/completions",
+    }
+
+
+def test_openrouter_tools_need_an_endpoint_with_tools(sim: Simulator, client: httpx.Client) -> None:
+    route = ("openrouter", "/chat/completions", "google/gemma-3-27b-it")
+    assert post(sim, client, route, openai_body(route)).status_code == 200
+    response = post(sim, client, route, openai_body(route, tools=OPENAI_TOOLS))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == 404
+
+
+@pytest.mark.parametrize(
+    "route", [*OPENAI_ROUTES.values(), MESSAGES, MAJESTIX_CHAT, MAJESTIX_CODE], ids=str
+)
+def test_chat_routes_need_the_key(sim: Simulator, client: httpx.Client, route: Route) -> None:
+    sim.set_api_key(route[0], "sk-another-key")
+    response = post(sim, client, route, anthropic_body(route))
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "status"),
+    [
+        (OPENAI_ROUTES["pinstripes"], {"model": "ps/kimi-k2"}, 400),
+        (OPENAI_ROUTES["pinstripes"], {"model": "ps/kimi-k2", "messages": []}, 400),
+        (OPENAI_ROUTES["openrouter"], {"messages": HELLO}, 400),
+        (MAJESTIX_CHAT, {"messages": HELLO}, 422),
+    ],
+    ids=str,
+)
+def test_malformed_chat_requests(
+    sim: Simulator, client: httpx.Client, route: Route, body: dict[str, Any], status: int
+) -> None:
+    assert post(sim, client, route, body).status_code == status
+
+
+# -- chat: Anthropic Messages (PipeLLM /v1/messages) ---------------------------------------
+
+
+def anthropic_body(route: Route, **fields: Any) -> dict[str, Any]:
+    return {
+        "model": route[2],
+        "system": "Be brief.",
+        "messages": HELLO[1:],
+        "max_tokens": 64,
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("read", "write", "usage"),
+    [
+        (0, 0, (9, 0, 0)),
+        (4, 3, (2, 4, 3)),  # input_tokens = 9 - 4 - 3
+        (6, 10_000, (0, 6, 3)),  # writes capped at what the reads leave
+        (10_000, 10_000, (0, 9, 0)),
+    ],
+)
+def test_anthropic_message_usage_excludes_the_cache(
+    sim: Simulator, client: httpx.Client, read: int, write: int, usage: tuple[int, int, int]
+) -> None:
+    sim.set_cached_tokens("pipellm", read)
+    sim.set_cache_write_tokens("pipellm", write)
+    body = anthropic_body(MESSAGES)
+    assert prompt_tokens_of(body) == 9
+    response = post(sim, client, MESSAGES, body)
+    assert response.status_code == 200
+    message = response.json()
+    assert message["id"].startswith("msg_")
+    assert {k: message[k] for k in ("type", "role", "model", "stop_reason", "stop_sequence")} == {
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-6",
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+    }
+    assert message["content"] == [{"type": "text", "text": ANSWER}]
+    input_tokens, cache_read, cache_write = usage
+    assert message["usage"] == {
+        "input_tokens": input_tokens,
+        "output_tokens": 5,
+        "cache_read_input_tokens": cache_read,
+        "cache_creation_input_tokens": cache_write,
+    }
+
+
+def test_anthropic_max_tokens_stop_reason(sim: Simulator, client: httpx.Client) -> None:
+    message = post(sim, client, MESSAGES, anthropic_body(MESSAGES, max_tokens=3)).json()
+    assert message["content"] == [{"type": "text", "text": "You said: hello"}]
+    assert (message["stop_reason"], message["usage"]["output_tokens"]) == ("max_tokens", 3)
+
+
+@pytest.mark.parametrize(
+    ("drop", "headers", "status", "error"),
+    [
+        ("max_tokens", {}, 400, ("invalid_request_error", "max_tokens: Field required")),
+        (None, {"anthropic-version": None}, 400, ("invalid_request_error", None)),
+        (None, {"anthropic-version": "2020-01-01"}, 400, ("invalid_request_error", None)),
+        (None, {"x-api-key": None}, 401, ("authentication_error", None)),  # Bearer only
+    ],
+    ids=["no-max-tokens", "no-version", "bad-version", "bearer-only"],
+)
+def test_anthropic_request_checks(
+    sim: Simulator,
+    client: httpx.Client,
+    drop: str | None,
+    headers: dict[str, str | None],
+    status: int,
+    error: tuple[str, str | None],
+) -> None:
+    body = anthropic_body(MESSAGES)
+    body.pop(drop or "", None)
+    sent = {
+        "x-api-key": sim.api_key("pipellm"),
+        "anthropic-version": "2023-06-01",
+        "authorization": f"Bearer {sim.api_key('pipellm')}",
+    }
+    sent = {k: v for k, v in {**sent, **headers}.items() if v is not None}
+    response = client.post(sim.base_url("pipellm") + "/v1/messages", json=body, headers=sent)
+    assert response.status_code == status
+    payload = response.json()
+    assert payload["type"] == "error"
+    assert payload["error"]["type"] == error[0]
+    if error[1] is not None:
+        assert payload == {"type": "error", "error": {"type": error[0], "message": error[1]}}
+
+
+def test_anthropic_stream(sim: Simulator, client: httpx.Client) -> None:
+    sim.set_cached_tokens("pipellm", 4)
+    events = stream(sim, client, MESSAGES, anthropic_body(MESSAGES, stream=True))
+    names = [name for name, _ in events]
+    assert names == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        *["content_block_delta"] * 5,
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert all(data["type"] == name for name, data in events)
+    start = events[0][1]["message"]
+    assert start["id"].startswith("msg_")
+    assert (start["content"], start["stop_reason"]) == ([], None)
+    assert start["usage"] == {
+        "input_tokens": 5,
+        "output_tokens": 1,
+        "cache_read_input_tokens": 4,
+        "cache_creation_input_tokens": 0,
+    }
+    assert events[1][1] == {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    deltas = [data["delta"] for _, data in events[3:8]]
+    assert all(d["type"] == "text_delta" for d in deltas)
+    assert [d["text"] for d in deltas] == ["You", " said:", " hello", " there", " simulator"]
+    assert events[9][1] == {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 5},
+    }
+
+
+def test_anthropic_tool_use_then_tool_result(sim: Simulator, client: httpx.Client) -> None:
+    body = anthropic_body(MESSAGES, tools=ANTHROPIC_TOOLS)
+    message = post(sim, client, MESSAGES, body).json()
+    assert message["stop_reason"] == "tool_use"
+    (block,) = message["content"]
+    assert block["id"].startswith("toolu_")
+    assert block == {"type": "tool_use", "id": block["id"], "name": "search", "input": ARGUMENTS}
+    assert message["usage"]["input_tokens"] == prompt_tokens_of(body)
+    assert message["usage"]["output_tokens"] == TOOL_CALL_TOKENS
+
+    result = {"type": "tool_result", "tool_use_id": block["id"], "content": "3 results found"}
+    follow_up = anthropic_body(
+        MESSAGES,
+        tools=ANTHROPIC_TOOLS,
+        messages=[
+            *HELLO[1:],
+            {"role": "assistant", "content": [block]},
+            {"role": "user", "content": [result]},
+        ],
+    )
+    message = post(sim, client, MESSAGES, follow_up).json()
+    assert message["content"] == [{"type": "text", "text": "Tool said: 3 results found"}]
+    assert message["stop_reason"] == "end_turn"
+    assert message["usage"]["input_tokens"] == prompt_tokens_of(follow_up)
+
+
+def test_anthropic_streamed_tool_use(sim: Simulator, client: httpx.Client) -> None:
+    body = anthropic_body(MESSAGES, tools=ANTHROPIC_TOOLS, stream=True)
+    events = [data for _, data in stream(sim, client, MESSAGES, body)]
+    block = events[1]["content_block"]
+    assert block == {"type": "tool_use", "id": block["id"], "name": "search", "input": {}}
+    deltas = [e["delta"] for e in events if e["type"] == "content_block_delta"]
+    assert len(deltas) > 1
+    assert all(d["type"] == "input_json_delta" for d in deltas)
+    assert json.loads("".join(d["partial_json"] for d in deltas)) == ARGUMENTS
+    (delta,) = [e for e in events if e["type"] == "message_delta"]
+    assert delta["delta"]["stop_reason"] == "tool_use"
+    assert delta["usage"] == {"output_tokens": TOOL_CALL_TOKENS}
+
+
+# -- chat: Majestix (inference-api /chat and /code) ----------------------------------------
+
+
+def majestix_entry(model: str) -> dict[str, Any]:
+    catalog = CATALOGS["inference-api"]
+    assert isinstance(catalog, dict)
+    entry: dict[str, Any] = next(e for e in catalog["models"] if e["id"] == model)
+    return entry
+
+
+def expected_credits(model: str, prompt: int, completion: int) -> float:
+    entry = majestix_entry(model)
+    rates = Decimal(str(entry["cost_per_1k_input"])), Decimal(str(entry["cost_per_1k_output"]))
+    credits = (prompt * rates[0] + completion * rates[1]) / 1000
+    return float(credits.quantize(Decimal("0.000001")))
+
+
+def no_token_counts(events: list[Any]) -> bool:
+    return not any("token" in json.dumps(e) or "usage" in e for e in events)
+
+
+@pytest.mark.parametrize("with_tools", [False, True])  # /chat has no tools field: ignored
+def test_majestix_chat_events_and_credits(
+    sim: Simulator, client: httpx.Client, with_tools: bool
+) -> None:
+    sim.set_cached_tokens("inference-api", 5)  # no effect: Majestix reports no tokens
+    body: dict[str, Any] = {
+        "model": "gpt-5-mini",
+        "messages": HELLO,
+        "stream": True,
+        "temperature": 0.7,
+        "max_tokens": 100,
+    }
+    if with_tools:
+        body["tools"] = ANTHROPIC_TOOLS
+    events = stream(sim, client, MAJESTIX_CHAT, body)
+    assert {name for name, _ in events} == {"message"}  # no event: lines
+    *chunks, done = [data for _, data in events]
+    assert [c["type"] for c in chunks] == ["chunk"] * 5
+    assert "".join(c["content"] for c in chunks) == ANSWER
+    assert done["session_id"].startswith("sess_")
+    # 9 prompt tokens x 0.35 + 5 completion tokens x 2.8 credits per 1k
+    credits = expected_credits("gpt-5-mini", 9, 5)
+    assert credits == pytest.approx((9 * 0.35 + 5 * 2.8) / 1000)
+    assert done == {
+        "type": "done",
+        "model": "gpt-5-mini",
+        "session_id": done["session_id"],
+        "credits_used": credits,
+    }
+    assert no_token_counts(chunks + [done])
+
+
+def test_majestix_credits_round_to_six_decimals(sim: Simulator, client: httpx.Client) -> None:
+    body = {"model": "claude-sonnet-4.6", "messages": [{"role": "user", "content": "hi"}]}
+    done = stream(sim, client, MAJESTIX_CHAT, body)[-1][1]
+    assert done["credits_used"] == round((1 * 4.2 + 3 * 21.0) / 1000, 6) == 0.0672
+
+
+def test_majestix_code_tool_use_then_tool_result(sim: Simulator, client: httpx.Client) -> None:
+    body: dict[str, Any] = {
+        "model": "claude-sonnet-4.6",
+        "system": "Be brief.",
+        "messages": HELLO[1:],
+        "tools": ANTHROPIC_TOOLS,
+        "temperature": 0,
+        "max_tokens": 100,
+        "stream": True,
+    }
+    (_, tool_use), (_, done) = stream(sim, client, MAJESTIX_CODE, body)
+    assert tool_use["id"].startswith("toolu_")
+    assert tool_use == {
+        "type": "tool_use",
+        "id": tool_use["id"],
+        "name": "search",
+        "input": ARGUMENTS,
+    }
+    prompt = prompt_tokens_of(body)
+    assert prompt == 9 + count_tokens(json.dumps(ANTHROPIC_TOOLS))
+    assert done["credits_used"] == expected_credits("claude-sonnet-4.6", prompt, TOOL_CALL_TOKENS)
+
+    call = {"type": "tool_use", "id": tool_use["id"], "name": "search", "input": ARGUMENTS}
+    result = {"type": "tool_result", "tool_use_id": tool_use["id"], "content": "3 results found"}
+    body["messages"] = [
+        *HELLO[1:],
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [result]},
+    ]
+    *chunks, (_, done) = stream(sim, client, MAJESTIX_CODE, body)
+    assert "".join(data["content"] for _, data in chunks) == "Tool said: 3 results found"
+    assert done["credits_used"] == expected_credits("claude-sonnet-4.6", prompt_tokens_of(body), 5)
+
+
+def test_majestix_refusals(sim: Simulator, client: httpx.Client) -> None:
+    body = {"model": "llama-4-maverick", "messages": HELLO[1:], "tools": ANTHROPIC_TOOLS}
+    response = post(sim, client, ("inference-api", "/code", ""), body)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Model llama-4-maverick does not support tools"}
+    assert stream(sim, client, MAJESTIX_CHAT, body)[-1][1]["type"] == "done"  # /chat: fine
+    sim.script("inference-api", [Reply(403, json={"detail": "Insufficient credits"})])
+    response = post(sim, client, MAJESTIX_CHAT, body)
+    assert (response.status_code, response.json()) == (403, {"detail": "Insufficient credits"})
+
+
+# -- chat: faults ------------------------------------------------------------------------
+
+# One streamed request per wire format: route and body.
+STREAMS = {
+    "openai": (OPENAI_ROUTES["routstr"], openai_body(OPENAI_ROUTES["routstr"], stream=True)),
+    "anthropic": (MESSAGES, anthropic_body(MESSAGES, stream=True)),
+    "majestix": (MAJESTIX_CHAT, {"model": "gpt-5-mini", "messages": HELLO, "stream": True}),
+}
+
+
+@pytest.mark.parametrize("cut_after", [0, 2])
+@pytest.mark.parametrize("family", STREAMS)
+def test_cut_after_breaks_the_stream(
+    sim: Simulator, client: httpx.Client, family: str, cut_after: int
+) -> None:
+    route, body = STREAMS[family]
+    whole = stream(sim, client, route, body)
+    sim.script(route[0], [Reply(200, cut_after=cut_after)])
+    received: list[tuple[str, Any]] = []
+    with pytest.raises(httpx.RemoteProtocolError):
+        stream(sim, client, route, body, into=received)
+    assert [name for name, _ in received] == [name for name, _ in whole[:cut_after]]
+    assert len(stream(sim, client, route, body)) == len(whole)  # the next one is whole
+
+
+@pytest.mark.parametrize("route", [OPENAI_ROUTES["pinstripes"], MESSAGES], ids=str)
+def test_cut_after_truncates_a_plain_body(
+    sim: Simulator, client: httpx.Client, route: Route
+) -> None:
+    sim.script(route[0], [Reply(200, cut_after=1)])
+    with pytest.raises(httpx.RemoteProtocolError):
+        post(sim, client, route, anthropic_body(route))
+    assert post(sim, client, route, anthropic_body(route)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        ("openai", [("message", {"error": {"message": "boom"}})]),
+        (
+            "anthropic",
+            [
+                (
+                    "error",
+                    {"type": "error", "error": {"type": "overloaded_error", "message": "boom"}},
+                )
+            ],
+        ),
+        ("majestix", [("message", {"type": "error", "message": "boom"})]),
+    ],
+)
+def test_error_event_after_one_content_event(
+    sim: Simulator, client: httpx.Client, family: str, expected: list[tuple[str, Any]]
+) -> None:
+    route, body = STREAMS[family]
+    whole = stream(sim, client, route, body)
+    sim.script(route[0], [Reply(200, error_event="boom")])
+    events = stream(sim, client, route, body)  # ends cleanly, no [DONE]
+    preamble = 3 if family == "anthropic" else 0  # message_start, content_block_start, ping
+    assert [name for name, _ in events[:-1]] == [name for name, _ in whole[: preamble + 1]]
+    assert events[-1] == expected[0]
+
+
+def test_error_event_in_a_plain_answer(sim: Simulator, client: httpx.Client) -> None:
+    route = OPENAI_ROUTES["openrouter"]
+    sim.script("openrouter", [Reply(200, error_event="boom")])
+    response = post(sim, client, route, openai_body(route))
+    assert (response.status_code, response.json()) == (200, {"error": {"message": "boom"}})
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "error_type"),
+    [(Reply(529), 529, "overloaded_error"), (Reply(500), 500, "api_error")],
+)
+def test_scripted_errors_on_the_anthropic_route(
+    sim: Simulator, client: httpx.Client, reply: Reply, status: int, error_type: str
+) -> None:
+    sim.script("pipellm", [reply])
+    response = post(sim, client, MESSAGES, anthropic_body(MESSAGES))
+    assert response.status_code == status
+    payload = response.json()
+    assert payload["type"] == "error"
+    assert payload["error"]["type"] == error_type
+
+
+def test_scripted_429_and_delay_on_a_chat_route(sim: Simulator, client: httpx.Client) -> None:
+    route = OPENAI_ROUTES["pinstripes"]
+    sim.script("pinstripes", [Reply(429, headers={"Retry-After": "2"}), Reply(200, delay=0.2)])
+    response = post(sim, client, route, openai_body(route))
+    assert (response.status_code, response.headers["retry-after"]) == (429, "2")
+    assert response.json()["error"]["type"] == "rate_limit_error"
+    started = time.monotonic()
+    response = post(sim, client, route, openai_body(route))
+    assert time.monotonic() - started >= 0.2
+    assert response.json()["choices"][0]["message"]["content"] == ANSWER
+
+
+# -- chat: settings and records ------------------------------------------------------------
+
+
+def test_cache_token_settings(sim: Simulator, client: httpx.Client) -> None:
+    with pytest.raises(ValueError, match="pipellm"):
+        sim.set_cache_write_tokens("pinstripes", 1)
+    with pytest.raises(ValueError, match="int >= 0"):
+        sim.set_cached_tokens("pinstripes", -1)
+    with pytest.raises(ValueError, match="unknown simulated provider"):
+        sim.set_cached_tokens("nope", 1)
+    route = OPENAI_ROUTES["pinstripes"]
+    sim.set_cached_tokens("pinstripes", 4)
+    assert post(sim, client, route, openai_body(route)).json()["usage"]["cached_tokens"] == 4
+    sim.reset()
+    assert post(sim, client, route, openai_body(route)).json()["usage"]["cached_tokens"] == 0
+
+
+def test_recorded_json(sim: Simulator, client: httpx.Client) -> None:
+    route = OPENAI_ROUTES["openai"]
+    body = openai_body(route, stream=True, stream_options={"include_usage": True})
+    stream(sim, client, route, body)
+    get_catalog(sim, client, "openai")
+    chat, catalog = sim.requests("openai")
+    assert chat.json() == body
+    assert catalog.json() is None  # no body
+    assert Recorded("POST", "/x", {}, b"{not json").json() is None
