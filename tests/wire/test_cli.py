@@ -167,3 +167,44 @@ def test_python_dash_m_router_runs(sim, conf_file):
     )
     assert result.returncode == 0, result.stderr
     assert "pinstripes:ps/gpt-oss-120b" in result.stdout
+
+
+def test_explain_shows_candidates_and_exclusions_per_policy(capsys, conf_file, tmp_path):
+    request = {
+        "model": "auto",
+        "max_tokens": 20000,
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+        ],
+    }
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    status, out, _ = run(capsys, "explain", "-c", str(conf_file), "--request", str(path))
+    assert status == 0
+    assert out.startswith("model 'auto':")
+    assert "1. " in out
+    assert "[capabilities] no tools support" in out
+    assert "[context_fit] max_tokens 20000 > max output 16384" in out
+    assert "[catalog] a generation model" in out
+
+    status, out, _ = run(
+        capsys, "explain", "-c", str(conf_file), "-p", "hi", "--model", "flash", "--json"
+    )
+    decision = json.loads(out)
+    assert status == 0
+    assert [c["ref"] for c in decision["candidates"]] == ["pinstripes:ps/deepseek-v4-flash"]
+    assert decision["candidates"][0]["estimated_cost"].startswith("0.0000")
+
+
+def test_chat_streams_the_answer_then_ref_and_cost(capsys, conf_file):
+    status, out, err = run(capsys, "chat", "-c", str(conf_file), "--model", "flash", "hello router")
+    assert status == 0
+    assert out.strip() == "You said: hello router"
+    assert "-- pinstripes:ps/deepseek-v4-flash  cost $0.000" in err
+
+
+def test_chat_reports_a_routing_failure(capsys, sim, conf_file):
+    status, _, err = run(capsys, "chat", "-c", str(conf_file), "--model", "nope", "hi")
+    assert status == 1
+    assert "no route for model 'nope'" in err

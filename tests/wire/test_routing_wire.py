@@ -126,6 +126,19 @@ def test_stream_through_each_transport_ends_with_usage_and_cost(sim, router, ref
     assert all(chunk.object == "chat.completion.chunk" for chunk in chunks)
 
 
+def test_majestix_stream_ends_with_the_billed_cost(sim, router):
+    chunks = list(router.stream(model="inference-api:gpt-5-mini", messages=HELLO))
+    text = "".join(c.delta.content or "" for chunk in chunks for c in chunk.choices)
+    assert text == "You said: hello there router"
+    last = chunks[-1]
+    (sent,) = [r for r in sim.requests("inference-api") if r.method == "POST"]
+    raw = next(m for m in sim.catalog("inference-api")["models"] if m["id"] == "gpt-5-mini")
+    prompt = prompt_tokens_of(sent.json())
+    credits = round((prompt * raw["cost_per_1k_input"] + 5 * raw["cost_per_1k_output"]) / 1000, 6)
+    assert last.route.cost == Decimal(str(credits)) * Decimal("0.001")
+    assert last.usage.cost == float(last.route.cost)
+
+
 def test_pipellm_routes_by_protocol_family(sim, router):
     router.complete(model="pipellm:gpt-5-mini", messages=HELLO)
     router.complete(model="pipellm:claude-sonnet-4-6", messages=HELLO)
