@@ -29,7 +29,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, Callable, Generator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -37,16 +37,15 @@ import httpx
 from httpx_sse import ServerSentEvent
 from pydantic import Field, ValidationError
 
+from router import anthropic_messages
 from router.catalog import ModelCard, Pricing, Protocol
 from router.completion import (
     ChatCompletion,
     ChatCompletionChunk,
-    Choice,
     ChunkChoice,
     Delta,
-    Message,
     TokenCounts,
-    ToolCall,
+    aggregate_chunks,
 )
 from router.errors import CatalogError, Unavailable, UpstreamError
 from router.hookspecs import RegisterProvider, hookimpl
@@ -58,7 +57,6 @@ __all__ = [
     "InferenceAPI",
     "InferenceAPIOptions",
     "MajestixStream",
-    "aggregate_chunks",
     "chat_body",
     "code_body",
     "credits_to_usd",
@@ -206,15 +204,6 @@ _TEXT_PARTS = frozenset({"text", "input_text"})
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 
 
-def _common(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": card.id, "stream": True}
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.output_limit is not None:
-        body["max_tokens"] = request.output_limit
-    return body
-
-
 def _parts(content: Any, card: ModelCard, role: str) -> list[dict[str, Any]]:
     """OpenAI ``content`` as text and image parts; anything else is a ``ValueError``."""
     if content is None:
@@ -266,119 +255,42 @@ def chat_body(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
             )
         parts = _parts(message.get("content"), card, role)
         messages.append({"role": role, "content": parts if _has_image(parts) else _flat(parts)})
-    return {**_common(request, card), "messages": messages}
+    body: dict[str, Any] = {"model": card.id, "stream": True}
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.output_limit is not None:
+        body["max_tokens"] = request.output_limit
+    return {**body, "messages": messages}
 
 
-def _image_block(part: dict[str, Any], card: ModelCard) -> dict[str, Any]:
-    """An OpenAI image part as an Anthropic ``image`` block (data URLs as base64)."""
-    if part["type"] == "image":
-        return part  # already an Anthropic block
-    source = part.get("image_url")
-    url = source.get("url") if isinstance(source, dict) else source
-    if not isinstance(url, str) or not url:
-        raise ValueError(f"{_who(card)}: an image part without a URL")
-    if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        if not header.endswith(";base64"):
-            raise ValueError(f"{_who(card)}: an image data URL that is not base64")
-        media_type = header.removeprefix("data:").removesuffix(";base64")
-        return {
-            "type": "image",
-            "source": {"type": "base64", "media_type": media_type, "data": data},
-        }
-    return {"type": "image", "source": {"type": "url", "url": url}}
-
-
-def _blocks(parts: list[dict[str, Any]], card: ModelCard) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    for part in parts:
-        if part["type"] in _IMAGE_PARTS:
-            blocks.append(_image_block(part, card))
-        elif part["text"]:  # Anthropic refuses empty text blocks
-            blocks.append({"type": "text", "text": part["text"]})
-    return blocks
-
-
-def _tool_use(call: Any, card: ModelCard) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-        raise ValueError(f"{_who(card)}: a tool call without a function name")
-    arguments = function.get("arguments") or "{}"
-    try:
-        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
-    except ValueError:
-        raise ValueError(f"{_who(card)}: tool call arguments are not JSON") from None
-    if not isinstance(arguments, dict):
-        raise ValueError(f"{_who(card)}: tool call arguments are not a JSON object")
-    call_id = call.get("id")
-    if not isinstance(call_id, str) or not call_id:
-        raise ValueError(f"{_who(card)}: a tool call without an id")
-    return {"type": "tool_use", "id": call_id, "name": function["name"], "input": arguments}
-
-
-def _tool(tool: Any, card: ModelCard) -> dict[str, Any]:
-    function = tool.get("function") if isinstance(tool, dict) else None
-    if (
-        not isinstance(tool, dict)
-        or tool.get("type", "function") != "function"
-        or not isinstance(function, dict)
-        or not isinstance(function.get("name"), str)
-    ):
-        raise ValueError(f"{_who(card)}: only function tools can be sent")
-    return {
-        "name": function["name"],
-        "description": function.get("description") or "",
-        "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
-    }
-
-
-def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    """Add blocks as a ``role`` message, merged into the last one when it has that role."""
-    if not blocks:
-        return
-    if messages and messages[-1]["role"] == role:
-        messages[-1]["content"].extend(blocks)
-    else:
-        messages.append({"role": role, "content": blocks})
+_CODE_FIELDS = ("model", "max_tokens", "messages", "system", "tools", "temperature", "stream")
 
 
 def code_body(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
-    """The ``/code`` body: Anthropic-style messages, top-level ``system``, the tools.
+    """The ``/code`` body: Anthropic Messages (:mod:`router.anthropic_messages`), cut to
+    the fields Majestix takes; ``system`` is a string and every tool has a description.
 
-    Assistant tool calls become ``tool_use`` blocks; OpenAI ``tool`` messages become
-    ``tool_result`` blocks of a user message (consecutive ones in one message).
+    Only ``tool_choice: auto`` can be sent, and images only to vision models.
     """
     if request.tool_choice not in (None, "auto"):
         raise ValueError(f"{_who(card)}: /code has no tool_choice (only 'auto' can be sent)")
-    system: list[str] = []
-    messages: list[dict[str, Any]] = []
-    for message in request.messages:
-        role = message.get("role")
-        content = message.get("content")
-        if role in ("system", "developer"):
-            system.append(_flat(_parts(content, card, "system")))
-        elif role == "user":
-            _append(messages, "user", _blocks(_parts(content, card, role), card))
-        elif role == "assistant":
-            blocks = _blocks(_parts(content, card, role), card)
-            blocks += [_tool_use(call, card) for call in message.get("tool_calls") or []]
-            _append(messages, "assistant", blocks)
-        elif role == "tool":
-            call_id = message.get("tool_call_id")
-            if not isinstance(call_id, str) or not call_id:
-                raise ValueError(f"{_who(card)}: a tool message without a tool_call_id")
-            result = {
-                "type": "tool_result",
-                "tool_use_id": call_id,
-                "content": _flat(_parts(content, card, role)),
-            }
-            _append(messages, "user", [result])
-        else:
-            raise ValueError(f"{_who(card)}: cannot send a {role!r} message")
-    body = {**_common(request, card), "messages": messages}
-    if system:
-        body["system"] = "\n\n".join(system)
-    body["tools"] = [_tool(tool, card) for tool in request.tools or []]
+    if request.needs_vision and card.supports_vision is not True:
+        raise ValueError(f"{_who(card)} does not take images (supports_vision is not true)")
+    try:
+        full = anthropic_messages.request_body(request, card, stream=True, fill_max_tokens=False)
+    except ValueError as exc:
+        raise ValueError(f"{_who(card)}: {exc}") from None
+    body = {key: full[key] for key in _CODE_FIELDS if key in full}
+    if isinstance(body.get("system"), list):  # blocks when a part had cache_control
+        body["system"] = "\n\n".join(block["text"] for block in body["system"])
+    body["tools"] = [
+        {
+            "name": tool["name"],
+            "description": tool.get("description", ""),
+            "input_schema": {"type": "object", "properties": {}, **tool["input_schema"]},
+        }
+        for tool in body.get("tools", [])
+    ]
     return body
 
 
@@ -551,51 +463,6 @@ class MajestixStream:
         self.counts = counts.model_copy(update={"billed_usd": billed})
         self._done = True
         return self._chunk({}, "tool_calls" if self._tool_calls else "stop")
-
-
-def aggregate_chunks(chunks: Iterable[ChatCompletionChunk]) -> ChatCompletion:
-    """The ``chat.completion`` a stream of chunks adds up to.
-
-    Text is concatenated; tool calls are merged by ``index`` (arguments concatenated);
-    the id is the last chunk's, ``created`` the first's. Raises ``ValueError`` when there
-    are no chunks.
-    """
-    first: ChatCompletionChunk | None = None
-    last: ChatCompletionChunk | None = None
-    texts: dict[int, list[str]] = {}
-    calls: dict[int, dict[int, dict[str, Any]]] = {}
-    finish: dict[int, str | None] = {}
-    for chunk in chunks:
-        first, last = first or chunk, chunk
-        for choice in chunk.choices:
-            texts.setdefault(choice.index, [])
-            calls.setdefault(choice.index, {})
-            if choice.delta.content:
-                texts[choice.index].append(choice.delta.content)
-            for delta in choice.delta.tool_calls or []:
-                index = delta.get("index", len(calls[choice.index]))
-                call = calls[choice.index].setdefault(
-                    index, {"id": None, "function": {"name": None, "arguments": ""}}
-                )
-                function = delta.get("function") or {}
-                call["id"] = delta.get("id") or call["id"]
-                call["function"]["name"] = function.get("name") or call["function"]["name"]
-                call["function"]["arguments"] += function.get("arguments") or ""
-            if choice.finish_reason:
-                finish[choice.index] = choice.finish_reason
-    if first is None or last is None:
-        raise ValueError("no chunks to aggregate")
-    choices = []
-    for index in sorted(texts):
-        tool_calls = [ToolCall.model_validate(calls[index][i]) for i in sorted(calls[index])]
-        text = "".join(texts[index])
-        message = Message(
-            content=text or (None if tool_calls else ""), tool_calls=tool_calls or None
-        )
-        choices.append(Choice(index=index, message=message, finish_reason=finish.get(index)))
-    return ChatCompletion(
-        id=last.id, created=first.created, model=last.model, choices=choices, provider=last.provider
-    )
 
 
 @hookimpl

@@ -63,18 +63,25 @@ _STREAM_ERRORS: dict[str, type[UpstreamError]] = {
 # -- request ------------------------------------------------------------------------------
 
 
-def request_body(request: ChatRequest, card: ModelCard, *, stream: bool) -> dict[str, Any]:
+def request_body(
+    request: ChatRequest, card: ModelCard, *, stream: bool, fill_max_tokens: bool = True
+) -> dict[str, Any]:
     """The Messages body asking ``card`` to answer the OpenAI-shaped ``request``.
 
+    Without a cap from the caller, ``max_tokens`` is :data:`DEFAULT_MAX_TOKENS` (or the
+    card's smaller limit), as Anthropic requires; ``fill_max_tokens=False`` leaves it out.
     Raises ``ValueError`` for what Messages cannot express (an unknown role or content
     part, tool-call arguments that are not JSON, an unknown ``tool_choice``).
     """
     extra = request.model_extra or {}
     system, messages = _messages(request.messages)
     limit = request.output_limit
-    if limit is None:
+    if limit is None and fill_max_tokens:
         limit = min(DEFAULT_MAX_TOKENS, card.max_output_tokens or DEFAULT_MAX_TOKENS)
-    body: dict[str, Any] = {"model": card.id, "max_tokens": limit, "messages": messages}
+    body: dict[str, Any] = {"model": card.id}
+    if limit is not None:
+        body["max_tokens"] = limit
+    body["messages"] = messages
     if system is not None:
         body["system"] = system
     if request.tools:
@@ -228,7 +235,9 @@ def _assistant_blocks(message: dict[str, Any], *, where: str) -> list[dict[str, 
         try:
             tool_input = json.loads(arguments) if isinstance(arguments, str) else arguments
         except ValueError:
-            tool_input = None
+            raise ValueError(
+                f"{at}: arguments of tool call {call_id!r} ({name}) are not JSON"
+            ) from None
         if not isinstance(tool_input, dict):
             raise ValueError(
                 f"{at}: arguments of tool call {call_id!r} ({name}) are not a JSON object"

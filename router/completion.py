@@ -8,6 +8,7 @@ router's own record of the decision (``.route``) is not part of the JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "PromptTokensDetails",
     "TokenCounts",
     "Usage",
+    "aggregate_chunks",
 ]
 
 
@@ -148,3 +150,48 @@ class TokenCounts(BaseModel):
             prompt_tokens_details=details,
             cost=None if cost is None else float(cost),
         )
+
+
+def aggregate_chunks(chunks: Iterable[ChatCompletionChunk]) -> ChatCompletion:
+    """The ``chat.completion`` a stream of chunks adds up to.
+
+    Text is concatenated; tool calls are merged by ``index`` (arguments concatenated);
+    the id is the last chunk's, ``created`` the first's. Raises ``ValueError`` when there
+    are no chunks.
+    """
+    first: ChatCompletionChunk | None = None
+    last: ChatCompletionChunk | None = None
+    texts: dict[int, list[str]] = {}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
+    finish: dict[int, str | None] = {}
+    for chunk in chunks:
+        first, last = first or chunk, chunk
+        for choice in chunk.choices:
+            texts.setdefault(choice.index, [])
+            calls.setdefault(choice.index, {})
+            if choice.delta.content:
+                texts[choice.index].append(choice.delta.content)
+            for delta in choice.delta.tool_calls or []:
+                index = delta.get("index", len(calls[choice.index]))
+                call = calls[choice.index].setdefault(
+                    index, {"id": None, "function": {"name": None, "arguments": ""}}
+                )
+                function = delta.get("function") or {}
+                call["id"] = delta.get("id") or call["id"]
+                call["function"]["name"] = function.get("name") or call["function"]["name"]
+                call["function"]["arguments"] += function.get("arguments") or ""
+            if choice.finish_reason:
+                finish[choice.index] = choice.finish_reason
+    if first is None or last is None:
+        raise ValueError("no chunks to aggregate")
+    choices = []
+    for index in sorted(texts):
+        tool_calls = [ToolCall.model_validate(calls[index][i]) for i in sorted(calls[index])]
+        text = "".join(texts[index])
+        message = Message(
+            content=text or (None if tool_calls else ""), tool_calls=tool_calls or None
+        )
+        choices.append(Choice(index=index, message=message, finish_reason=finish.get(index)))
+    return ChatCompletion(
+        id=last.id, created=first.created, model=last.model, choices=choices, provider=last.provider
+    )

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent
 
-from providers.inference_api import InferenceAPI, MajestixStream, aggregate_chunks
+from providers.inference_api import InferenceAPI, MajestixStream
 from router import ModelCard, Router
-from router.completion import ChatCompletionChunk
+from router.completion import ChatCompletionChunk, aggregate_chunks
 from router.errors import ContextTooLong, Rejected, Unavailable
 from router.types import ChatRequest
 

@@ -168,14 +168,19 @@ def test_majestix_cost_is_credits_times_usd_per_credit(sim, router):
     assert reply.route.usage_estimated is True
 
 
-@pytest.mark.parametrize("provider", ["pinstripes", "openrouter", "routstr"])
-def test_cached_tokens_are_billed_at_the_cache_rate(sim, router, provider):
-    ref = {
-        "pinstripes": "pinstripes:ps/deepseek-v4-flash",
-        "openrouter": "openrouter:anthropic/claude-sonnet-4.6",
-        "routstr": "routstr:deepseek/deepseek-v4-flash",
-    }[provider]
-    sim.set_cached_tokens(provider, 4)
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "pinstripes:ps/deepseek-v4-flash",  # usage.cached_tokens at the top level
+        "openrouter:anthropic/claude-sonnet-4.6",
+        "routstr:deepseek/deepseek-v4-flash",  # no cache rate in its catalog: prompt rate
+        "pipellm:gpt-5-mini",
+        "pipellm:gemini-3-flash",
+        "openai:Qwen/Qwen3-8B",  # prices from model_info, no cache rate
+    ],
+)
+def test_cached_tokens_are_billed_at_the_cache_rate(sim, router, ref):
+    sim.set_cached_tokens(ref.partition(":")[0], 4)
     reply = router.complete(model=ref, messages=HELLO)
     prompt = reply.usage.prompt_tokens
     assert reply.usage.prompt_tokens_details.cached_tokens == 4

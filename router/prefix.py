@@ -1,0 +1,198 @@
+"""The prefix-cache model: which deployment is warm for a request, and how warm.
+
+For every answered request the router remembers, per deployment, the prefixes it sent
+(a chain of hashes over a canonical serialization of tools, system and messages, cut
+at message boundaries and at fixed-size blocks inside long messages). A new request's
+expected cached tokens on a deployment are the longest remembered prefix it shares,
+still within the provider's cache lifetime, rounded down by the provider's caching
+rule, times the deployment's learned hit rate: how many cached tokens its usage
+actually reported against how many were predicted. The same memory calibrates the
+prompt-token estimate against the ``prompt_tokens`` providers report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from cachetools import LRUCache
+from pydantic import BaseModel, ConfigDict, Field
+
+from router.types import CHARS_PER_TOKEN, ChatRequest
+
+__all__ = [
+    "BLOCK_CHARS",
+    "CacheRule",
+    "MemoryPrefixes",
+    "Prefix",
+    "PrefixState",
+    "prefix_chain",
+]
+
+BLOCK_CHARS = 512
+"""Long message contents are hashed in blocks of this many characters (~128 tokens)."""
+
+
+class CacheRule(BaseModel):
+    """How a provider caches prompt prefixes (the YAML ``providers[].cache`` block)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["automatic", "explicit", "none"] = "automatic"
+    """``automatic``: every prompt is cached (OpenAI style); ``explicit``: only up to
+    ``cache_control`` breakpoints (Anthropic); ``none``: no caching assumed."""
+    min_tokens: int = Field(default=1024, ge=0)
+    """Shortest prefix the provider caches."""
+    step: int = Field(default=128, ge=1)
+    """Above ``min_tokens``, cached lengths grow in steps of this many tokens."""
+    lifetime: float = Field(default=300.0, gt=0)
+    """Seconds a cached prefix stays warm after its last use."""
+
+    def cacheable(self, tokens: int) -> int:
+        """The cached tokens a shared prefix of ``tokens`` tokens yields under this rule."""
+        if self.mode == "none" or tokens < self.min_tokens or tokens <= 0:
+            return 0
+        return self.min_tokens + (tokens - self.min_tokens) // self.step * self.step
+
+
+NO_CACHE = CacheRule(mode="none")
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """One prefix of a request: its hash and its estimated length in tokens."""
+
+    digest: bytes
+    tokens: int
+
+
+def _segments(request: ChatRequest) -> list[str]:
+    segments: list[str] = []
+    if request.tools:
+        segments.append("tools\x00" + json.dumps(request.tools, sort_keys=True))
+    for message in request.messages:
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content, sort_keys=True)
+        extra = {k: v for k, v in message.items() if k not in ("role", "content")}
+        head = f"{message.get('role')}\x00{json.dumps(extra, sort_keys=True) if extra else ''}\x00"
+        body = head + text
+        segments.extend(body[i : i + BLOCK_CHARS] for i in range(0, len(body), BLOCK_CHARS))
+        segments.append("\x01")  # message boundary
+    return segments
+
+
+def prefix_chain(request: ChatRequest) -> tuple[Prefix, ...]:
+    """Every prefix of ``request`` at block and message boundaries, shortest first."""
+    chain: list[Prefix] = []
+    digest = b""
+    chars = 0
+    for segment in _segments(request):
+        digest = hashlib.blake2b(digest + segment.encode(), digest_size=16).digest()
+        chars += len(segment)
+        if segment == "\x01":
+            continue  # the boundary marker changes the hash, not the length
+        chain.append(Prefix(digest, math.ceil(chars / CHARS_PER_TOKEN)))
+    # a message boundary hash covers the same text as the block before it
+    return tuple(chain)
+
+
+class PrefixState(Protocol):
+    """Where the prefix memory lives: in-process by default; a shared backend implements this."""
+
+    def remember(self, ref: str, chain: Sequence[Prefix]) -> None:
+        """``ref`` has just been sent a request with these prefixes."""
+        ...
+
+    def longest(self, ref: str, chain: Sequence[Prefix], lifetime: float) -> int:
+        """Tokens of the longest prefix of ``chain`` sent to ``ref`` within ``lifetime`` s."""
+        ...
+
+    def observe(self, ref: str, predicted: int, reported: int) -> None:
+        """``ref`` reported ``reported`` cached tokens where ``predicted`` were expected."""
+        ...
+
+    def hit_rate(self, ref: str) -> float:
+        """The learned share of predicted cached tokens that ``ref`` really serves."""
+        ...
+
+    def calibrate(self, key: str, estimated: int, reported: int) -> None:
+        """A provider reported ``reported`` prompt tokens for an estimate of ``estimated``."""
+        ...
+
+    def calibration(self, key: str) -> float:
+        """The learned ratio of reported to estimated prompt tokens (1.0 before evidence)."""
+        ...
+
+
+class MemoryPrefixes:
+    """In-process prefix memory, LRU-bounded to ``maxsize`` remembered prefixes.
+
+    Hit rates and calibration ratios are exponentially weighted moving averages
+    (weight ``alpha`` on the newest observation); a deployment starts at ``prior``.
+    """
+
+    def __init__(
+        self,
+        *,
+        maxsize: int = 200_000,
+        prior: float = 0.9,
+        alpha: float = 0.3,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._seen: LRUCache[tuple[str, bytes], float] = LRUCache(maxsize)
+        self._rates: LRUCache[str, float] = LRUCache(10_000)
+        self._ratios: LRUCache[str, float] = LRUCache(10_000)
+        self._prior = prior
+        self._alpha = alpha
+        self._timer = timer
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def remember(self, ref: str, chain: Sequence[Prefix]) -> None:
+        now = self._timer()
+        with self._lock:
+            for prefix in chain:
+                self._seen[(ref, prefix.digest)] = now
+
+    def longest(self, ref: str, chain: Sequence[Prefix], lifetime: float) -> int:
+        oldest = self._timer() - lifetime
+        with self._lock:
+            for prefix in reversed(chain):
+                used = self._seen.get((ref, prefix.digest))
+                if used is not None and used >= oldest:
+                    return prefix.tokens
+        return 0
+
+    def observe(self, ref: str, predicted: int, reported: int) -> None:
+        if predicted <= 0:
+            return  # no prediction, no evidence about this deployment's cache
+        ratio = min(1.0, max(0.0, reported / predicted))
+        with self._lock:
+            rate = self._rates.get(ref, self._prior)
+            self._rates[ref] = (1 - self._alpha) * rate + self._alpha * ratio
+
+    def hit_rate(self, ref: str) -> float:
+        with self._lock:
+            return self._rates.get(ref, self._prior)
+
+    def calibrate(self, key: str, estimated: int, reported: int) -> None:
+        if estimated <= 0 or reported <= 0:
+            return
+        ratio = min(4.0, max(0.25, reported / estimated))
+        with self._lock:
+            current = self._ratios.get(key)
+            self._ratios[key] = (
+                ratio if current is None else (1 - self._alpha) * current + self._alpha * ratio
+            )
+
+    def calibration(self, key: str) -> float:
+        with self._lock:
+            return self._ratios.get(key, 1.0)
