@@ -25,15 +25,15 @@ class ContextFit(Policy):
     """What to do with a candidate whose context length is unknown."""
 
     def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
-        prompt = request.estimated_prompt_tokens
         limit = request.output_limit
         output = limit if limit is not None else self.expected_output_tokens
-        need = prompt + output
         known: list[ModelCard] = []
         unsure: list[ModelCard] = []
         excluded: dict[str, str] = {}
         demoted: dict[str, str] = {}
         for card in candidates:
+            prompt = request.prompt_tokens(card)
+            need = prompt + output
             if (
                 limit is not None
                 and card.max_output_tokens is not None

@@ -37,7 +37,7 @@ class MaxPrice(Policy):
             if card.pricing is None:
                 excluded[card.ref] = "no published price"
                 continue
-            rates = card.pricing.rates_for(request.estimated_prompt_tokens)
+            rates = card.pricing.rates_for(request.prompt_tokens(card))
             over = [
                 f"{what} ${_per_mtok(rate)}/1M > max ${_per_mtok(cap / _MTOK)}/1M"
                 for what, rate, cap in (

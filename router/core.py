@@ -35,6 +35,7 @@ from router.errors import (
 from router.fallback import CooldownState, MemoryCooldowns, Plan
 from router.plugins import Plugins
 from router.policy import Policy
+from router.prefix import MemoryPrefixes, PrefixState
 from router.provider import Provider
 from router.routing import Answer, StreamSession, plan_route, referenced_providers
 from router.types import ChatRequest
@@ -62,6 +63,7 @@ class Router:
         timer: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         cooldowns: CooldownState | None = None,
+        prefixes: PrefixState | None = None,
     ) -> None:
         self.plugins = Plugins(plugins, entry_points=entry_points)
         resolved = resolve(config, self.plugins, environ)
@@ -83,6 +85,8 @@ class Router:
             after=self.fallback.cooldown_after, seconds=self.fallback.cooldown_seconds, timer=timer
         )
         """Which deployments are cooling down (in-process unless a shared state is given)."""
+        self.prefixes: PrefixState = prefixes or MemoryPrefixes(timer=timer)
+        """Prefix-cache memory, learned hit rates and token calibration."""
         self._sleep = sleep
 
     @classmethod

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from router.catalog import Pricing
+from router.catalog import ModelCard, Pricing
 from router.completion import TokenCounts
+from router.types import ChatRequest
 
-__all__ = ["expected_cost", "usage_cost"]
+__all__ = ["expected_cost", "request_cost", "usage_cost"]
 
 
 def expected_cost(
@@ -52,3 +53,25 @@ def usage_cost(pricing: Pricing | None, counts: TokenCounts) -> Decimal | None:
         + written * write_rate
         + counts.completion * rates.completion
     )
+
+
+def request_cost(
+    request: ChatRequest, card: ModelCard, output_tokens: int, *, prefix_cache: bool = False
+) -> Decimal | None:
+    """Expected USD for ``request`` on ``card``; None when the deployment has no price.
+
+    With ``prefix_cache``, the tokens its prefix cache is expected to serve are billed at
+    the cache-read rate, and tokens expected to be written at a premium (explicit
+    caching with breakpoints) add ``cache_write - prompt`` rate each.
+    """
+    if card.pricing is None:
+        return None
+    prompt = request.prompt_tokens(card)
+    outlook = request.cache_outlook(card) if prefix_cache else None
+    if outlook is None:
+        return expected_cost(card.pricing, prompt, output_tokens)
+    cost = expected_cost(card.pricing, prompt, output_tokens, outlook.cached_tokens)
+    rates = card.pricing.rates_for(prompt)
+    if outlook.write_tokens and rates.cache_write is not None:
+        cost += outlook.write_tokens * (rates.cache_write - rates.prompt)
+    return cost

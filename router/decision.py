@@ -30,6 +30,12 @@ class Estimate:
     """Expected USD for this request here; None when the deployment publishes no price."""
     unsure: tuple[str, ...] = ()
     """Why a policy ranked it after the sure candidates (``tools support unknown``)."""
+    cached_tokens: int = 0
+    """Prompt tokens its prefix cache is expected to serve (with ``prefix_cache``)."""
+    hit_rate: float | None = None
+    """The deployment's learned cache hit rate used for ``cached_tokens``."""
+    saved: Decimal | None = None
+    """USD the expected cache hits save on this request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,9 @@ class Route:
                     "expected_output_tokens": c.output_tokens,
                     "estimated_cost": None if c.cost is None else _plain(c.cost),
                     "unsure": list(c.unsure),
+                    "expected_cached_tokens": c.cached_tokens,
+                    "hit_rate": c.hit_rate,
+                    "saved": None if c.saved is None else _plain(c.saved),
                 }
                 for c in self.candidates
             ],
@@ -91,9 +100,13 @@ class Route:
         for i, c in enumerate(self.candidates, 1):
             cost = "unpriced" if c.cost is None else f"${_plain(c.cost)}"
             unsure = f"  (ranked after: {'; '.join(c.unsure)})" if c.unsure else ""
+            cache = ""
+            if c.hit_rate is not None:
+                saved = f"${_plain(c.saved)}" if c.saved is not None else "?"
+                cache = f"  cache ~{c.cached_tokens} tok (hit rate {c.hit_rate:.2f}, saves {saved})"
             lines.append(
                 f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
-                f"  est. {cost}{unsure}"
+                f"  est. {cost}{cache}{unsure}"
             )
         if self.excluded:
             lines.append(f"excluded ({len(self.excluded)}):")

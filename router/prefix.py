@@ -28,6 +28,7 @@ from router.types import CHARS_PER_TOKEN, ChatRequest
 
 __all__ = [
     "BLOCK_CHARS",
+    "CacheOutlook",
     "CacheRule",
     "MemoryPrefixes",
     "Prefix",
@@ -65,40 +66,68 @@ NO_CACHE = CacheRule(mode="none")
 
 
 @dataclass(frozen=True, slots=True)
+class CacheOutlook:
+    """What a deployment's prefix cache is expected to do for one request."""
+
+    rule: CacheRule
+    shared_tokens: int
+    """Tokens of the longest prefix this deployment saw within the cache lifetime."""
+    predicted_tokens: int
+    """``shared_tokens`` rounded down by the rule: what a perfect cache would serve."""
+    hit_rate: float
+    """The deployment's learned share of predicted cached tokens really served."""
+    write_tokens: int = 0
+    """Tokens expected to be written at the cache-write premium (explicit caching)."""
+    breakpoints: bool = False
+    """Whether the router adds ``cache_control`` breakpoints to this request."""
+
+    @property
+    def cached_tokens(self) -> int:
+        """Expected cached tokens: ``predicted_tokens`` times the hit rate."""
+        return int(self.predicted_tokens * self.hit_rate)
+
+
+@dataclass(frozen=True, slots=True)
 class Prefix:
     """One prefix of a request: its hash and its estimated length in tokens."""
 
     digest: bytes
     tokens: int
+    boundary: bool = False
+    """Whether the prefix ends where a message (or the tools) ends."""
 
 
-def _segments(request: ChatRequest) -> list[str]:
-    segments: list[str] = []
+def _elements(request: ChatRequest) -> list[str]:
+    elements = []
     if request.tools:
-        segments.append("tools\x00" + json.dumps(request.tools, sort_keys=True))
+        elements.append("tools\x00" + json.dumps(request.tools, sort_keys=True))
     for message in request.messages:
         content = message.get("content")
         text = content if isinstance(content, str) else json.dumps(content, sort_keys=True)
         extra = {k: v for k, v in message.items() if k not in ("role", "content")}
-        head = f"{message.get('role')}\x00{json.dumps(extra, sort_keys=True) if extra else ''}\x00"
-        body = head + text
-        segments.extend(body[i : i + BLOCK_CHARS] for i in range(0, len(body), BLOCK_CHARS))
-        segments.append("\x01")  # message boundary
-    return segments
+        elements.append(f"{message.get('role')}\x00{json.dumps(extra, sort_keys=True)}\x00{text}")
+    return elements
 
 
 def prefix_chain(request: ChatRequest) -> tuple[Prefix, ...]:
-    """Every prefix of ``request`` at block and message boundaries, shortest first."""
+    """Every prefix of ``request`` at block and message boundaries, shortest first.
+
+    Each hash covers everything before it, so equal hashes mean equal prefixes.
+    """
     chain: list[Prefix] = []
     digest = b""
     chars = 0
-    for segment in _segments(request):
-        digest = hashlib.blake2b(digest + segment.encode(), digest_size=16).digest()
-        chars += len(segment)
-        if segment == "\x01":
-            continue  # the boundary marker changes the hash, not the length
-        chain.append(Prefix(digest, math.ceil(chars / CHARS_PER_TOKEN)))
-    # a message boundary hash covers the same text as the block before it
+    for element in _elements(request):
+        for start in range(0, len(element), BLOCK_CHARS):
+            block = element[start : start + BLOCK_CHARS]
+            digest = hashlib.blake2b(digest + block.encode(), digest_size=16).digest()
+            chars += len(block)
+            last = start + BLOCK_CHARS >= len(element)
+            chain.append(Prefix(digest, math.ceil(chars / CHARS_PER_TOKEN), boundary=last))
+        # the end of an element is part of the identity: "ab" + "c" != "a" + "bc"
+        digest = hashlib.blake2b(digest + b"\x01", digest_size=16).digest()
+        if chain:
+            chain[-1] = Prefix(digest, chain[-1].tokens, boundary=True)
     return tuple(chain)
 
 

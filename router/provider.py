@@ -53,6 +53,7 @@ from router.errors import (
     error_for_status,
 )
 from router.parsing import Entry, EntryError
+from router.prefix import NO_CACHE, CacheRule
 from router.retry_after import parse_retry_after
 from router.types import ChatRequest
 
@@ -107,6 +108,11 @@ class ProviderOptions(BaseModel):
     """Seconds to wait, after a failed refresh, before trying again (capped at ``catalog_ttl``)."""
     timeout: float = Field(default=30.0, gt=0)
     """Seconds for connect, read and write on this provider's HTTP requests."""
+    cache: CacheRule | None = None
+    """How this provider caches prompt prefixes; default: the plugin's rule per model."""
+    auto_cache_control: bool = False
+    """Explicit-caching models (Anthropic): add ``cache_control`` breakpoints when the
+    router expects the prefix to be reused, and count the write premium then."""
 
     @field_validator("name")
     @classmethod
@@ -132,6 +138,11 @@ class ProviderOptions(BaseModel):
             msg = "must be an http:// or https:// URL"
             raise ValueError(msg)
         return value.rstrip("/")
+
+
+def _explicit_family(card: ModelCard) -> bool:
+    # Anthropic models cache only at cache_control breakpoints, whoever serves them.
+    return card.protocol == "anthropic" or card.id.startswith("anthropic/")
 
 
 class Provider(abc.ABC):
@@ -311,6 +322,24 @@ class Provider(abc.ABC):
             message = error.get("message") if isinstance(error, dict) else error
         text = message if isinstance(message, str) and message else response.reason_phrase
         return self.redact(text[:200])
+
+    # -- prefix caching ------------------------------------------------------------
+
+    default_cache_rule: ClassVar[CacheRule] = CacheRule()
+    """OpenAI-style automatic caching: from 1,024 tokens, in 128-token steps, 5 minutes."""
+
+    def cache_rule(self, card: ModelCard) -> CacheRule:
+        """How ``card`` caches prompt prefixes. No cache-read rate in the catalog: none.
+
+        Anthropic-family models cache explicitly (only up to ``cache_control``
+        breakpoints); the YAML ``cache:`` block overrides the plugin's rule.
+        """
+        if card.pricing is None or card.pricing.cache_read is None:
+            return NO_CACHE
+        rule = self.options.cache or self.default_cache_rule
+        if self.options.cache is None and _explicit_family(card):
+            return rule.model_copy(update={"mode": "explicit"})
+        return rule
 
     # -- chat transport: OpenAI Chat Completions by default -------------------------
 

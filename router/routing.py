@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from router.catalog import Catalog, ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
-from router.cost import expected_cost, usage_cost
+from router.cost import request_cost, usage_cost
 from router.decision import Estimate, Exclusion, Route
 from router.errors import (
     CatalogError,
@@ -25,15 +25,79 @@ from router.errors import (
     UpstreamError,
 )
 from router.fallback import Plan
+from router.prefix import CacheOutlook, Prefix, prefix_chain
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
     from router.core import Router
 
-__all__ = ["Answer", "StreamSession", "plan_route", "referenced_providers"]
+__all__ = ["Answer", "RoutingContext", "StreamSession", "plan_route", "referenced_providers"]
 
 DEFAULT_EXPECTED_OUTPUT = 300
 """Completion tokens assumed when neither the request nor a policy says."""
+
+
+class RoutingContext:
+    """One request's view of what the router has learned: calibration and warm caches.
+
+    Attached to the request while it is routed (``ChatRequest.prompt_tokens(card)``,
+    ``ChatRequest.cache_outlook(card)``), and told the outcome with :meth:`learn`.
+    """
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._chain: tuple[Prefix, ...] | None = None
+        self._outlooks: dict[str, CacheOutlook] = {}
+
+    def chain(self, request: ChatRequest) -> tuple[Prefix, ...]:
+        if self._chain is None:
+            self._chain = prefix_chain(request)
+        return self._chain
+
+    def _scale(self, card: ModelCard, tokens: int) -> int:
+        return round(tokens * self.router.prefixes.calibration(card.ref))
+
+    def prompt_tokens(self, request: ChatRequest, card: ModelCard) -> int:
+        return max(1, self._scale(card, request.estimated_prompt_tokens))
+
+    def outlook(self, request: ChatRequest, card: ModelCard) -> CacheOutlook:
+        if (known := self._outlooks.get(card.ref)) is not None:
+            return known
+        provider = self.router.providers[card.provider]
+        rule = provider.cache_rule(card)
+        memory = self.router.prefixes
+        outlook = CacheOutlook(rule, 0, 0, memory.hit_rate(card.ref))
+        if rule.mode != "none":
+            chain = self.chain(request)
+            shared = self._scale(card, memory.longest(card.ref, chain, rule.lifetime))
+            predicted = rule.cacheable(shared)
+            breakpoints = False
+            write = 0
+            if rule.mode == "explicit":
+                # Worth a breakpoint when what precedes the newest message is long enough
+                # to be cached: the next turn of the conversation will reuse it.
+                stable = [p.tokens for p in chain if p.boundary][-2:-1]
+                reused = bool(stable) and rule.cacheable(self._scale(card, stable[0])) > 0
+                breakpoints = provider.options.auto_cache_control and reused
+                if not breakpoints:
+                    predicted = 0  # without breakpoints nothing is read from the cache
+                else:
+                    prompt = self.prompt_tokens(request, card)
+                    write = max(0, rule.cacheable(prompt) - predicted)
+            outlook = CacheOutlook(rule, shared, predicted, outlook.hit_rate, write, breakpoints)
+        self._outlooks[card.ref] = outlook
+        return outlook
+
+    def learn(self, request: ChatRequest, card: ModelCard, counts: TokenCounts) -> None:
+        """Record what ``card`` answered: calibration, hit rate, the prefixes now warm."""
+        memory = self.router.prefixes
+        outlook = self.outlook(request, card)
+        if not counts.estimated:
+            memory.calibrate(card.ref, request.estimated_prompt_tokens, counts.prompt)
+            if outlook.rule.mode != "none":
+                memory.observe(card.ref, outlook.predicted_tokens, counts.cache_read)
+        if outlook.rule.mode == "automatic" or outlook.breakpoints:
+            memory.remember(card.ref, self.chain(request))
 
 
 def referenced_providers(router: Router, model: str) -> list[str]:
@@ -69,13 +133,18 @@ def _refs(router: Router, model: str, catalogs: Mapping[str, Catalog | CatalogEr
     )
 
 
-def _expected_output(router: Router, req: ChatRequest) -> int:
+def _expectations(router: Router, req: ChatRequest) -> tuple[int, bool]:
+    """Expected output tokens (the first policy that states them, else the request's cap
+    or a default), and whether any policy counts prefix-cache savings."""
+    output: int | None = None
+    prefix_cache = False
     for _, policy in router.policies:
         expected = getattr(policy, "expected_output_tokens", None)
-        if isinstance(expected, int):
+        if output is None and isinstance(expected, int):
             limit = req.output_limit
-            return expected if limit is None else min(limit, expected)
-    return req.output_limit or DEFAULT_EXPECTED_OUTPUT
+            output = expected if limit is None else min(limit, expected)
+        prefix_cache = prefix_cache or getattr(policy, "prefix_cache", False) is True
+    return output or req.output_limit or DEFAULT_EXPECTED_OUTPUT, prefix_cache
 
 
 def plan_route(
@@ -84,6 +153,7 @@ def plan_route(
     """The route for ``req`` and the candidate cards, best first."""
     route = Route(model=req.model)
     excluded = route.excluded
+    req._routing = RoutingContext(router)
     for name, catalog in catalogs.items():
         if isinstance(catalog, CatalogError) and req.model == "auto":
             excluded.append(Exclusion(f"{name}:*", "catalog", f"unavailable: {catalog.problem}"))
@@ -119,19 +189,31 @@ def plan_route(
         cards = verdict.keep
     # A candidate some policy was unsure of ranks after every sure one (stable sort).
     cards.sort(key=lambda card: len(unsure.get(card.ref, ())))
-    prompt = req.estimated_prompt_tokens
-    output = _expected_output(router, req)
-    route.candidates = [
-        Estimate(
-            card.ref,
-            prompt,
-            output,
-            None if card.pricing is None else expected_cost(card.pricing, prompt, output),
-            tuple(unsure.get(card.ref, ())),
-        )
-        for card in cards
-    ]
+    output, prefix_cache = _expectations(router, req)
+    route.candidates = [_estimate(req, card, output, prefix_cache, unsure) for card in cards]
     return route, cards
+
+
+def _estimate(
+    req: ChatRequest, card: ModelCard, output: int, prefix_cache: bool, unsure: dict[str, list[str]]
+) -> Estimate:
+    cost = request_cost(req, card, output, prefix_cache=prefix_cache)
+    outlook = req.cache_outlook(card) if prefix_cache else None
+    cached = outlook.cached_tokens if outlook else 0
+    saved = None
+    if outlook is not None and cost is not None and outlook.rule.mode != "none":
+        cold = request_cost(req, card, output)
+        saved = None if cold is None else cold - cost
+    return Estimate(
+        card.ref,
+        req.prompt_tokens(card),
+        output,
+        cost,
+        tuple(unsure.get(card.ref, ())),
+        cached_tokens=cached,
+        hit_rate=outlook.hit_rate if outlook and outlook.rule.mode != "none" else None,
+        saved=saved,
+    )
 
 
 def _estimated(req: ChatRequest, text: str) -> TokenCounts:
@@ -140,8 +222,10 @@ def _estimated(req: ChatRequest, text: str) -> TokenCounts:
     )
 
 
-def _settle(plan: Plan, card: ModelCard, counts: TokenCounts) -> Route:
+def _settle(plan: Plan, card: ModelCard, req: ChatRequest, counts: TokenCounts) -> Route:
     plan.succeeded()
+    if isinstance(req._routing, RoutingContext):
+        req._routing.learn(req, card, counts)
     route = plan.route
     route.chosen = card.ref
     route.cost = usage_cost(card.pricing, counts)
@@ -161,7 +245,7 @@ class Answer:
         if counts is None:
             text = "".join(c.message.content or "" for c in completion.choices)
             counts = _estimated(self.req, text)
-        route = _settle(self.plan, self.card, counts)
+        route = _settle(self.plan, self.card, self.req, counts)
         completion.usage = counts.to_usage(route.cost)
         completion.provider = self.card.provider
         completion._route = route
@@ -252,7 +336,7 @@ class StreamSession:
     def last(self) -> ChatCompletionChunk:
         """The closing chunk: no choices, ``usage`` with ``cost``, and the route."""
         counts = self.decoder.counts or _estimated(self.req, "".join(self._text))
-        route = _settle(self.plan, self.card, counts)
+        route = _settle(self.plan, self.card, self.req, counts)
         head = self._head
         chunk = ChatCompletionChunk(
             id=head.id if head else f"chatcmpl-{int(time.time() * 1000)}",

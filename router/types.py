@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+if TYPE_CHECKING:
+    from router.catalog import ModelCard
+    from router.prefix import CacheOutlook
 
 __all__ = ["ChatRequest"]
 
@@ -34,6 +38,25 @@ class ChatRequest(BaseModel):
     temperature: float | None = None
     stop: str | list[str] | None = None
     stream: bool | None = None
+
+    _routing: Any = PrivateAttr(default=None)
+    """Set by the router while it routes this request: calibration and the prefix cache."""
+
+    def prompt_tokens(self, card: ModelCard) -> int:
+        """Prompt tokens on ``card``: the estimate, calibrated by what that deployment has
+        reported before (the plain estimate outside a router)."""
+        if self._routing is None:
+            return self.estimated_prompt_tokens
+        tokens: int = self._routing.prompt_tokens(self, card)
+        return tokens
+
+    def cache_outlook(self, card: ModelCard) -> CacheOutlook | None:
+        """What the router expects ``card``'s prefix cache to serve for this request
+        (None outside a router)."""
+        if self._routing is None:
+            return None
+        outlook: CacheOutlook = self._routing.outlook(self, card)
+        return outlook
 
     @property
     def output_limit(self) -> int | None:

@@ -1,0 +1,368 @@
+"""The router as an httpx transport that speaks OpenAI's wire format.
+
+Hand it to any OpenAI-compatible client and every request is routed in-process::
+
+    client = openai.OpenAI(
+        base_url="http://router/v1",
+        api_key="x",
+        http_client=httpx.Client(transport=RouterTransport(router)),
+    )
+
+Any host and any path prefix are answered:
+
+- ``POST …/chat/completions``: :meth:`Router.complete`, or with ``"stream": true``
+  :meth:`Router.stream` as server-sent events (``data: {chunk}`` … ``data: [DONE]``),
+  produced lazily as the provider sends them;
+- ``GET …/models``: every chat deployment ref, every group name and ``auto``;
+- ``GET …/models/{id}``: one of those.
+
+Anything else is a 404. Errors are OpenAI error bodies (``{"error": {"message", "type",
+"param", "code"}}``) with the status that makes the OpenAI SDK raise its own typed error;
+a stream that breaks after it began ends with a ``data: {"error": …}`` event and no
+``[DONE]``, as OpenAI's own streams do. Responses carry ``x-router-provider``,
+``x-router-model`` (the deployment ref that answered) and ``x-router-cost`` (exact USD)
+when they are known.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+from pydantic import ValidationError
+
+from router.catalog import ModelCard
+from router.completion import ChatCompletion, ChatCompletionChunk
+from router.decision import Route
+from router.errors import (
+    AllProvidersFailed,
+    CatalogError,
+    ConfigError,
+    ContextTooLong,
+    InvalidRequest,
+    NoRouteError,
+    PluginError,
+    RateLimited,
+    Rejected,
+    RouterError,
+    StreamInterrupted,
+    Timeout,
+    UpstreamError,
+)
+
+if TYPE_CHECKING:
+    from router.core import Router
+
+__all__ = ["AsyncRouterTransport", "RouterTransport"]
+
+logger = logging.getLogger("router.transport")
+
+_DONE = b"data: [DONE]\n\n"
+_OWNER = "router"
+_AUTO = "auto"
+# Rejected statuses passed through as they are; the SDK maps each to its own class.
+_REJECTED_TYPES = {
+    401: "authentication_error",
+    402: "payment_required",
+    403: "permission_error",
+    404: "not_found_error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What one HTTP request asks of the router."""
+
+    action: Literal["complete", "stream", "models", "model"]
+    body: dict[str, Any] = field(default_factory=dict)
+    """The Chat Completions fields to route (``complete`` and ``stream``)."""
+    model_id: str = ""
+    """The model asked for (``model``)."""
+
+
+class _NotFound(Exception):
+    """The request names no route of this transport, or no model the router serves."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+# -- requests ----------------------------------------------------------------------
+
+
+def _parse(request: httpx.Request, content: bytes) -> _Call:
+    """The call ``request`` (with body ``content``) makes; raises ``_NotFound`` or
+    ``InvalidRequest``."""
+    method = request.method.upper()
+    segments = request.url.path.rstrip("/").split("/")
+    if method == "POST" and segments[-2:] == ["chat", "completions"]:
+        body = _chat_body(content)
+        streaming = body.get("stream") is True
+        return _Call("stream" if streaming else "complete", body)
+    if method == "GET" and "models" in segments:
+        model_id = "/".join(segments[segments.index("models") + 1 :])
+        return _Call("model", model_id=model_id) if model_id else _Call("models")
+    raise _NotFound(f"Invalid URL ({method} {request.url.path})", None)
+
+
+def _chat_body(content: bytes) -> dict[str, Any]:
+    """The JSON object of a chat request, less what the router decides itself."""
+    try:
+        body = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    if "self" in body:  # would collide with the bound method's own parameter
+        raise InvalidRequest("unknown field 'self'")
+    # Every routed stream ends with a usage chunk; the router asks each provider for it.
+    body.pop("stream_options", None)
+    return body
+
+
+# -- responses ---------------------------------------------------------------------
+
+
+def _json(status: int, payload: object, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    content = json.dumps(payload, separators=(",", ":")).encode()
+    return httpx.Response(
+        status, headers={"content-type": "application/json", **(headers or {})}, content=content
+    )
+
+
+def _usd(cost: Decimal) -> str:
+    """``cost`` as an exact plain decimal string (no exponent)."""
+    return format(cost.normalize(), "f")
+
+
+def _completion_response(completion: ChatCompletion) -> httpx.Response:
+    headers: dict[str, str] = {}
+    if completion.provider:
+        headers["x-router-provider"] = completion.provider
+    route = completion.route
+    if isinstance(route, Route):
+        if route.chosen:
+            headers["x-router-model"] = route.chosen
+        if route.cost is not None:
+            headers["x-router-cost"] = _usd(route.cost)
+    return _json(200, completion.model_dump(mode="json", exclude_none=True), headers)
+
+
+def _stream_response(
+    first: ChatCompletionChunk | None, stream: httpx.SyncByteStream | httpx.AsyncByteStream
+) -> httpx.Response:
+    headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+    if first is not None and first.provider:
+        headers["x-router-provider"] = first.provider
+    return httpx.Response(200, headers=headers, stream=stream)
+
+
+def _frame(chunk: ChatCompletionChunk) -> bytes:
+    data = json.dumps(chunk.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
+
+
+def _error_frame(exc: Exception) -> bytes:
+    """The last event of a stream that broke: OpenAI's mid-stream error object."""
+    _, payload, _ = _error(exc)
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+def _model_list(cards: Iterable[ModelCard], groups: Iterable[str]) -> list[dict[str, Any]]:
+    """OpenAI model objects: chat deployment refs, then group names, then ``auto``."""
+    owners = {card.ref: card.provider for card in cards if card.kind == "chat"}
+    for name in (*groups, _AUTO):
+        owners.setdefault(name, _OWNER)
+    return [
+        {"id": ref, "object": "model", "created": 0, "owned_by": owner}
+        for ref, owner in owners.items()
+    ]
+
+
+def _models_response(
+    call: _Call, cards: Iterable[ModelCard], groups: Iterable[str]
+) -> httpx.Response:
+    models = _model_list(cards, groups)
+    if call.action == "models":
+        return _json(200, {"object": "list", "data": models})
+    for model in models:
+        if model["id"] == call.model_id:
+            return _json(200, model)
+    raise _NotFound(f"The model {call.model_id!r} does not exist", "model_not_found")
+
+
+# -- errors ------------------------------------------------------------------------
+
+
+def _error(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, OpenAI error body and extra headers for ``exc``."""
+    status, kind, code, retry_after = _classify(exc)
+    body = {"error": {"message": _message(exc), "type": kind, "param": None, "code": code}}
+    headers = {}
+    if retry_after is not None:
+        headers["retry-after"] = str(math.ceil(retry_after))
+        headers["retry-after-ms"] = str(round(retry_after * 1000))
+    return status, body, headers
+
+
+def _message(exc: Exception) -> str:
+    """What the caller is told: router messages are already redacted; nothing else is quoted."""
+    if isinstance(exc, RouterError | _NotFound):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False, include_input=False)[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'request'}: {first['msg']}"
+    logger.error("unexpected error in the router transport", exc_info=exc)
+    return f"internal router error ({type(exc).__name__})"
+
+
+def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
+    """Status, error type, error code and Retry-After seconds for ``exc``."""
+    match exc:
+        case InvalidRequest() | ValidationError():
+            return 400, "invalid_request_error", None, None
+        case _NotFound(code=code):
+            return 404, "invalid_request_error", code, None
+        case NoRouteError():
+            return 404, "invalid_request_error", "model_not_found", None
+        case ContextTooLong():
+            return 400, "invalid_request_error", "context_length_exceeded", None
+        case Rejected(status=int(status)) if 400 <= status < 500 and status != 429:
+            return status, _REJECTED_TYPES.get(status, "invalid_request_error"), exc.code, None
+        case Rejected():
+            return 400, "invalid_request_error", exc.code, None
+        case RateLimited():
+            return 429, "rate_limit_error", "rate_limit_exceeded", exc.retry_after
+        case Timeout():
+            return 504, "upstream_error", "timeout", None
+        case UpstreamError():
+            return 502, "upstream_error", exc.code, None
+        case AllProvidersFailed() if _all_rate_limited(exc):
+            cause = exc.__cause__
+            wait = cause.retry_after if isinstance(cause, RateLimited) else None
+            return 429, "rate_limit_error", "rate_limit_exceeded", wait
+        case AllProvidersFailed():
+            return 502, "upstream_error", "all_providers_failed", None
+        case StreamInterrupted():
+            return 502, "upstream_error", "stream_interrupted", None
+        case ConfigError() | CatalogError() | PluginError():
+            return 503, "server_error", "router_unavailable", None
+        case RouterError():
+            return 500, "server_error", None, None
+    return 500, "server_error", None, None
+
+
+def _all_rate_limited(exc: AllProvidersFailed) -> bool:
+    return bool(exc.attempts) and all(a.kind == RateLimited.__name__ for a in exc.attempts)
+
+
+def _error_response(exc: Exception) -> httpx.Response:
+    status, body, headers = _error(exc)
+    return _json(status, body, headers)
+
+
+# -- streams -----------------------------------------------------------------------
+
+
+class _SSEStream(httpx.SyncByteStream):
+    """A routed stream as SSE bytes, pulled from the provider as the client reads."""
+
+    def __init__(
+        self, first: ChatCompletionChunk | None, rest: Iterator[ChatCompletionChunk]
+    ) -> None:
+        self._first = first
+        self._rest = rest
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._first is not None:
+            yield _frame(self._first)
+        try:
+            for chunk in self._rest:
+                yield _frame(chunk)
+        except Exception as exc:
+            yield _error_frame(exc)
+            return
+        yield _DONE
+
+    def close(self) -> None:
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
+
+
+class _AsyncSSEStream(httpx.AsyncByteStream):
+    """Async :class:`_SSEStream`."""
+
+    def __init__(
+        self, first: ChatCompletionChunk | None, rest: AsyncIterator[ChatCompletionChunk]
+    ) -> None:
+        self._first = first
+        self._rest = rest
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._first is not None:
+            yield _frame(self._first)
+        try:
+            async for chunk in self._rest:
+                yield _frame(chunk)
+        except Exception as exc:
+            yield _error_frame(exc)
+            return
+        yield _DONE
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+# -- the transports ----------------------------------------------------------------
+
+
+class RouterTransport(httpx.BaseTransport):
+    """An httpx transport that answers OpenAI's chat and models routes with ``router``."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Route one request; router errors become OpenAI error responses."""
+        try:
+            call = _parse(request, request.read())
+            if call.action == "complete":
+                return _completion_response(self.router.complete(**call.body))
+            if call.action == "stream":
+                chunks = self.router.stream(**call.body)
+                first = next(chunks, None)  # routing and fallback happen here
+                return _stream_response(first, _SSEStream(first, chunks))
+            return _models_response(call, self.router.models(), self.router.groups)
+        except Exception as exc:
+            return _error_response(exc)
+
+
+class AsyncRouterTransport(httpx.AsyncBaseTransport):
+    """Async :class:`RouterTransport`, for ``httpx.AsyncClient`` and ``openai.AsyncOpenAI``."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Route one request; router errors become OpenAI error responses."""
+        try:
+            call = _parse(request, await request.aread())
+            if call.action == "complete":
+                return _completion_response(await self.router.acomplete(**call.body))
+            if call.action == "stream":
+                chunks = self.router.astream(**call.body)
+                first = await anext(chunks, None)  # routing and fallback happen here
+                return _stream_response(first, _AsyncSSEStream(first, chunks))
+            return _models_response(call, await self.router.amodels(), self.router.groups)
+        except Exception as exc:
+            return _error_response(exc)
