@@ -49,6 +49,9 @@ class PipeLLM(Provider):
             if key:
                 headers["x-api-key"] = key
             body = anthropic_messages.request_body(request, card, stream=stream)
+            outlook = request.cache_outlook(card)
+            if outlook is not None and outlook.breakpoints:
+                anthropic_messages.add_breakpoints(body)
             return Outgoing(self.base_url + "/v1/messages", body, headers)
         # The native OpenAI route serves only the openai family; gemini models go
         # through the converter, which takes the same OpenAI body.

@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "FINISH_REASONS",
     "AnthropicStream",
+    "add_breakpoints",
     "parse_completion",
     "read_usage",
     "request_body",
@@ -526,3 +527,30 @@ class AnthropicStream:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
             }
         )
+
+
+_EPHEMERAL = {"type": "ephemeral"}
+
+
+def add_breakpoints(body: dict[str, Any]) -> None:
+    """Mark ``body`` for prefix caching: a ``cache_control`` breakpoint after the system
+    prompt (tools and system are cached together) and one on the last message, so the
+    whole prompt is written and the next turn of the conversation reads it back.
+
+    Anthropic allows four breakpoints; this adds at most two, and none where the caller
+    already placed one.
+    """
+    system = body.get("system")
+    if isinstance(system, str) and system:
+        body["system"] = [{"type": "text", "text": system, "cache_control": dict(_EPHEMERAL)}]
+    elif isinstance(system, list) and system and "cache_control" not in system[-1]:
+        system[-1] = {**system[-1], "cache_control": dict(_EPHEMERAL)}
+    messages = body.get("messages") or []
+    if not messages:
+        return
+    last = messages[-1]
+    content = last.get("content")
+    if isinstance(content, str):
+        last["content"] = [{"type": "text", "text": content, "cache_control": dict(_EPHEMERAL)}]
+    elif isinstance(content, list) and content and "cache_control" not in content[-1]:
+        content[-1] = {**content[-1], "cache_control": dict(_EPHEMERAL)}

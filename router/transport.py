@@ -244,10 +244,8 @@ def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
             return 504, "upstream_error", "timeout", None
         case UpstreamError():
             return 502, "upstream_error", exc.code, None
-        case AllProvidersFailed() if _all_rate_limited(exc):
-            cause = exc.__cause__
-            wait = cause.retry_after if isinstance(cause, RateLimited) else None
-            return 429, "rate_limit_error", "rate_limit_exceeded", wait
+        case AllProvidersFailed(__cause__=UpstreamError() as cause) if _uniform(exc):
+            return _classify(cause)  # every attempt failed alike (all 429, all 402, ...)
         case AllProvidersFailed():
             return 502, "upstream_error", "all_providers_failed", None
         case StreamInterrupted():
@@ -259,8 +257,9 @@ def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
     return 500, "server_error", None, None
 
 
-def _all_rate_limited(exc: AllProvidersFailed) -> bool:
-    return bool(exc.attempts) and all(a.kind == RateLimited.__name__ for a in exc.attempts)
+def _uniform(exc: AllProvidersFailed) -> bool:
+    """Whether every attempt failed the same way (same error class, same status)."""
+    return len({(a.kind, a.status) for a in exc.attempts}) == 1
 
 
 def _error_response(exc: Exception) -> httpx.Response:
