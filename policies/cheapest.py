@@ -6,15 +6,20 @@ rate, at the rates of the tier the prompt falls in. Expected output is
 ``prefix_cache: true`` the tokens a deployment's prefix cache is expected to serve are
 billed at its cache-read rate (and an expected cache write at its premium), so a warm
 deployment can beat a cheaper cold one, and a cold one wins when it is cheaper even
-so. Candidates without published prices are kept, last.
+so. ``expected_reuse`` looks ahead: when later requests (the next turns of an agent's
+conversation) are expected to reuse this prompt as their prefix, what each would save
+at a deployment's cache counts in that deployment's favour now, so a conversation
+starts where staying is cheapest. Candidates without published prices are kept, last.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 
 from router.catalog import ModelCard
-from router.cost import request_cost
+from router.cost import request_cost, reuse_value
 from router.hookspecs import RegisterPolicy, hookimpl
 from router.policy import Policy, Verdict
 from router.types import ChatRequest
@@ -25,6 +30,9 @@ class Cheapest(Policy):
     """Completion tokens a typical answer has (capped by the request's ``max_tokens``)."""
     prefix_cache: bool = False
     """Count the expected prefix-cache hits (and writes) of each deployment."""
+    expected_reuse: Decimal = Field(default=Decimal(0), ge=0)
+    """With ``prefix_cache``: how many later requests are expected to reuse this
+    request's prompt as their prefix; 0 decides on this request alone."""
 
     def output_tokens(self, request: ChatRequest) -> int:
         """The completion tokens this request is expected to produce."""
@@ -35,12 +43,17 @@ class Cheapest(Policy):
             else min(limit, self.expected_output_tokens)
         )
 
+    def cost(self, request: ChatRequest, card: ModelCard, output: int) -> Decimal | None:
+        """The figure candidates are ordered by: this request's expected cost, less the
+        savings expected reuse would bring at this deployment."""
+        cost = request_cost(request, card, output, prefix_cache=self.prefix_cache)
+        if cost is not None and self.prefix_cache and self.expected_reuse:
+            cost -= self.expected_reuse * reuse_value(request, card)
+        return cost
+
     def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
         output = self.output_tokens(request)
-        costs = {
-            c.ref: request_cost(request, c, output, prefix_cache=self.prefix_cache)
-            for c in candidates
-        }
+        costs = {c.ref: self.cost(request, c, output) for c in candidates}
         priced = [c for c in candidates if costs[c.ref] is not None]
         unpriced = [c for c in candidates if costs[c.ref] is None]
         priced.sort(key=lambda c: costs[c.ref])  # type: ignore[arg-type, return-value]

@@ -8,7 +8,7 @@ from router.catalog import ModelCard, Pricing
 from router.completion import TokenCounts
 from router.types import ChatRequest
 
-__all__ = ["expected_cost", "request_cost", "usage_cost"]
+__all__ = ["expected_cost", "request_cost", "reuse_value", "usage_cost"]
 
 
 def expected_cost(
@@ -75,3 +75,21 @@ def request_cost(
     if outlook.write_tokens and rates.cache_write is not None:
         cost += outlook.write_tokens * (rates.cache_write - rates.prompt)
     return cost
+
+
+def reuse_value(request: ChatRequest, card: ModelCard) -> Decimal:
+    """USD that one later request reusing this request's whole prompt as its prefix
+    would save on ``card``: the cacheable part of the prompt, times the learned hit
+    rate, times the gap between the prompt and cache-read rates. Zero where nothing is
+    cached (no cache rate, rule ``none``, explicit caching without breakpoints)."""
+    outlook = request.cache_outlook(card)
+    if card.pricing is None or outlook is None or outlook.rule.mode == "none":
+        return Decimal(0)
+    if outlook.rule.mode == "explicit" and not outlook.breakpoints:
+        return Decimal(0)
+    prompt = request.prompt_tokens(card)
+    rates = card.pricing.rates_for(prompt)
+    if rates.cache_read is None:
+        return Decimal(0)
+    reusable = int(outlook.rule.cacheable(prompt) * outlook.hit_rate)
+    return reusable * (rates.prompt - rates.cache_read)

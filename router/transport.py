@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -66,6 +67,7 @@ logger = logging.getLogger("router.transport")
 _DONE = b"data: [DONE]\n\n"
 _OWNER = "router"
 _AUTO = "auto"
+_PLAIN_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # Rejected statuses passed through as they are; the SDK maps each to its own class.
 _REJECTED_TYPES = {
     401: "authentication_error",
@@ -235,15 +237,15 @@ def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
         case ContextTooLong():
             return 400, "invalid_request_error", "context_length_exceeded", None
         case Rejected(status=int(status)) if 400 <= status < 500 and status != 429:
-            return status, _REJECTED_TYPES.get(status, "invalid_request_error"), exc.code, None
+            return status, _REJECTED_TYPES.get(status, "invalid_request_error"), _code(exc), None
         case Rejected():
-            return 400, "invalid_request_error", exc.code, None
+            return 400, "invalid_request_error", _code(exc), None
         case RateLimited():
             return 429, "rate_limit_error", "rate_limit_exceeded", exc.retry_after
         case Timeout():
             return 504, "upstream_error", "timeout", None
         case UpstreamError():
-            return 502, "upstream_error", exc.code, None
+            return 502, "upstream_error", _code(exc), None
         case AllProvidersFailed(__cause__=UpstreamError() as cause) if _uniform(exc):
             return _classify(cause)  # every attempt failed alike (all 429, all 402, ...)
         case AllProvidersFailed():
@@ -255,6 +257,13 @@ def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
         case RouterError():
             return 500, "server_error", None, None
     return 500, "server_error", None, None
+
+
+def _code(exc: UpstreamError) -> str | None:
+    """The provider's error code when it is a plain one (``invalid_model``): codes are not
+    redacted upstream, so anything else (a key, a token) is not repeated."""
+    code = exc.code
+    return code if code is not None and _PLAIN_CODE.fullmatch(code) else None
 
 
 def _uniform(exc: AllProvidersFailed) -> bool:

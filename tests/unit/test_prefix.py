@@ -175,3 +175,27 @@ def test_expected_write_premium_counts_against_explicit_caching():
         "b:m",
         "a:m",
     ]
+
+
+def test_expected_reuse_starts_a_conversation_where_staying_is_cheapest():
+    D = Decimal
+    no_cache = ModelCard(
+        provider="c", id="m", pricing=Pricing(prompt=D("0.0000005"), completion=D("0"))
+    )
+    cache_rich = ModelCard(
+        provider="b",
+        id="m",
+        pricing=Pricing(prompt=D("0.00000055"), completion=D("0"), cache_read=D("0.000000055")),
+    )
+    req = ChatRequest(model="g", messages=[{"role": "user", "content": "x"}])
+    req._routing = FixedContext(
+        {
+            "c:m": CacheOutlook(CacheRule(mode="none"), 0, 0, 0.9),
+            "b:m": CacheOutlook(CacheRule(), 0, 0, 0.9),
+        }
+    )
+    greedy = Cheapest(prefix_cache=True).apply(req, [cache_rich, no_cache]).keep
+    assert [c.ref for c in greedy] == ["c:m", "b:m"]  # cold, this request alone: list price
+    # one expected reuse: 9,984 cacheable x 0.9 hit rate x $0.495/1M saved = $0.00444 > $0.0005 gap
+    ahead = Cheapest(prefix_cache=True, expected_reuse=1).apply(req, [cache_rich, no_cache]).keep
+    assert [c.ref for c in ahead] == ["b:m", "c:m"]
