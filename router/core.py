@@ -81,11 +81,19 @@ class Router:
         """The policy chain, in order: (name, configured policy)."""
         self.fallback: FallbackConfig = resolved.fallback
         """The ``fallback:`` settings."""
-        self.cooldowns: CooldownState = cooldowns or MemoryCooldowns(
-            after=self.fallback.cooldown_after, seconds=self.fallback.cooldown_seconds, timer=timer
+        self.cooldowns: CooldownState = (
+            cooldowns
+            if cooldowns is not None
+            else MemoryCooldowns(
+                after=self.fallback.cooldown_after,
+                seconds=self.fallback.cooldown_seconds,
+                timer=timer,
+            )
         )
         """Which deployments are cooling down (in-process unless a shared state is given)."""
-        self.prefixes: PrefixState = prefixes or MemoryPrefixes(timer=timer)
+        self.prefixes: PrefixState = (
+            prefixes if prefixes is not None else MemoryPrefixes(timer=timer)
+        )
         """Prefix-cache memory, learned hit rates and token calibration."""
         self._sleep = sleep
 

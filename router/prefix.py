@@ -171,7 +171,7 @@ class MemoryPrefixes:
         *,
         maxsize: int = 200_000,
         prior: float = 0.9,
-        alpha: float = 0.3,
+        alpha: float = 0.5,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._seen: LRUCache[tuple[str, bytes], float] = LRUCache(maxsize)

@@ -83,7 +83,7 @@ def test_a_cold_deployment_wins_once_the_warm_one_has_expired(sim, router, clock
 def test_a_deployment_that_never_reports_hits_loses_its_advantage(sim, router):
     sim.set_cache_rule("openrouter", enabled=False)
     sim.script("pinstripes", [Reply(503)])
-    answers = converse(router, 8)
+    answers = converse(router, 10)
     providers = [a.provider for a in answers]
     # OpenRouter first (pinstripes failed), kept while its cache looked warm, then the
     # learned hit rate drops and the list-cheaper pinstripes takes over.
@@ -108,7 +108,7 @@ def test_prompt_estimates_are_calibrated_by_reported_usage(sim, router):
 
 
 def test_memory_stays_within_its_cap(sim, clock):
-    conf = config(sim, "pinstripes", models=GROUP | {"one": ["pinstripes:ps/deepseek-v4-flash"]})
+    conf = config(sim, "pinstripes", models={"one": ["pinstripes:ps/deepseek-v4-flash"]})
     memory = MemoryPrefixes(maxsize=60, timer=clock)
     with Router.from_config(conf, timer=clock, prefixes=memory) as r:
         for i in range(30):
