@@ -1,0 +1,241 @@
+"""Prefix-cache savings in dollars: a multi-turn agent trace replayed four ways.
+
+Several agents, each with a long system prompt and tool definitions, run many sessions
+of 5-20 turns; some sessions sit idle past the cache lifetime mid-way. The trace is
+replayed through the provider simulator (which caches prefixes the way the providers
+do: automatic, from 1,024 tokens, 128-token steps, 5-minute lifetime) over three
+deployments of one model whose list prices and cache prices disagree:
+
+    routstr     $0.50/1M in, no prefix cache         (cheapest on the list)
+    pinstripes  $0.52/1M in, cache reads $0.45/1M    (a weak cache discount)
+    openrouter  $0.60/1M in, cache reads $0.06/1M    (the priciest list, the best cache)
+
+and billed from the usage each answer reports. Strategies:
+
+- list-price: the ``cheapest`` policy on list prices alone;
+- pin-to-cached: the first turn by list price, then every turn pinned to that
+  deployment (how LiteLLM keeps a cached prompt on its deployment);
+- ours: ``cheapest`` with ``prefix_cache: true`` and ``expected_reuse``;
+- oracle: for each session, the best single deployment, found by replaying the session
+  on each one.
+
+    python bench/cache_trace.py [--sessions 60] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from router import Router
+from router.simulator import CATALOGS, ROUTSTR_LIVE_CATALOG, Simulator
+
+MODEL = "agent-model"
+DEPLOYMENTS = {
+    "routstr": f"routstr:{MODEL}",
+    "pinstripes": f"pinstripes:{MODEL}",
+    "openrouter": f"openrouter:{MODEL}",
+}
+LIFETIME = 300.0
+
+
+def catalogs() -> dict[str, Any]:
+    """One model at three providers, in each provider's own catalog format and unit."""
+    pinstripes = copy.deepcopy(CATALOGS["pinstripes"])
+    entry = copy.deepcopy(pinstripes["data"][0])  # type: ignore[index]
+    entry.update(id=MODEL, context_length=200_000)
+    entry["pricing"] = {
+        "prompt": "0.00000052",
+        "completion": "0.000002",
+        "cached_tokens": "0.00000045",
+    }
+    pinstripes["data"] = [entry]  # type: ignore[index]
+
+    openrouter = copy.deepcopy(CATALOGS["openrouter"])
+    entry = copy.deepcopy(openrouter["data"][0])  # type: ignore[index]
+    entry.update(id=MODEL, context_length=200_000)
+    entry["pricing"] = {
+        "prompt": "0.0000006",
+        "completion": "0.000002",
+        "input_cache_read": "0.00000006",
+    }
+    openrouter["data"] = [entry]  # type: ignore[index]
+
+    routstr = copy.deepcopy(ROUTSTR_LIVE_CATALOG)
+    entry = copy.deepcopy(routstr["data"][0])
+    entry.update(id=MODEL, context_length=200_000)
+    entry["pricing"] = {
+        **entry["pricing"],
+        "prompt": 5e-7,
+        "completion": 2e-6,
+        "input_cache_read": 0.0,
+    }
+    routstr["data"] = [entry]
+    return {"pinstripes": pinstripes, "openrouter": openrouter, "routstr": routstr}
+
+
+@dataclass
+class Session:
+    agent: int
+    turns: list[str]
+    idle_after: int | None
+    """Turn index after which the session idles past the cache lifetime."""
+
+
+def workload(sessions: int, seed: int) -> tuple[list[dict[str, Any]], list[Session]]:
+    rng = random.Random(seed)
+    words = [
+        "plan",
+        "search",
+        "read",
+        "file",
+        "patch",
+        "test",
+        "review",
+        "deploy",
+        "rollback",
+        "query",
+        "index",
+        "cache",
+    ]
+    agents = []
+    for a in range(4):
+        system = f"You are agent {a}. " + " ".join(
+            rng.choice(words) for _ in range(rng.randint(3000, 6000))
+        )
+        tools = [
+            {
+                "type": "function",
+                "function": {
+                    "name": f"tool_{a}_{t}",
+                    "description": " ".join(rng.choice(words) for _ in range(120)),
+                    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+                },
+            }
+            for t in range(6)
+        ]
+        agents.append({"system": system, "tools": tools})
+    plan = []
+    for _ in range(sessions):
+        turns = [
+            " ".join(rng.choice(words) for _ in range(rng.randint(30, 200)))
+            for _ in range(rng.randint(5, 20))
+        ]
+        idle = rng.randrange(1, len(turns)) if rng.random() < 0.25 else None
+        plan.append(Session(rng.randrange(len(agents)), turns, idle))
+    return agents, plan
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def replay(
+    sim: Simulator,
+    agents: list[dict[str, Any]],
+    sessions: list[Session],
+    policy: list[Any],
+    *,
+    pin: bool = False,
+    only: str | None = None,
+) -> tuple[Decimal, dict[str, int]]:
+    """Total billed USD for ``sessions`` under ``policy``; fresh caches and router."""
+    sim.reset()
+    for provider, payload in catalogs().items():
+        sim.set_catalog(provider, payload)
+        sim.set_cache_rule(provider, lifetime=LIFETIME)
+    clock = Clock()
+    providers = [
+        {"name": p, "kind": p, "base_url": sim.base_url(p), "api_key": sim.api_key(p)}
+        for p in DEPLOYMENTS
+    ]
+    config = {
+        "providers": providers,
+        "models": {"agent": list(DEPLOYMENTS.values())},
+        "policy": policy,
+    }
+    total = Decimal(0)
+    served: dict[str, int] = {}
+    with Router.from_config(config, timer=clock) as router:
+        for session in sessions:
+            agent = agents[session.agent]
+            history: list[dict[str, Any]] = [{"role": "system", "content": agent["system"]}]
+            target = only or "agent"
+            for i, text in enumerate(session.turns):
+                history.append({"role": "user", "content": text})
+                answer = router.complete(
+                    model=target, messages=history, tools=agent["tools"], max_tokens=200
+                )
+                total += answer.route.cost
+                served[answer.provider] = served.get(answer.provider, 0) + 1
+                if pin:
+                    target = answer.route.chosen
+                message = answer.choices[0].message
+                history.append(
+                    {"role": "assistant", "content": message.content or "calling a tool"}
+                )
+                step = 20.0 if session.idle_after != i else LIFETIME + 60
+                clock.now += step
+                sim.advance(step)
+    return total, served
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--expected-reuse", type=float, default=3.0)
+    args = parser.parse_args()
+    agents, sessions = workload(args.sessions, args.seed)
+    turns = sum(len(s.turns) for s in sessions)
+    started = time.perf_counter()
+    list_price = [{"cheapest": {"expected_output_tokens": 100}}]
+    ours = [
+        {
+            "cheapest": {
+                "expected_output_tokens": 100,
+                "prefix_cache": True,
+                "expected_reuse": args.expected_reuse,
+            }
+        }
+    ]
+    with Simulator() as sim:
+        results = {
+            "list-price cheapest": replay(sim, agents, sessions, list_price),
+            "pin-to-cached": replay(sim, agents, sessions, list_price, pin=True),
+            "ours (prefix_cache)": replay(sim, agents, sessions, ours),
+        }
+        oracle = Decimal(0)
+        for session in sessions:
+            oracle += min(
+                replay(sim, agents, [session], list_price, only=ref)[0]
+                for ref in DEPLOYMENTS.values()
+            )
+    elapsed = time.perf_counter() - started
+    base = results["list-price cheapest"][0]
+    print(f"{len(sessions)} sessions, {turns} requests, 4 agents; replayed in {elapsed:.0f} s\n")
+    print("| strategy | billed USD | vs list-price | vs oracle | requests per deployment |")
+    print("|---|---:|---:|---:|---|")
+    for name, (total, served) in results.items():
+        split = ", ".join(f"{p} {n}" for p, n in sorted(served.items()))
+        print(
+            f"| {name} | {total:.4f} | {(total / base - 1) * 100:+.1f}% |"
+            f" {(total / oracle - 1) * 100:+.1f}% | {split} |"
+        )
+    print(
+        f"| hindsight oracle (best single deployment per session) | {oracle:.4f} |"
+        f" {(oracle / base - 1) * 100:+.1f}% | 0.0% | |"
+    )
+
+
+if __name__ == "__main__":
+    main()
