@@ -15,7 +15,8 @@ and billed from the usage each answer reports. Strategies:
 - list-price: the ``cheapest`` policy on list prices alone;
 - pin-to-cached: the first turn by list price, then every turn pinned to that
   deployment (how LiteLLM keeps a cached prompt on its deployment);
-- ours: ``cheapest`` with ``prefix_cache: true`` and ``expected_reuse``;
+- ours, greedy: ``cheapest`` with ``prefix_cache: true``, deciding on each request alone;
+- ours: the same with ``expected_reuse`` (later turns' savings count when choosing);
 - oracle: for each session, the best single deployment, found by replaying the session
   on each one.
 
@@ -208,11 +209,15 @@ def main() -> None:
             }
         }
     ]
+    greedy = [{"cheapest": {"expected_output_tokens": 100, "prefix_cache": True}}]
     with Simulator() as sim:
         results = {
             "list-price cheapest": replay(sim, agents, sessions, list_price),
             "pin-to-cached": replay(sim, agents, sessions, list_price, pin=True),
-            "ours (prefix_cache)": replay(sim, agents, sessions, ours),
+            "ours, this request only (expected_reuse 0)": replay(sim, agents, sessions, greedy),
+            f"ours (prefix_cache, expected_reuse {args.expected_reuse:g})": replay(
+                sim, agents, sessions, ours
+            ),
         }
         oracle = Decimal(0)
         for session in sessions:
