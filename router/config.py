@@ -52,6 +52,9 @@ class FallbackConfig(BaseModel):
     """First wait before retrying the same deployment; doubles each time, with jitter."""
     max_wait_seconds: float = Field(default=30.0, ge=0)
     """Cap on any single wait, ``Retry-After`` included."""
+    deadline_seconds: float | None = Field(default=None, gt=0)
+    """One deadline per request across all attempts and waits (until a stream's first
+    chunk); None: only the per-provider timeouts and ``attempts`` bound it."""
 
 
 class _Document(BaseModel):

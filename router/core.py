@@ -28,6 +28,7 @@ from router.errors import (
     AllProvidersFailed,
     CatalogError,
     ConfigError,
+    DeadlineExceeded,
     InvalidRequest,
     NoRouteError,
     UpstreamError,
@@ -177,10 +178,11 @@ class Router:
         catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
         plan = self._plan(req, catalogs)
         try:
-            for attempt in plan.retrying(self._sleep or time.sleep):
-                with attempt:
-                    card = plan.current
-                    answer = self.providers[card.provider].send(card, req)
+            with plan.deadline():
+                for attempt in plan.retrying(self._sleep or time.sleep):
+                    with attempt:
+                        card = plan.current
+                        answer = self.providers[card.provider].send(card, req)
         except UpstreamError as exc:
             raise _failure(plan, exc) from exc
         return Answer(plan, card, req).completion(*answer)
@@ -190,10 +192,11 @@ class Router:
         req = _request(request, stream=False)
         plan = self._plan(req, await self._acatalogs(req))
         try:
-            async for attempt in plan.aretrying(self._asleep):
-                with attempt:
-                    card = plan.current
-                    answer = await self.providers[card.provider].asend(card, req)
+            with plan.deadline():
+                async for attempt in plan.aretrying(self._asleep):
+                    with attempt:
+                        card = plan.current
+                        answer = await self.providers[card.provider].asend(card, req)
         except UpstreamError as exc:
             raise _failure(plan, exc) from exc
         return Answer(plan, card, req).completion(*answer)
@@ -206,14 +209,15 @@ class Router:
         catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
         plan = self._plan(req, catalogs)
         try:
-            for attempt in plan.retrying(self._sleep or time.sleep):
-                with attempt:
-                    session, events = self._open(plan, req)
-                    try:
-                        first = session.first(events)
-                    except BaseException:
-                        events.close()
-                        raise
+            with plan.deadline():
+                for attempt in plan.retrying(self._sleep or time.sleep):
+                    with attempt:
+                        session, events = self._open(plan, req)
+                        try:
+                            first = session.first(events)
+                        except BaseException:
+                            events.close()
+                            raise
         except UpstreamError as exc:
             raise _failure(plan, exc) from exc
         try:
@@ -227,14 +231,15 @@ class Router:
         req = _request(request, stream=True)
         plan = self._plan(req, await self._acatalogs(req))
         try:
-            async for attempt in plan.aretrying(self._asleep):
-                with attempt:
-                    session, events = self._aopen(plan, req)
-                    try:
-                        first = await session.afirst(events)
-                    except BaseException:
-                        await events.aclose()
-                        raise
+            with plan.deadline():
+                async for attempt in plan.aretrying(self._asleep):
+                    with attempt:
+                        session, events = self._aopen(plan, req)
+                        try:
+                            first = await session.afirst(events)
+                        except BaseException:
+                            await events.aclose()
+                            raise
         except UpstreamError as exc:
             raise _failure(plan, exc) from exc
         try:
@@ -332,6 +337,10 @@ def _failure(plan: Plan, exc: UpstreamError) -> Exception:
     exc.route = plan.route  # type: ignore[attr-defined]
     if plan.fatal is exc:
         return exc
+    if plan.expired:
+        late = DeadlineExceeded(plan.route.model, plan.route.attempts, plan.config.deadline_seconds)
+        late.route = plan.route  # type: ignore[attr-defined]
+        return late
     failed = AllProvidersFailed(
         plan.route.model,
         plan.route.attempts,

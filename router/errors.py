@@ -15,6 +15,7 @@ The tree::
     │   └── Rejected           4xx the caller or the account must fix (400-404, 422, ...)
     │       └── ContextTooLong the prompt does not fit this model
     ├── AllProvidersFailed     every attempt failed: lists each (ref, status, error)
+    │   └── DeadlineExceeded   the request's deadline ran out first
     └── StreamInterrupted      a stream broke after chunks reached the caller
 
 Messages never contain a secret: API keys and Cashu tokens are held as
@@ -34,6 +35,7 @@ __all__ = [
     "CatalogError",
     "ConfigError",
     "ContextTooLong",
+    "DeadlineExceeded",
     "InvalidRequest",
     "NoRouteError",
     "PluginError",
@@ -172,6 +174,15 @@ class AllProvidersFailed(RouterError):
         self.excluded = dict(excluded or {})
         lines = "".join(f"\n  {a}" for a in self.attempts)
         super().__init__(f"all {len(self.attempts)} attempts for {model!r} failed:{lines}")
+
+
+class DeadlineExceeded(AllProvidersFailed):
+    """``fallback.deadline_seconds`` ran out before any attempt succeeded."""
+
+    def __init__(self, model: str, attempts: Sequence[Attempt], seconds: float | None) -> None:
+        super().__init__(model, attempts)
+        self.seconds = seconds
+        self.args = (f"deadline of {seconds} s for {model!r} exceeded; {self.args[0]}",)
 
 
 class StreamInterrupted(RouterError):

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from cachetools import LRUCache
@@ -21,11 +22,11 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_after_attempt,
 )
 
 from router.catalog import ModelCard
 from router.config import FallbackConfig
+from router.deadline import deadline_at
 from router.decision import Route
 from router.errors import (
     Attempt,
@@ -129,6 +130,25 @@ class Plan:
         self._same = False
         self._retry_after: float | None = None
         self._same_tries = 0
+        self.expired = False
+        """True when the request's ``deadline_seconds`` ran out."""
+        seconds = config.deadline_seconds
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+
+    def deadline(self) -> AbstractContextManager[None]:
+        """Within this block, provider calls cap their timeouts at the time left."""
+        return deadline_at(self._deadline)
+
+    def _time_left(self) -> float | None:
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    def stop(self, state: RetryCallState) -> bool:
+        """tenacity's stop: out of attempts, or out of time."""
+        left = self._time_left()
+        if left is not None and left <= 0:
+            self.expired = True
+            return True
+        return state.attempt_number >= self.config.attempts
 
     @property
     def current(self) -> ModelCard:
@@ -137,7 +157,7 @@ class Plan:
     def retrying(self, sleep: Callable[[float], None]) -> Retrying:
         """A tenacity controller for the sync API."""
         return Retrying(
-            stop=stop_after_attempt(self.config.attempts),
+            stop=self.stop,
             wait=self.wait,
             retry=retry_if_exception(self.on_failure),
             sleep=sleep,
@@ -147,7 +167,7 @@ class Plan:
     def aretrying(self, sleep: Callable[[float], object]) -> AsyncRetrying:
         """The same controller for the async API."""
         return AsyncRetrying(
-            stop=stop_after_attempt(self.config.attempts),
+            stop=self.stop,
             wait=self.wait,
             retry=retry_if_exception(self.on_failure),
             sleep=sleep,  # type: ignore[arg-type]
@@ -210,10 +230,12 @@ class Plan:
 
     def wait(self, _state: RetryCallState) -> float:
         """No wait when moving on; backoff or Retry-After (the longer, capped) when repeating."""
+        left = self._time_left()
         if not self._same:
             return 0.0
         # Exponential in the tries of *this* deployment (tenacity's attempt number also
         # counts the other candidates), plus up to one base step of jitter.
         base = self.config.backoff_seconds
         backoff = base * 2.0 ** (self._same_tries - 1) + random.uniform(0, base)
-        return min(max(backoff, self._retry_after or 0.0), self.config.max_wait_seconds)
+        wait = min(max(backoff, self._retry_after or 0.0), self.config.max_wait_seconds)
+        return wait if left is None else max(0.0, min(wait, left))

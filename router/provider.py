@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from router import openai_chat
 from router.catalog import Catalog, LiveCatalog, ModelCard, Skipped
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
+from router.deadline import time_left
 from router.errors import (
     CatalogError,
     Rejected,
@@ -108,6 +109,11 @@ class ProviderOptions(BaseModel):
     """Seconds to wait, after a failed refresh, before trying again (capped at ``catalog_ttl``)."""
     timeout: float = Field(default=30.0, gt=0)
     """Seconds for connect, read and write on this provider's HTTP requests."""
+    connect_timeout: float | None = Field(default=None, gt=0)
+    """Seconds to connect (default: ``timeout``)."""
+    read_timeout: float | None = Field(default=None, gt=0)
+    """Seconds to wait for the first byte of an answer, and between bytes after it
+    (default: ``timeout``)."""
     cache: CacheRule | None = None
     """How this provider caches prompt prefixes; default: the plugin's rule per model."""
     auto_cache_control: bool = False
@@ -207,7 +213,7 @@ class Provider(abc.ABC):
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    self._client = httpx.Client(timeout=self.options.timeout)
+                    self._client = httpx.Client(timeout=self.timeouts)
         return self._client
 
     def aclient(self) -> httpx.AsyncClient:
@@ -215,9 +221,37 @@ class Provider(abc.ABC):
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
-            client = httpx.AsyncClient(timeout=self.options.timeout)
+            client = httpx.AsyncClient(timeout=self.timeouts)
             self._aclients[loop] = client
         return client
+
+    @property
+    def timeouts(self) -> httpx.Timeout:
+        """This provider's connect / read / write / pool timeouts."""
+        options = self.options
+        return httpx.Timeout(
+            options.timeout,
+            connect=options.connect_timeout or options.timeout,
+            read=options.read_timeout or options.timeout,
+        )
+
+    def request_timeouts(self, *, stream: bool = False) -> httpx.Timeout:
+        """:attr:`timeouts`, capped at the time left before the request's deadline.
+
+        A stream's read timeout is not capped: it also bounds the gaps between chunks
+        after the first one reached the caller, where the deadline no longer applies.
+        """
+        left = time_left()
+        base = self.timeouts
+        if left is None:
+            return base
+        left = max(left, 0.001)
+        return httpx.Timeout(
+            connect=min(base.connect or left, left),
+            read=base.read if stream else min(base.read or left, left),
+            write=min(base.write or left, left),
+            pool=min(base.pool or left, left),
+        )
 
     def close(self) -> None:
         """Close the sync client (async clients close with :meth:`aclose`)."""
@@ -434,7 +468,9 @@ class Provider(abc.ABC):
         """Ask ``card`` for a complete answer (sync). Raises ``UpstreamError``."""
         out = self._outgoing(card, request, stream=False)
         try:
-            response = self.client().post(out.url, json=out.json, headers=out.headers)
+            response = self.client().post(
+                out.url, json=out.json, headers=out.headers, timeout=self.request_timeouts()
+            )
         except httpx.HTTPError as exc:
             raise self._transport_error(card, exc) from exc
         return self._answer(card, request, response)
@@ -445,7 +481,9 @@ class Provider(abc.ABC):
         """Ask ``card`` for a complete answer (async). Raises ``UpstreamError``."""
         out = self._outgoing(card, request, stream=False)
         try:
-            response = await self.aclient().post(out.url, json=out.json, headers=out.headers)
+            response = await self.aclient().post(
+                out.url, json=out.json, headers=out.headers, timeout=self.request_timeouts()
+            )
         except httpx.HTTPError as exc:
             raise self._transport_error(card, exc) from exc
         return self._answer(card, request, response)
@@ -455,7 +493,11 @@ class Provider(abc.ABC):
         out = self._outgoing(card, request, stream=True)
         try:
             with self.client().stream(
-                "POST", out.url, json=out.json, headers=out.headers
+                "POST",
+                out.url,
+                json=out.json,
+                headers=out.headers,
+                timeout=self.request_timeouts(stream=True),
             ) as response:
                 if response.status_code >= 400:
                     response.read()
@@ -475,7 +517,11 @@ class Provider(abc.ABC):
         out = self._outgoing(card, request, stream=True)
         try:
             async with self.aclient().stream(
-                "POST", out.url, json=out.json, headers=out.headers
+                "POST",
+                out.url,
+                json=out.json,
+                headers=out.headers,
+                timeout=self.request_timeouts(stream=True),
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()

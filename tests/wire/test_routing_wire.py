@@ -517,3 +517,35 @@ def test_explain_matches_what_complete_does(sim, router):
     answer = router.complete(model="auto", messages=HELLO)
     assert answer.route.chosen == route.candidates[0].ref
     assert [c.ref for c in answer.route.candidates] == [c.ref for c in route.candidates]
+
+
+# -- deadlines ----------------------------------------------------------------------------
+
+
+def test_a_request_deadline_spans_every_attempt(sim):
+    from router.errors import DeadlineExceeded
+
+    fallback = {"deadline_seconds": 0.6, "attempts": 10}
+    with make_router(sim, "pinstripes", "routstr", models=GROUP, fallback=fallback) as r:
+        sim.script("pinstripes", [Reply(200, delay=2.0)])
+        sim.script("routstr", [Reply(200, delay=2.0)])
+        with pytest.raises(DeadlineExceeded) as info:
+            r.complete(model="g", messages=HELLO)
+    # neither 2-second answer was waited for: each attempt's read timeout was capped at
+    # the time left before the deadline
+    assert {a.kind for a in info.value.attempts} == {"Timeout"}
+    assert info.value.attempts[0].ref == "pinstripes:ps/deepseek-v4-flash"
+    assert "deadline of 0.6 s" in str(info.value)
+    assert isinstance(info.value, AllProvidersFailed)
+
+
+def test_async_deadline_too(sim):
+    from router.errors import DeadlineExceeded
+
+    async def main():
+        async with make_router(sim, "pinstripes", fallback={"deadline_seconds": 0.5}) as r:
+            sim.script("pinstripes", [Reply(200, delay=2.0), Reply(200, delay=2.0)])
+            await r.acomplete(model="pinstripes:ps/deepseek-v4-flash", messages=HELLO)
+
+    with pytest.raises(DeadlineExceeded):
+        asyncio.run(main())
