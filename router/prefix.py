@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from cachetools import LRUCache
 from pydantic import BaseModel, ConfigDict, Field
@@ -97,14 +97,24 @@ class Prefix:
     """Whether the prefix ends where a message (or the tools) ends."""
 
 
+def _plain(value: Any) -> Any:
+    # cache_control marks where to cache, not what: a breakpoint that moves to the newest
+    # message each turn must not change the identity of the prefix before it.
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _elements(request: ChatRequest) -> list[str]:
     elements = []
     if request.tools:
-        elements.append("tools\x00" + json.dumps(request.tools, sort_keys=True))
+        elements.append("tools\x00" + json.dumps(_plain(request.tools), sort_keys=True))
     for message in request.messages:
         content = message.get("content")
-        text = content if isinstance(content, str) else json.dumps(content, sort_keys=True)
-        extra = {k: v for k, v in message.items() if k not in ("role", "content")}
+        text = content if isinstance(content, str) else json.dumps(_plain(content), sort_keys=True)
+        extra = {k: v for k, v in message.items() if k not in ("role", "content", "cache_control")}
         elements.append(f"{message.get('role')}\x00{json.dumps(extra, sort_keys=True)}\x00{text}")
     return elements
 

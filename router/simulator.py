@@ -18,8 +18,36 @@ is deterministic so that tests can predict every number:
   arguments ``{"query": <last user text>}`` (completion tokens =
   ``count_tokens(json.dumps(arguments))``); with a tool result last it is
   ``"Tool said: " + <the result's text>``;
-- cached (and, on the Anthropic route, cache-write) prompt tokens are what
-  :meth:`Simulator.set_cached_tokens` / :meth:`Simulator.set_cache_write_tokens` say.
+- cached prompt tokens come from a prefix cache per (provider, model) that behaves like
+  the real providers' (see "Prefix caching" below), unless
+  :meth:`Simulator.set_cached_tokens` / :meth:`Simulator.set_cache_write_tokens` fix them.
+
+Prefix caching. A prompt is the ordered list of its *elements*: ``tools`` (if any), a
+top-level ``system`` (Anthropic, Majestix ``/code``; if any), then each message. Two prompts
+share a prefix of k elements when their first k elements serialize the same
+(``json.dumps(..., sort_keys=True)``, ``cache_control`` markers left out, as a provider's
+cache key ignores where the breakpoints sit); a prefix's tokens are its elements' tokens,
+counted as :func:`prompt_tokens_of` counts them. Only models whose served catalog entry
+has a cache-read rate cache (pinstripes ``pricing.cached_tokens``, OpenRouter and Routstr
+``pricing.input_cache_read``, PipeLLM ``pricing.cache.read``; the vLLM-like ``openai``
+server only with ``set_cache_rule("openai", all_models=True)``); Majestix reports no tokens.
+
+- Automatic caching (every OpenAI Chat Completions route): after each successful answer
+  every prefix of the prompt of at least ``min_tokens`` tokens is remembered with the
+  simulator's time; a request's cached tokens are the tokens of its longest remembered
+  prefix still within ``lifetime`` seconds of its last use, rounded down by the rule
+  (0 below ``min_tokens``, else ``min_tokens + (t - min_tokens) // step * step``).
+- Explicit caching (PipeLLM's Anthropic route ``/v1/messages``): only prefixes ending at an
+  element that carries ``"cache_control": {"type": "ephemeral"}`` (a tool, a system block,
+  a content block) are written and read. ``cache_read_input_tokens`` = tokens of the
+  longest remembered breakpoint prefix shared (up to the request's last breakpoint),
+  ``cache_creation_input_tokens`` = tokens from there to the request's last breakpoint,
+  ``input_tokens`` = the rest. No breakpoint, no caching.
+
+The rule per provider is :meth:`Simulator.set_cache_rule` (defaults: ``min_tokens=1024``,
+``step=128``, ``lifetime=300``); time is the simulator's own clock, moved by
+:meth:`Simulator.advance`. A failed request (an error status, a cut answer, an error
+event) leaves the cache as it was.
 
 Faults are scripted per provider: a queue of :class:`Reply` objects (429 with
 ``Retry-After``, 5xx, an HTML page, malformed JSON, a slow first byte, a cut stream or
@@ -39,6 +67,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import enum
+import hashlib
 import json
 import socket
 import threading
@@ -47,7 +76,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
@@ -202,6 +231,13 @@ class _Call:
         """The message of a scripted mid-stream error, if one was asked for."""
         return self.reply.error_event if self.reply is not None else None
 
+    @property
+    def completes(self) -> bool:
+        """Whether a normal answer to this call arrives whole (no error event, no cut)."""
+        return self.reply is None or (
+            self.reply.error_event is None and self.reply.cut_after is None
+        )
+
 
 Handler = Callable[[_Call], _Response]
 
@@ -260,16 +296,66 @@ def prompt_tokens_of(body: Mapping[str, Any]) -> int:
     ``content``, each content part's ``text``, each text of a ``tool_result`` block) of
     every message and of a top-level ``system`` (Anthropic, Majestix ``/code``), plus
     ``count_tokens(json.dumps(tools))`` when ``tools`` is a non-empty list. One rule for
-    OpenAI, Anthropic and Majestix bodies; a message without text counts 0.
+    OpenAI, Anthropic and Majestix bodies; a message without text counts 0. It is the
+    sum of the tokens of the prompt's elements (the prefix cache's unit).
     """
-    pieces = _texts(body.get("system"))
-    for message in _messages(body):
-        pieces.extend(_texts(message.get("content")))
-    total = sum(count_tokens(piece) for piece in pieces)
+    return sum(element.tokens for element in _elements(body))
+
+
+@dataclass(frozen=True)
+class _Element:
+    """One element of a prompt: the tools, the system, or one message."""
+
+    identity: str  # canonical serialization, cache_control markers left out
+    tokens: int
+    breakpoint: bool  # carries an ephemeral cache_control (explicit caching)
+
+
+def _text_tokens(content: object) -> int:
+    return sum(count_tokens(piece) for piece in _texts(content))
+
+
+def _marked(block: object) -> bool:
+    """Whether ``block`` carries ``"cache_control": {"type": "ephemeral"}``."""
+    if not isinstance(block, dict):
+        return False
+    control = block.get("cache_control")
+    return isinstance(control, dict) and control.get("type") == "ephemeral"
+
+
+def _unmarked(blocks: object) -> object:
+    """``blocks`` (a list of tools or content blocks) without their ``cache_control``."""
+    if not isinstance(blocks, list):
+        return blocks
+    return [
+        {k: v for k, v in b.items() if k != "cache_control"} if isinstance(b, dict) else b
+        for b in blocks
+    ]
+
+
+def _element(kind: str, value: object, blocks: object, tokens: int) -> _Element:
+    marked = isinstance(blocks, list) and any(_marked(b) for b in blocks)
+    return _Element(kind + "\x00" + json.dumps(value, sort_keys=True), tokens, marked)
+
+
+def _elements(body: Mapping[str, Any]) -> list[_Element]:
+    """The prompt's elements in order: ``[tools, system, message 0, message 1, ...]``.
+
+    ``tools`` only when a non-empty list, ``system`` only when present (not None).
+    """
+    elements: list[_Element] = []
     tools = body.get("tools")
     if isinstance(tools, list) and tools:
-        total += count_tokens(json.dumps(tools))
-    return total
+        tokens = count_tokens(json.dumps(tools))
+        elements.append(_element("tools", _unmarked(tools), tools, tokens))
+    system = body.get("system")
+    if system is not None:
+        elements.append(_element("system", _unmarked(system), system, _text_tokens(system)))
+    for message in _messages(body):
+        content = message.get("content")
+        value = {**message, "content": _unmarked(content)} if "content" in message else message
+        elements.append(_element("message", value, content, _text_tokens(content)))
+    return elements
 
 
 def _tool_result(message: Mapping[str, Any]) -> str | None:
@@ -601,6 +687,21 @@ def _catalog_entry(payload: object, model: str) -> dict[str, Any] | None:
     return None
 
 
+def _pricing(entry: Mapping[str, Any]) -> dict[str, Any]:
+    pricing = entry.get("pricing")
+    return pricing if isinstance(pricing, dict) else {}
+
+
+def _positive_rate(value: object) -> bool:
+    """Whether ``value`` is a price above zero (a number or a numeric string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        return Decimal(str(value)) > 0
+    except (InvalidOperation, ValueError):
+        return False
+
+
 def _json_object(data: bytes) -> dict[str, Any] | None:
     try:
         payload = json.loads(data)
@@ -670,6 +771,14 @@ class _SimProvider:
         """The catalog route: the current catalog payload, as set on the simulator."""
         return _Response.of_json(200, call.sim.catalog(self.name))
 
+    def cache_read_rate(self, entry: Mapping[str, Any]) -> object:
+        """The cache-read price ``entry`` lists in this provider's catalog, or None.
+
+        A model caches prefixes only when it is above zero (or the rule says
+        ``all_models``); by default a provider lists none.
+        """
+        return None
+
     # OpenAI Chat Completions
 
     def unknown_model(self, model: str) -> _Response:
@@ -704,7 +813,7 @@ class _SimProvider:
             return refusal
         limit = body.get("max_completion_tokens")
         answer = _answer(body, limit if limit is not None else body.get("max_tokens"))
-        cached, _ = call.sim._cache_tokens(self.name, answer.prompt)
+        cached, _ = call.sim._prompt_cache(self, call, entry, body, explicit=False)
         usage = _openai_usage(answer, cached, top_level_cached=self.top_level_cached)
         if body.get("stream") is True:
             options = body.get("stream_options")
@@ -722,6 +831,9 @@ class _Pinstripes(_SimProvider):
     name, mount, api_root, catalog_path = "pinstripes", "/pinstripes", "/v1", "/v1/models"
     chat_paths = ("/v1/chat/completions",)
     top_level_cached = True
+
+    def cache_read_rate(self, entry: Mapping[str, Any]) -> object:
+        return _pricing(entry).get("cached_tokens")  # 000_*.txt: "cached_tokens" price
 
     def unknown_model(self, model: str) -> _Response:
         error = {
@@ -754,6 +866,10 @@ class _PipeLLM(_SimProvider):
 
     def authorized(self, headers: Mapping[str, str], key: str) -> bool:
         return headers.get("x-api-key") == key or _bearer(headers) == key
+
+    def cache_read_rate(self, entry: Mapping[str, Any]) -> object:
+        cache = _pricing(entry).get("cache")  # 002_*.txt: pricing.cache.read
+        return cache.get("read") if isinstance(cache, dict) else None
 
     def error_payload(self, status: int, message: str, path: str) -> object:
         if path.startswith("/v1/messages"):  # the native Anthropic route (DESIGN wire facts)
@@ -817,7 +933,7 @@ class _PipeLLM(_SimProvider):
         if problem is not None:
             return fail(400, problem)
         answer = _answer(body, max_tokens)
-        read, written = call.sim._cache_tokens(self.name, answer.prompt)
+        read, written = call.sim._prompt_cache(self, call, entry, body, explicit=True)
         usage = _anthropic_usage(answer, read, written)
         if body.get("stream") is True:
             return _Response.sse(_anthropic_frames(answer, model, usage, call.error_event))
@@ -898,6 +1014,9 @@ class _Routstr(_SimProvider):
         token = _bearer(headers)
         return token is not None and token.startswith(("cashuA", "sk-")) and token == key
 
+    def cache_read_rate(self, entry: Mapping[str, Any]) -> object:
+        return _pricing(entry).get("input_cache_read")  # the live routstr-core schema
+
     def unknown_model(self, model: str) -> _Response:
         error = {
             "message": f"Invalid model: {model}",
@@ -914,6 +1033,9 @@ class _OpenRouter(_SimProvider):
 
     def error_payload(self, status: int, message: str, path: str) -> object:
         return {"error": {"message": message, "code": status}}
+
+    def cache_read_rate(self, entry: Mapping[str, Any]) -> object:
+        return _pricing(entry).get("input_cache_read")
 
     def unknown_model(self, model: str) -> _Response:
         return _Response.of_json(
@@ -1456,6 +1578,37 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
+@dataclass(frozen=True)
+class _CacheRule:
+    """A provider's prefix-caching rule (see :meth:`Simulator.set_cache_rule`)."""
+
+    min_tokens: int = 1024
+    step: int = 128
+    lifetime: float = 300.0
+    enabled: bool = True
+    all_models: bool = False
+
+    def rounded(self, tokens: int) -> int:
+        """Cached tokens for a shared prefix of ``tokens``: 0 below the minimum, else
+        the minimum plus whole steps."""
+        if tokens < self.min_tokens or tokens <= 0:
+            return 0
+        return self.min_tokens + (tokens - self.min_tokens) // self.step * self.step
+
+
+_DEFAULT_RULE = _CacheRule()
+
+
+def _prefix_keys(elements: list[_Element]) -> list[bytes]:
+    """One key per prefix of ``elements`` (k = 1..n): a hash chained over the identities."""
+    keys: list[bytes] = []
+    digest = b""
+    for element in elements:
+        digest = hashlib.blake2b(digest + element.identity.encode(), digest_size=16).digest()
+        keys.append(digest)
+    return keys
+
+
 class Simulator:
     """The simulated providers on one loopback HTTP server (see the module docstring).
 
@@ -1473,6 +1626,10 @@ class Simulator:
         self._keys: dict[str, str] = {}
         self._cache_read: dict[str, int] = {}
         self._cache_write: dict[str, int] = {}
+        self._rules: dict[str, _CacheRule] = {}
+        # provider -> (model, prefix key) -> the simulator time of its last use
+        self._prefixes: dict[str, dict[tuple[str, bytes], float]] = {}
+        self._clock = 0.0
         self.reset()
 
     # lifecycle
@@ -1568,7 +1725,12 @@ class Simulator:
 
     def set_cached_tokens(self, provider: str, tokens: int) -> None:
         """Make every chat answer of ``provider`` report ``min(tokens, prompt)`` cached
-        prompt tokens (0 until set; until :meth:`reset`). Majestix reports no tokens."""
+        prompt tokens (until :meth:`reset`). Majestix reports no tokens.
+
+        This override wins over the prefix cache: while it (or
+        :meth:`set_cache_write_tokens`) is set, ``provider``'s answers report exactly the
+        overrides (0 for one not set) and its prefix cache is neither read nor written.
+        """
         name = _provider(provider).name
         with self._lock:
             self._cache_read[name] = _tokens_arg(tokens)
@@ -1583,12 +1745,126 @@ class Simulator:
         with self._lock:
             self._cache_write[name] = _tokens_arg(tokens)
 
-    def _cache_tokens(self, provider: str, prompt: int) -> tuple[int, int]:
-        """Cache-read and cache-write tokens of an answer with ``prompt`` tokens."""
+    def set_cache_rule(
+        self,
+        provider: str,
+        *,
+        min_tokens: int = 1024,
+        step: int = 128,
+        lifetime: float = 300.0,
+        enabled: bool = True,
+        all_models: bool = False,
+    ) -> None:
+        """Set how ``provider`` caches prompt prefixes (until :meth:`reset`).
+
+        ``min_tokens``: shortest prefix cached; ``step``: automatic caching rounds the
+        cached tokens above ``min_tokens`` down to whole steps (the Anthropic route does
+        not); ``lifetime``: seconds a prefix stays cached after its last use, on the
+        simulator's clock (:meth:`advance`); ``enabled=False``: a deployment that never
+        reports cache hits; ``all_models=True``: cache every model, whatever its catalog
+        lists (how to make the vLLM-like ``openai`` server cache). Every argument left
+        out takes its default; the cached prefixes are kept.
+        """
+        name = _provider(provider).name
+        if _count(min_tokens) is None:
+            msg = f"min_tokens must be an int >= 0, not {min_tokens!r}"
+            raise ValueError(msg)
+        if _count(step) is None or step < 1:
+            msg = f"step must be an int >= 1, not {step!r}"
+            raise ValueError(msg)
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+            msg = f"lifetime must be a number of seconds > 0, not {lifetime!r}"
+            raise ValueError(msg)
+        rule = _CacheRule(min_tokens, step, float(lifetime), bool(enabled), bool(all_models))
         with self._lock:
-            read = min(self._cache_read.get(provider, 0), prompt)
-            written = min(self._cache_write.get(provider, 0), prompt - read)
-        return read, written
+            self._rules[name] = rule
+
+    def now(self) -> float:
+        """The simulator's clock, in seconds (starts at 0; only :meth:`advance` moves it)."""
+        with self._lock:
+            return self._clock
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock forward by ``seconds`` (>= 0): cached prefixes age
+        without the test sleeping. :meth:`reset` does not turn it back."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            msg = f"seconds must be a number >= 0, not {seconds!r}"
+            raise ValueError(msg)
+        with self._lock:
+            self._clock += seconds
+
+    def cache_size(self, provider: str) -> int:
+        """How many prefixes ``provider``'s caches hold now (all models, expired ones
+        dropped)."""
+        name = _provider(provider).name
+        with self._lock:
+            self._expire(name)
+            return len(self._prefixes[name])
+
+    def _expire(self, name: str) -> dict[tuple[str, bytes], float]:
+        """``name``'s cached prefixes, those past their lifetime dropped (lock held)."""
+        held = self._prefixes[name]
+        oldest = self._clock - self._rules.get(name, _DEFAULT_RULE).lifetime
+        for key in [k for k, used in held.items() if used < oldest]:
+            del held[key]
+        return held
+
+    def _prompt_cache(
+        self,
+        provider: _SimProvider,
+        call: _Call,
+        entry: Mapping[str, Any],
+        body: Mapping[str, Any],
+        *,
+        explicit: bool,
+    ) -> tuple[int, int]:
+        """Cache-read and cache-write tokens of an answer to ``body`` on ``provider``.
+
+        Reads ``provider``'s prefix cache for the model (``entry`` is its catalog
+        entry) and, when the answer completes, writes the prompt's prefixes to it:
+        automatically, or at ``cache_control`` breakpoints when ``explicit``.
+        """
+        name, model = provider.name, str(body.get("model"))
+        elements = _elements(body)
+        totals = [0]  # totals[k] = tokens of the first k elements
+        for element in elements:
+            totals.append(totals[-1] + element.tokens)
+        prompt = totals[-1]
+        keys = _prefix_keys(elements)
+        with self._lock:
+            if name in self._cache_read or name in self._cache_write:
+                read = min(self._cache_read.get(name, 0), prompt)
+                return read, min(self._cache_write.get(name, 0), prompt - read)
+            rule = self._rules.get(name, _DEFAULT_RULE)
+            if not rule.enabled:
+                return 0, 0
+            if not rule.all_models and not _positive_rate(provider.cache_read_rate(entry)):
+                return 0, 0
+            held = self._expire(name)
+            now = self._clock
+            if explicit:
+                ends = [k for k, element in enumerate(elements, 1) if element.breakpoint]
+                if not ends:
+                    return 0, 0
+                last = ends[-1]
+            else:
+                ends, last = list(range(1, len(elements) + 1)), len(elements)
+            hit = max(
+                (k for k in range(1, last + 1) if (model, keys[k - 1]) in held),
+                default=0,
+            )
+            read = totals[hit] if totals[hit] >= rule.min_tokens else 0
+            if call.completes:
+                for k in range(1, hit + 1):  # using a prefix refreshes it
+                    if (model, keys[k - 1]) in held:
+                        held[model, keys[k - 1]] = now
+                for k in ends:
+                    if totals[k] >= rule.min_tokens and totals[k] > 0:
+                        held[model, keys[k - 1]] = now
+        if explicit:
+            written = totals[last] - read if totals[last] >= rule.min_tokens else 0
+            return read, max(written, 0)
+        return min(rule.rounded(read), prompt), 0
 
     def requests(self, provider: str) -> list[Recorded]:
         """Every request ``provider`` received (401s included), oldest first."""
@@ -1597,7 +1873,8 @@ class Simulator:
 
     def reset(self) -> None:
         """Clear scripts, records, down flags and cache-token settings; restore the
-        default catalogs and keys."""
+        default catalogs, keys and cache rules; empty every prefix cache (the clock
+        keeps its time)."""
         with self._lock:
             self._scripts = {name: deque() for name in _PROVIDERS}
             self._records = {name: [] for name in _PROVIDERS}
@@ -1606,6 +1883,8 @@ class Simulator:
             self._keys = dict(API_KEYS)
             self._cache_read = {}
             self._cache_write = {}
+            self._rules = {}
+            self._prefixes = {name: {} for name in _PROVIDERS}
 
     # dispatch (called from the server's threads)
 

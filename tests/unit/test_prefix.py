@@ -199,3 +199,22 @@ def test_expected_reuse_starts_a_conversation_where_staying_is_cheapest():
     # one expected reuse: 9,984 cacheable x 0.9 hit rate x $0.495/1M saved = $0.00444 > $0.0005 gap
     ahead = Cheapest(prefix_cache=True, expected_reuse=1).apply(req, [cache_rich, no_cache]).keep
     assert [c.ref for c in ahead] == ["b:m", "c:m"]
+
+
+def test_cache_control_marks_do_not_change_the_prefix():
+    plain = [{"role": "user", "content": [{"type": "text", "text": "long context " * 200}]}]
+    marked = [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": "long context " * 200,
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
+        }
+    ]
+    a = prefix_chain(ChatRequest(model="m", messages=plain))
+    b = prefix_chain(ChatRequest(model="m", messages=marked))
+    assert a == b

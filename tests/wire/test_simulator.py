@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -1206,3 +1207,453 @@ def test_recorded_json(sim: Simulator, client: httpx.Client) -> None:
     assert chat.json() == body
     assert catalog.json() is None  # no body
     assert Recorded("POST", "/x", {}, b"{not json").json() is None
+
+
+# -- chat: prefix caching ------------------------------------------------------------------
+
+
+def filler(tokens: int, word: str = "context") -> str:
+    """A text of exactly ``tokens`` simulator tokens (4 characters each)."""
+    return (f"{word} line, " * tokens)[: 4 * tokens]
+
+
+def rounded(tokens: int, min_tokens: int = 1024, step: int = 128) -> int:
+    """The automatic caching rule: 0 below the minimum, else the minimum plus whole steps."""
+    return 0 if tokens < min_tokens else min_tokens + (tokens - min_tokens) // step * step
+
+
+LONG_SYSTEM = {"role": "system", "content": filler(3000)}  # ~3,000 tokens
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def cached_of(provider: str, usage: dict[str, Any]) -> int:
+    if provider == "pinstripes":
+        value = usage["cached_tokens"]
+    else:
+        value = usage["prompt_tokens_details"]["cached_tokens"]
+    assert isinstance(value, int)
+    return value
+
+
+def ask(
+    sim: Simulator, client: httpx.Client, route: Route, messages: list[Any], **fields: Any
+) -> dict[str, Any]:
+    """The usage of one OpenAI-format answer to ``messages`` on ``route``."""
+    response = post(sim, client, route, openai_body(route, messages=messages, **fields))
+    assert response.status_code == 200, response.text
+    usage: dict[str, Any] = response.json()["usage"]
+    return usage
+
+
+# Automatic-caching routes whose served catalog lists a cache-read rate for the model.
+CACHING_ROUTES = {
+    "pinstripes": OPENAI_ROUTES["pinstripes"],  # pricing.cached_tokens
+    "openrouter": OPENAI_ROUTES["openrouter"],  # pricing.input_cache_read
+    "pipellm": OPENAI_ROUTES["pipellm"],  # pricing.cache.read
+    "pipellm-converter": OPENAI_ROUTES["pipellm-converter"],
+    "routstr-live": OPENAI_ROUTES["routstr"],  # the live catalog: input_cache_read
+}
+PINSTRIPES = OPENAI_ROUTES["pinstripes"]
+
+
+def test_prompt_tokens_of_is_the_sum_of_its_elements() -> None:
+    tools = [{**ANTHROPIC_TOOLS[0], "cache_control": {"type": "ephemeral"}}]
+    system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    messages = [user("hello"), {"role": "assistant", "content": "hi there"}, user("again")]
+    body = {"model": "m", "tools": tools, "system": system, "messages": messages}
+    pieces = [{"tools": tools}, {"system": system}, *({"messages": [m]} for m in messages)]
+    assert prompt_tokens_of(body) == sum(prompt_tokens_of(p) for p in pieces)
+    assert prompt_tokens_of({"messages": [LONG_SYSTEM]}) == 3000
+
+
+@pytest.mark.parametrize("name", CACHING_ROUTES)
+def test_automatic_cache_serves_a_shared_long_system_prompt(
+    sim: Simulator, client: httpx.Client, name: str
+) -> None:
+    route = CACHING_ROUTES[name]
+    provider = route[0]
+    if name == "routstr-live":
+        sim.set_catalog("routstr", ROUTSTR_LIVE_CATALOG)
+    first = [LONG_SYSTEM, user("first question")]
+    usage = ask(sim, client, route, first)
+    assert usage == expected_openai_usage(provider, prompt_tokens_of({"messages": first}), 4, 0)
+    second = [LONG_SYSTEM, user("second question")]
+    usage = ask(sim, client, route, second)
+    shared = prompt_tokens_of({"messages": [LONG_SYSTEM]})
+    assert rounded(shared) == 2944  # 1024 + 15 x 128
+    assert usage == expected_openai_usage(
+        provider, prompt_tokens_of({"messages": second}), 4, rounded(shared)
+    )
+    # the next turn shares the whole previous prompt
+    third = [*second, {"role": "assistant", "content": "noted " * 300}, user("third question")]
+    shared = prompt_tokens_of({"messages": second})
+    assert cached_of(provider, ask(sim, client, route, third)) == rounded(shared)
+    turn = [*third, {"role": "assistant", "content": "fine"}, user("fourth")]
+    shared = prompt_tokens_of({"messages": third})
+    assert rounded(shared) > rounded(prompt_tokens_of({"messages": second}))
+    assert cached_of(provider, ask(sim, client, route, turn)) == rounded(shared)
+
+
+@pytest.mark.parametrize(
+    ("system_tokens", "rule", "cached"),
+    [
+        (1023, {}, 0),  # below min_tokens
+        (1024, {}, 1024),
+        (1151, {}, 1024),  # 127 over: not a whole step
+        (1152, {}, 1152),
+        (3000, {}, 2944),
+        (155, {"min_tokens": 100, "step": 10}, 150),
+        (99, {"min_tokens": 100, "step": 10}, 0),
+        (1500, {"min_tokens": 0, "step": 1}, 1500),
+    ],
+)
+def test_automatic_cache_rounds_by_the_rule(
+    sim: Simulator,
+    client: httpx.Client,
+    system_tokens: int,
+    rule: dict[str, int],
+    cached: int,
+) -> None:
+    if rule:  # else the default rule: 1,024 tokens, 128-token steps
+        sim.set_cache_rule("pinstripes", min_tokens=rule["min_tokens"], step=rule["step"])
+    system = {"role": "system", "content": filler(system_tokens)}
+    assert cached_of("pinstripes", ask(sim, client, PINSTRIPES, [system, user("q1")])) == 0
+    usage = ask(sim, client, PINSTRIPES, [system, user("q2")])
+    assert usage["cached_tokens"] == cached == rounded(system_tokens, **rule)
+    assert usage["prompt_tokens"] == system_tokens + 1
+
+
+def test_short_prompts_are_never_cached(sim: Simulator, client: httpx.Client) -> None:
+    for name, route in OPENAI_ROUTES.items():
+        for _ in range(2):
+            assert cached_of(route[0], ask(sim, client, route, HELLO)) == 0, name
+    assert all(sim.cache_size(p) == 0 for p in PROVIDERS)  # below min_tokens: not stored
+
+
+def test_cache_expires_after_its_lifetime(sim: Simulator, client: httpx.Client) -> None:
+    expected = rounded(3000)
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("a")])["cached_tokens"] == 0
+    sim.advance(301)
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("b")])["cached_tokens"] == 0
+    sim.advance(300)  # exactly the lifetime since the last use: still cached
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("c")])["cached_tokens"] == expected
+    sim.set_cache_rule("pinstripes", lifetime=60)
+    sim.advance(61)
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("d")])["cached_tokens"] == 0
+
+
+def test_using_a_cached_prefix_refreshes_it(sim: Simulator, client: httpx.Client) -> None:
+    start = sim.now()
+    expected = rounded(3000)
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("a")])["cached_tokens"] == 0
+    sim.advance(200)
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("b")])["cached_tokens"] == expected
+    sim.advance(200)  # 400 s after it was written, 200 s after its last use
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("c")])["cached_tokens"] == expected
+    sim.advance(301)
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("d")])["cached_tokens"] == 0
+    assert sim.now() == start + 701
+
+
+def test_cache_is_per_provider_and_model(sim: Simulator, client: httpx.Client) -> None:
+    messages = [LONG_SYSTEM, user("same question")]
+    expected = rounded(prompt_tokens_of({"messages": messages}))
+    kimi = ("pinstripes", "/chat/completions", "ps/kimi-k2")
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == 0
+    assert ask(sim, client, kimi, messages)["cached_tokens"] == 0  # another model: cold
+    openrouter = OPENAI_ROUTES["openrouter"]  # the same model id elsewhere: cold
+    assert cached_of("openrouter", ask(sim, client, openrouter, messages)) == 0
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == expected
+    assert ask(sim, client, kimi, messages)["cached_tokens"] == expected
+
+
+@pytest.mark.parametrize(
+    ("route", "catalog"),
+    [
+        (OPENAI_ROUTES["openai"], None),  # vLLM: no pricing at all
+        (("openrouter", "/chat/completions", "google/gemma-3-27b-it"), None),
+        (OPENAI_ROUTES["routstr"], None),  # the seed catalog lists no cache rate
+        (("routstr", "/chat/completions", "qwen/qwen3.6-35b-a3b"), ROUTSTR_LIVE_CATALOG),  # 0
+        (PINSTRIPES, "no-cached-rate"),
+    ],
+    ids=["openai", "openrouter-gemma", "routstr-seed", "routstr-live-zero", "pinstripes-edited"],
+)
+def test_models_without_a_cache_rate_never_cache(
+    sim: Simulator, client: httpx.Client, route: Route, catalog: object
+) -> None:
+    provider = route[0]
+    if catalog == "no-cached-rate":  # the catalog served now decides
+        edited = sim.catalog("pinstripes")
+        assert isinstance(edited, dict)
+        for entry in edited["data"]:
+            del entry["pricing"]["cached_tokens"]
+        sim.set_catalog("pinstripes", edited)
+    elif catalog is not None:
+        sim.set_catalog(provider, catalog)
+    messages = [LONG_SYSTEM, user("same question")]
+    for _ in range(3):
+        assert cached_of(provider, ask(sim, client, route, messages)) == 0
+    assert sim.cache_size(provider) == 0
+
+
+def test_openai_server_caches_only_when_configured(sim: Simulator, client: httpx.Client) -> None:
+    route = OPENAI_ROUTES["openai"]
+    messages = [LONG_SYSTEM, user("same question")]
+    ask(sim, client, route, messages)
+    assert cached_of("openai", ask(sim, client, route, messages)) == 0
+    sim.set_cache_rule("openai", all_models=True)  # vllm serve --enable-prefix-caching
+    ask(sim, client, route, messages)
+    expected = rounded(prompt_tokens_of({"messages": messages}))
+    assert cached_of("openai", ask(sim, client, route, messages)) == expected
+
+
+def test_disabled_cache_never_reports_hits(sim: Simulator, client: httpx.Client) -> None:
+    sim.set_cache_rule("pinstripes", enabled=False)
+    for question in ("a", "b", "c"):
+        assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user(question)])["cached_tokens"] == 0
+    assert sim.cache_size("pinstripes") == 0
+    sim.set_cache_rule("pinstripes")  # enabled again, with nothing remembered
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("d")])["cached_tokens"] == 0
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("e")])["cached_tokens"] == 2944
+
+
+def test_cache_size_counts_live_prefixes(sim: Simulator, client: httpx.Client) -> None:
+    assert sim.cache_size("pinstripes") == 0
+    ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("a")])  # 2 prefixes >= 1,024 tokens
+    assert sim.cache_size("pinstripes") == 2
+    ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("b")])  # the system prefix is shared
+    assert sim.cache_size("pinstripes") == 3
+    ask(sim, client, ("pinstripes", "/chat/completions", "ps/kimi-k2"), [LONG_SYSTEM])
+    assert sim.cache_size("pinstripes") == 4
+    assert sim.cache_size("openrouter") == 0
+    sim.advance(301)
+    assert sim.cache_size("pinstripes") == 0  # expired prefixes are dropped
+    ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("c")])
+    assert sim.cache_size("pinstripes") == 2
+    sim.reset()
+    assert sim.cache_size("pinstripes") == 0
+    assert ask(sim, client, PINSTRIPES, [LONG_SYSTEM, user("c")])["cached_tokens"] == 0
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(200, error_event="boom"), Reply(500), Reply(429), Reply(200, cut_after=0)],
+    ids=["error-event", "500", "429", "cut"],
+)
+def test_a_failed_request_leaves_the_cache_alone(
+    sim: Simulator, client: httpx.Client, reply: Reply
+) -> None:
+    messages = [LONG_SYSTEM, user("a")]
+    sim.script("pinstripes", [reply])
+    with contextlib.suppress(httpx.RemoteProtocolError):
+        post(sim, client, PINSTRIPES, openai_body(PINSTRIPES, messages=messages))
+    assert sim.cache_size("pinstripes") == 0
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == 0
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == rounded(3001)
+
+
+@pytest.mark.parametrize("name", ["pinstripes", "pipellm-converter"])
+def test_streamed_usage_carries_the_cached_tokens(
+    sim: Simulator, client: httpx.Client, name: str
+) -> None:
+    route = OPENAI_ROUTES[name]
+    options = {"stream": True, "stream_options": {"include_usage": True}}
+    first = openai_body(route, messages=[LONG_SYSTEM, user("a")], **options)
+    usage = stream(sim, client, route, first)[-2][1]["usage"]
+    assert cached_of(route[0], usage) == 0
+    second = openai_body(route, messages=[LONG_SYSTEM, user("b")], **options)
+    usage = stream(sim, client, route, second)[-2][1]["usage"]
+    assert usage == expected_openai_usage(route[0], prompt_tokens_of(second), 3, rounded(3000))
+
+
+def test_set_cached_tokens_overrides_the_prefix_cache(sim: Simulator, client: httpx.Client) -> None:
+    messages = [LONG_SYSTEM, user("same")]
+    ask(sim, client, PINSTRIPES, messages)
+    size = sim.cache_size("pinstripes")
+    sim.set_cached_tokens("pinstripes", 7)
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == 7
+    sim.set_cached_tokens("pinstripes", 0)
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == 0
+    assert sim.cache_size("pinstripes") == size  # neither read nor written meanwhile
+    sim.reset()  # the override is gone, and so is the cache
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == 0
+    assert ask(sim, client, PINSTRIPES, messages)["cached_tokens"] == rounded(3001)
+
+
+# Explicit caching: PipeLLM's Anthropic route, cache_control breakpoints.
+
+EPHEMERAL = {"type": "ephemeral"}
+LONG_TEXT = filler(3000)
+
+
+def anthropic_usage(body: dict[str, Any], client: httpx.Client, sim: Simulator) -> Any:
+    response = post(sim, client, MESSAGES, body)
+    assert response.status_code == 200, response.text
+    return response.json()["usage"]
+
+
+def cache_usage(prompt: int, read: int, written: int) -> dict[str, int]:
+    return {
+        "input_tokens": prompt - read - written,
+        "cache_read_input_tokens": read,
+        "cache_creation_input_tokens": written,
+    }
+
+
+def without_output(usage: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in usage.items() if k != "output_tokens"}
+
+
+def test_explicit_cache_needs_a_breakpoint(sim: Simulator, client: httpx.Client) -> None:
+    for question in ("a", "b", "b"):
+        body = anthropic_body(MESSAGES, system=LONG_TEXT, messages=[user(question)])
+        usage = without_output(anthropic_usage(body, client, sim))
+        assert usage == cache_usage(prompt_tokens_of(body), 0, 0)
+    assert sim.cache_size("pipellm") == 0
+
+
+def test_explicit_cache_writes_then_reads_a_breakpoint(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    system = [{"type": "text", "text": LONG_TEXT, "cache_control": EPHEMERAL}]
+    first = anthropic_body(MESSAGES, system=system, messages=[user("first question")])
+    prompt = prompt_tokens_of(first)
+    written = prompt_tokens_of({"system": system})
+    assert written == 3000
+    usage = anthropic_usage(first, client, sim)
+    assert without_output(usage) == cache_usage(prompt, 0, written)
+    assert (
+        usage["input_tokens"]
+        == prompt - written
+        == prompt_tokens_of({"messages": [user("first question")]})
+    )
+    second = anthropic_body(MESSAGES, system=system, messages=[user("second question")])
+    usage = without_output(anthropic_usage(second, client, sim))
+    assert usage == cache_usage(prompt_tokens_of(second), written, 0)
+    assert sim.cache_size("pipellm") == 1  # only the breakpoint prefix is held
+    sim.advance(301)
+    usage = without_output(anthropic_usage(second, client, sim))
+    assert usage == cache_usage(prompt_tokens_of(second), 0, written)  # expired: rewritten
+
+
+def test_explicit_cache_follows_a_moving_breakpoint(sim: Simulator, client: httpx.Client) -> None:
+    """Each turn marks its last user message; the previous turn's prefix is read even
+    though its breakpoint moved (cache_control is not part of a prefix's identity)."""
+    system = [{"type": "text", "text": LONG_TEXT, "cache_control": EPHEMERAL}]
+
+    def marked(text: str) -> dict[str, Any]:
+        return {
+            "role": "user",
+            "content": [{"type": "text", "text": text, "cache_control": EPHEMERAL}],
+        }
+
+    def plain(text: str) -> dict[str, Any]:
+        return {"role": "user", "content": [{"type": "text", "text": text}]}
+
+    reply = {"role": "assistant", "content": filler(200, "answer")}
+    turn1 = [marked("one")]
+    turn2 = [plain("one"), reply, marked("two")]
+    turn3 = [plain("one"), reply, plain("two"), reply, marked("three")]
+    answers = []
+    for messages in (turn1, turn2, turn3):
+        body = anthropic_body(MESSAGES, system=system, messages=messages)
+        answers.append((body, without_output(anthropic_usage(body, client, sim))))
+    (b1, u1), (b2, u2), (b3, u3) = answers
+    p1, p2, p3 = (prompt_tokens_of(b) for b in (b1, b2, b3))
+    assert u1 == cache_usage(p1, 0, p1)  # the last element is the last breakpoint
+    assert u2 == cache_usage(p2, p1, p2 - p1)  # reads all of turn 1, writes the rest
+    assert u3 == cache_usage(p3, p2, p3 - p2)
+
+
+def test_explicit_cache_read_refreshes_the_prefix_it_used(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    system = [{"type": "text", "text": LONG_TEXT, "cache_control": EPHEMERAL}]
+
+    def question(text: str, *, mark: bool) -> dict[str, Any]:
+        block: dict[str, Any] = {"type": "text", "text": text}
+        if mark:
+            block["cache_control"] = EPHEMERAL
+        return {"role": "user", "content": [block]}
+
+    def read(messages: list[Any]) -> Any:
+        body = anthropic_body(MESSAGES, system=system, messages=messages)
+        return anthropic_usage(body, client, sim)["cache_read_input_tokens"]
+
+    long_question = filler(100, "question")
+    asked = prompt_tokens_of({"system": system, "messages": [question(long_question, mark=False)]})
+    reply = {"role": "assistant", "content": "ok"}
+    read([question(long_question, mark=True)])  # t=0: writes [system] and [system, question]
+    sim.advance(200)  # t=200: reads [system, question], no breakpoint of this request
+    assert read([question(long_question, mark=False), reply, question("a", mark=True)]) == asked
+    sim.advance(200)  # t=400: 400 s after it was written, 200 s after it was used
+    assert read([question(long_question, mark=False), reply, question("b", mark=True)]) == asked
+
+
+def test_explicit_cache_on_tools_and_below_the_minimum(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    long_tool = {"name": "lookup", "description": filler(2000), "input_schema": SEARCH_SCHEMA}
+    tools = [ANTHROPIC_TOOLS[1], {**long_tool, "cache_control": EPHEMERAL}]
+    body = anthropic_body(MESSAGES, tools=tools, messages=[user("hi")])
+    tool_tokens = prompt_tokens_of({"tools": tools})
+    assert tool_tokens > 2000
+    first = without_output(anthropic_usage(body, client, sim))
+    assert first == cache_usage(prompt_tokens_of(body), 0, tool_tokens)
+    body["messages"] = [user("hello again")]
+    second = without_output(anthropic_usage(body, client, sim))
+    assert second == cache_usage(prompt_tokens_of(body), tool_tokens, 0)
+    # a breakpoint prefix shorter than min_tokens is neither written nor read
+    short = [{"type": "text", "text": "Be brief.", "cache_control": EPHEMERAL}]
+    for _ in range(2):
+        body = anthropic_body(MESSAGES, system=short)
+        usage = without_output(anthropic_usage(body, client, sim))
+        assert usage == cache_usage(prompt_tokens_of(body), 0, 0)
+
+
+def test_explicit_cache_streams_its_usage(sim: Simulator, client: httpx.Client) -> None:
+    system = [{"type": "text", "text": LONG_TEXT, "cache_control": EPHEMERAL}]
+    for read, written in ((0, 3000), (3000, 0)):
+        body = anthropic_body(MESSAGES, system=system, stream=True)
+        start = stream(sim, client, MESSAGES, body)[0][1]["message"]["usage"]
+        assert without_output(start) == cache_usage(prompt_tokens_of(body), read, written)
+
+
+def test_cache_write_override_wins_on_the_anthropic_route(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    system = [{"type": "text", "text": LONG_TEXT, "cache_control": EPHEMERAL}]
+    body = anthropic_body(MESSAGES, system=system)
+    sim.set_cache_write_tokens("pipellm", 5)
+    for _ in range(2):
+        usage = without_output(anthropic_usage(body, client, sim))
+        assert usage == cache_usage(prompt_tokens_of(body), 0, 5)
+    assert sim.cache_size("pipellm") == 0
+
+
+def test_majestix_never_caches(sim: Simulator, client: httpx.Client) -> None:
+    body = {"model": "claude-sonnet-4.6", "system": LONG_TEXT, "messages": HELLO[1:]}
+    for _ in range(2):
+        events = [data for _, data in stream(sim, client, MAJESTIX_CODE, body)]
+        assert no_token_counts(events)
+    assert sim.cache_size("inference-api") == 0
+
+
+def test_cache_rule_and_clock_arguments(sim: Simulator) -> None:
+    for bad in ({"min_tokens": -1}, {"step": 0}, {"lifetime": 0}, {"lifetime": True}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            sim.set_cache_rule("pinstripes", **bad)
+    with pytest.raises(ValueError, match="unknown simulated provider"):
+        sim.set_cache_rule("nope")
+    with pytest.raises(ValueError, match="unknown simulated provider"):
+        sim.cache_size("nope")
+    with pytest.raises(ValueError, match="seconds"):
+        sim.advance(-1)
+    before = sim.now()
+    sim.advance(2.5)
+    assert sim.now() == before + 2.5
+    sim.reset()
+    assert sim.now() == before + 2.5  # reset empties the caches, the clock goes on
