@@ -22,7 +22,6 @@ import openai
 
 from router import Router
 from router.simulator import Simulator
-from router.transport import AsyncRouterTransport
 
 CONFIG = Path(__file__).with_name("router.yaml")
 ENV_NAMES = {  # simulated kind -> the prefix of its variables in router.yaml
@@ -59,7 +58,7 @@ async def run() -> None:
         openai.AsyncOpenAI(
             base_url="http://router/v1",
             api_key="unused",  # the providers' keys stay in the router's configuration
-            http_client=httpx.AsyncClient(transport=AsyncRouterTransport(router)),
+            http_client=httpx.AsyncClient(transport=router.async_transport()),
         ) as client,
     ):
         answers = await asyncio.gather(*(ask(client, i) for i in range(REQUESTS)))
@@ -82,7 +81,8 @@ async def run() -> None:
             for choice in chunk.choices:
                 print(choice.delta.content or "", end="", flush=True)
             last = chunk
-        assert last is not None and last.usage is not None
+        if last is None or last.usage is None:
+            raise SystemExit("the stream ended without its usage chunk")
         cost = (last.usage.model_extra or {})["cost"]
         print(f"\nprovider: {(last.model_extra or {})['provider']}, cost: ${cost:.10f}")
 

@@ -19,7 +19,6 @@ import openai
 
 from router import Router
 from router.simulator import Simulator
-from router.transport import RouterTransport
 
 CONFIG = Path(__file__).with_name("router.yaml")
 ENV_NAMES = {  # simulated kind -> the prefix of its variables in router.yaml
@@ -47,7 +46,7 @@ def main() -> None:
             openai.OpenAI(
                 base_url="http://router/v1",
                 api_key="unused",  # the providers' keys stay in the router's configuration
-                http_client=httpx.Client(transport=RouterTransport(router)),
+                http_client=httpx.Client(transport=router.transport()),
             ) as client,
         ):
             question = [{"role": "user", "content": "What is the cheapest way to ask this?"}]
@@ -72,7 +71,8 @@ def main() -> None:
                 for choice in chunk.choices:
                     print(choice.delta.content or "", end="", flush=True)
                 last = chunk
-            assert last is not None and last.usage is not None
+            if last is None or last.usage is None:
+                raise SystemExit("the stream ended without its usage chunk")
             print(f"\nprovider: {(last.model_extra or {})['provider']}")
             print(f"cost:     ${(last.usage.model_extra or {})['cost']:.10f} (usage.cost)")
 

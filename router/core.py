@@ -16,7 +16,7 @@ from collections.abc import (
     Mapping,
 )
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -40,6 +40,9 @@ from router.prefix import MemoryPrefixes, PrefixState
 from router.provider import Provider
 from router.routing import Answer, StreamSession, plan_route, referenced_providers
 from router.types import ChatRequest
+
+if TYPE_CHECKING:
+    from router.transport import AsyncRouterTransport, RouterTransport
 
 __all__ = ["Router"]
 
@@ -294,6 +297,22 @@ class Router:
             self._sleep(seconds)
         else:
             await asyncio.sleep(seconds)
+
+    # -- OpenAI wire format ------------------------------------------------------------
+
+    def transport(self) -> RouterTransport:
+        """An ``httpx`` transport that answers OpenAI's ``/chat/completions`` and
+        ``/models`` with this router: ``openai.OpenAI(base_url="http://router/v1",
+        api_key="x", http_client=httpx.Client(transport=router.transport()))``."""
+        from router.transport import RouterTransport
+
+        return RouterTransport(self)
+
+    def async_transport(self) -> AsyncRouterTransport:
+        """Async :meth:`transport`, for ``httpx.AsyncClient`` and ``openai.AsyncOpenAI``."""
+        from router.transport import AsyncRouterTransport
+
+        return AsyncRouterTransport(self)
 
     # -- lifecycle -----------------------------------------------------------------
 

@@ -56,7 +56,8 @@ class Plugins:
             if not pm.is_blocked(name):
                 pm.register(importlib.import_module(name), name)
         for plugin in extra:
-            pm.register(plugin)
+            if not pm.is_registered(plugin):  # passed in and also installed: once is enough
+                pm.register(plugin)
         pm.check_pending()
         self.pm = pm
         self._providers: dict[str, type[Provider]] | None = None

@@ -410,7 +410,7 @@ class Provider(abc.ABC):
             self.redact(message or httpx.codes.get_reason_phrase(status) or "error")[:300],
             status=status,
             retry_after=parse_retry_after(headers),
-            code=code,
+            code=None if code is None else self.redact(code)[:80],
         )
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Callable, Mapping
 
@@ -20,18 +21,25 @@ def parse_retry_after(
     raw_ms = lowered.get("retry-after-ms")
     if raw_ms is not None:
         try:
-            return max(0.0, float(raw_ms) / 1000)
+            return _seconds(float(raw_ms) / 1000)
         except ValueError:
             pass
     raw = lowered.get("retry-after")
     if raw is None:
         return None
     try:
-        return max(0.0, float(raw))
+        return _seconds(float(raw))
     except ValueError:
         pass
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - now())
+    return _seconds(when.timestamp() - now())
+
+
+def _seconds(value: float) -> float | None:
+    # "inf", "nan" or a wait of more than a day is not an answer anyone will wait for.
+    if not math.isfinite(value) or value > 86_400:
+        return None
+    return max(0.0, value)

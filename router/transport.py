@@ -67,6 +67,7 @@ logger = logging.getLogger("router.transport")
 _DONE = b"data: [DONE]\n\n"
 _OWNER = "router"
 _AUTO = "auto"
+_MAX_RETRY_AFTER = 86_400.0  # seconds; anything longer (or inf, NaN) is not repeated
 _PLAIN_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # Rejected statuses passed through as they are; the SDK maps each to its own class.
 _REJECTED_TYPES = {
@@ -208,7 +209,7 @@ def _error(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     status, kind, code, retry_after = _classify(exc)
     body = {"error": {"message": _message(exc), "type": kind, "param": None, "code": code}}
     headers = {}
-    if retry_after is not None:
+    if retry_after is not None and 0 <= retry_after < _MAX_RETRY_AFTER:
         headers["retry-after"] = str(math.ceil(retry_after))
         headers["retry-after-ms"] = str(round(retry_after * 1000))
     return status, body, headers

@@ -57,3 +57,56 @@ def test_documented_yaml_is_valid(monkeypatch):
         "max_price",
         "cheapest",
     ]
+
+
+@pytest.mark.slow
+def test_policy_plugin_package_installs_and_is_found_through_its_entry_point(tmp_path):
+    plugin = EXAMPLES / "policy_plugin"
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(plugin),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    env = {k: v for k, v in os.environ.items() if k != "ROUTER_NO_ENTRY_POINTS"}
+    env["PYTHONPATH"] = str(target)
+    probe = (
+        "from router import Router\n"
+        "r = Router.from_config({'providers': [{'name': 'p', 'kind': 'openai',"
+        " 'base_url': 'http://127.0.0.1:9/v1'}], 'policy': [{'budget': {'max_usd': 0.01}}]})\n"
+        "print(type(r.policies[0][1]).__module__)\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "router_budget"
+    own_tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(plugin / "tests")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=plugin,
+        timeout=120,
+        check=False,
+    )
+    assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
+    assert "2 passed" in own_tests.stdout

@@ -141,13 +141,25 @@ def test_stream_is_server_sent_events_read_lazily(router, monkeypatch):
 def test_stream_broken_after_its_first_chunk_raises_in_the_sdk(sim, router, client):
     sim.script("pinstripes", [Reply(200, cut_after=3)])
     received = []
-    stream = client.chat.completions.create(model=FLASH, messages=HELLO, stream=True)
-    with pytest.raises(openai.APIError, match="broke after") as info:
+
+    def consume(stream):
         for chunk in stream:
             received.extend(c.delta.content or "" for c in chunk.choices)
-    assert received
+
+    stream = client.chat.completions.create(model=FLASH, messages=HELLO, stream=True)
+    with pytest.raises(openai.APIError, match="broke after") as info:
+        consume(stream)
+    assert "".join(received).startswith("You")
     assert info.value.body["code"] == "stream_interrupted"
     assert posts(sim, "routstr") == []  # not replayed elsewhere
+
+
+def test_a_stream_closed_early_frees_the_router(sim, client):
+    with client.chat.completions.create(model="flash", messages=HELLO, stream=True) as stream:
+        first = next(iter(stream))
+    assert first.choices[0].delta.content
+    again = client.chat.completions.create(model="flash", messages=HELLO)
+    assert again.choices[0].message.content == "You said: hello there router"
 
 
 def test_broken_stream_ends_with_an_error_event_and_no_done(sim, router):
@@ -323,8 +335,10 @@ async def test_async_concurrent_requests_and_a_stream(sim):
     assert sorted(a.choices[0].message.content for a in answers) == sorted(
         f"You said: question {i}" for i in range(20)
     )
-    assert {raw.headers["x-router-provider"] for raw in replies} == {"pinstripes"}
-    assert all(Decimal(raw.headers["x-router-cost"]) > 0 for raw in replies)
+    for raw, answer in zip(replies, answers, strict=True):
+        assert raw.headers["x-router-provider"] == answer.model_extra["provider"]
+        assert raw.headers["x-router-model"] in GROUPS["flash"]
+        assert float(Decimal(raw.headers["x-router-cost"])) == answer.usage.model_extra["cost"]
     text = "".join(c.delta.content or "" for chunk in chunks for c in chunk.choices)
     assert text == "You said: hello there router"
     assert chunks[-1].usage.model_extra["cost"] > 0
@@ -338,8 +352,12 @@ async def test_async_errors_and_a_broken_stream(sim):
         sim.script("pinstripes", [Reply(200, cut_after=3)])
         stream = await client.chat.completions.create(model=FLASH, messages=HELLO, stream=True)
         with pytest.raises(openai.APIError, match="broke after"):
-            async for _ in stream:
-                pass
+            await drain(stream)
+
+
+async def drain(stream):
+    async for _ in stream:
+        pass
 
 
 # -- LangChain -------------------------------------------------------------------------
