@@ -10,29 +10,11 @@ provider's catalog normalized to USD per token, the cheapest deployments, the
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from simulated import CONFIG, point_config_at
 
 from router import Router
 from router.cli import main as cli
 from router.simulator import Simulator
-
-CONFIG = Path(__file__).with_name("router.yaml")
-ENV_NAMES = {  # simulated kind -> the prefix of its variables in router.yaml
-    "pinstripes": "PINSTRIPES",
-    "pipellm": "PIPELLM",
-    "inference-api": "MAJESTIX",
-    "routstr": "ROUTSTR",
-    "openrouter": "OPENROUTER",
-    "openai": "LOCAL",
-}
-
-
-def point_config_at(sim: Simulator) -> None:
-    for kind, prefix in ENV_NAMES.items():
-        os.environ[f"{prefix}_BASE_URL"] = sim.base_url(kind)
-        secret = "ROUTSTR_CASHU_TOKEN" if kind == "routstr" else f"{prefix}_API_KEY"
-        os.environ[secret] = sim.api_key(kind)
 
 
 def section(title: str) -> None:

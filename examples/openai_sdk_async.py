@@ -12,35 +12,18 @@ summed exactly from the ``x-router-cost`` header of each response (USD, a decima
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import openai
+from simulated import CONFIG, point_config_at
 
 from router import Router
 from router.simulator import Simulator
 
-CONFIG = Path(__file__).with_name("router.yaml")
-ENV_NAMES = {  # simulated kind -> the prefix of its variables in router.yaml
-    "pinstripes": "PINSTRIPES",
-    "pipellm": "PIPELLM",
-    "inference-api": "MAJESTIX",
-    "routstr": "ROUTSTR",
-    "openrouter": "OPENROUTER",
-    "openai": "LOCAL",
-}
 MODELS = ("auto", "deepseek-v4-flash", "gpt-5-mini")
 REQUESTS = 50
-
-
-def point_config_at(sim: Simulator) -> None:
-    for kind, prefix in ENV_NAMES.items():
-        os.environ[f"{prefix}_BASE_URL"] = sim.base_url(kind)
-        secret = "ROUTSTR_CASHU_TOKEN" if kind == "routstr" else f"{prefix}_API_KEY"
-        os.environ[secret] = sim.api_key(kind)
 
 
 async def ask(client: openai.AsyncOpenAI, i: int) -> tuple[str, Decimal]:

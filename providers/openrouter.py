@@ -2,7 +2,7 @@
 
 ``GET /api/v1/models`` with ``Authorization: Bearer``: ``data[]`` with ``pricing.prompt``,
 ``completion``, ``input_cache_read``, ``input_cache_write`` (strings, USD per token;
-``"-1"`` marks a variable-price router such as ``openrouter/auto``, which is skipped),
+``"-1"`` marks a variable price, as for the ``openrouter/auto`` router: listed unpriced),
 ``context_length``, ``top_provider.max_completion_tokens``, ``supported_parameters``
 (``tools`` means tool calling) and ``architecture.input_modalities`` / ``output_modalities``.
 """
@@ -34,17 +34,21 @@ class OpenRouter(Provider):
     default_base_url = "https://openrouter.ai/api/v1"
 
     def parse_model(self, entry: Entry) -> ModelCard:
+        variable = str(entry.get("pricing.prompt")).strip() == "-1"
+        pricing = None
+        if not variable:  # a variable price cannot be known ahead: listed unpriced
+            pricing = Pricing(
+                prompt=entry.price("pricing.prompt"),
+                completion=entry.price("pricing.completion"),
+                cache_read=entry.opt_price("pricing.input_cache_read"),
+                cache_write=entry.opt_price("pricing.input_cache_write"),
+            )
         return self.card(
             entry,
             name=entry.opt_text("name"),
             context_length=entry.opt_int("context_length"),
             max_output_tokens=entry.opt_int("top_provider.max_completion_tokens"),
-            pricing=Pricing(
-                prompt=entry.price("pricing.prompt"),
-                completion=entry.price("pricing.completion"),
-                cache_read=entry.opt_price("pricing.input_cache_read"),
-                cache_write=entry.opt_price("pricing.input_cache_write"),
-            ),
+            pricing=pricing,
             **capabilities(entry),
         )
 

@@ -33,6 +33,25 @@ def test_live_catalogs_example_runs():
     assert "sk-ps-" not in out + result.stderr  # the simulator's keys never shown
 
 
+@pytest.mark.wire
+def test_langchain_agent_loop_example_runs():
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "langchain_agent.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("step 1: served by ")
+    assert any(line.startswith("  tool lookup(") for line in lines)
+    assert lines[-2].startswith("answer: Tool said: the notes say")
+    assert lines[-1].startswith("spent: $0.0000")
+
+
 def test_documented_yaml_is_valid(monkeypatch):
     for name in (
         "PINSTRIPES_API_KEY",

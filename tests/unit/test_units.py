@@ -249,6 +249,16 @@ def test_openrouter_record():
     assert parse("openrouter", image_out).kind == "generation"
 
 
+def test_openrouter_variable_price_is_listed_unpriced():
+    auto = {
+        **OPENROUTER_ENTRY,
+        "id": "openrouter/auto",
+        "pricing": {"prompt": "-1", "completion": "-1"},
+    }
+    card = parse("openrouter", auto)
+    assert (card.id, card.pricing) == ("openrouter/auto", None)
+
+
 def test_openai_compat_context_sources_and_unpriced():
     assert parse("openai", VLLM_ENTRY).context_length == 32768
     llama = {"id": "qwen.gguf", "object": "model", "meta": {"n_ctx": 8192, "n_ctx_train": 40960}}
@@ -348,8 +358,8 @@ def test_rates_for_falls_back_to_base_for_rates_a_tier_omits():
             "openrouter",
             {
                 **OPENROUTER_ENTRY,
-                "id": "openrouter/auto",
-                "pricing": {"prompt": "-1", "completion": "-1"},
+                "id": "x",
+                "pricing": {"prompt": "-0.000001", "completion": "0.000001"},
             },
             "pricing.prompt",
         ),

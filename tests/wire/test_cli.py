@@ -97,7 +97,7 @@ def test_check_reports_each_provider(capsys, sim, conf_file):
     status, out, _ = run(capsys, "check", "-c", str(conf_file))
     assert status == 0
     assert "ok     pinstripes (pinstripes): 11 models read (11 chat), 0 skipped" in out
-    assert "skipped 'openrouter/auto': pricing.prompt: negative price" in out
+    assert "ok     openrouter (openrouter): 5 models read (5 chat), 0 skipped" in out
     assert out.rstrip().endswith("all good")
 
 
