@@ -10,11 +10,10 @@ provider's catalog normalized to USD per token, the cheapest deployments, the
 
 from __future__ import annotations
 
-from simulated import CONFIG, point_config_at
-
 from router import Router
 from router.cli import main as cli
 from router.simulator import Simulator
+from simulated import CONFIG, point_config_at
 
 
 def section(title: str) -> None:

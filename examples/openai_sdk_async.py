@@ -17,10 +17,10 @@ from decimal import Decimal
 
 import httpx
 import openai
-from simulated import CONFIG, point_config_at
 
 from router import Router
 from router.simulator import Simulator
+from simulated import CONFIG, point_config_at
 
 MODELS = ("auto", "deepseek-v4-flash", "gpt-5-mini")
 REQUESTS = 50

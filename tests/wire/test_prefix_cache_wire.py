@@ -39,7 +39,10 @@ def converse(router, turns: int, start: str = "q") -> list:
         messages = turn(history, f"{start} {i}")
         answer = router.complete(model="flash", messages=messages)
         answers.append(answer)
-        history = [*messages[1:], {"role": "assistant", "content": answer.choices[0].message.content}]
+        history = [
+            *messages[1:],
+            {"role": "assistant", "content": answer.choices[0].message.content},
+        ]
     return answers
 
 
@@ -50,7 +53,10 @@ def test_a_warm_pricier_deployment_wins_over_a_cold_cheaper_one(sim, router):
     first = router.complete(model="flash", messages=turn([], "q 0"))
     assert first.provider == "openrouter"
 
-    history = [turn([], "q 0")[1], {"role": "assistant", "content": first.choices[0].message.content}]
+    history = [
+        turn([], "q 0")[1],
+        {"role": "assistant", "content": first.choices[0].message.content},
+    ]
     decision = router.explain(model="flash", messages=turn(history, "q 1"))
     warm = decision.candidates[0]
     assert warm.ref == "openrouter:deepseek/deepseek-v4-flash"
@@ -70,8 +76,10 @@ def test_a_cold_deployment_wins_once_the_warm_one_has_expired(sim, router, clock
     sim.script("pinstripes", [Reply(503)])
     converse(router, 2)  # OpenRouter warm
     history_msgs = turn([], "later")
-    assert router.explain(model="flash", messages=history_msgs).candidates[0].ref.startswith(
-        "openrouter:"
+    assert (
+        router.explain(model="flash", messages=history_msgs)
+        .candidates[0]
+        .ref.startswith("openrouter:")
     )
     clock.advance(301)
     sim.advance(301)
@@ -124,7 +132,8 @@ def test_explicit_caching_adds_breakpoints_and_bills_reads_and_writes(sim, clock
         sent = [x for x in sim.requests("pipellm") if x.method == "POST"][-1].json()
         assert sent["system"][-1]["cache_control"] == {"type": "ephemeral"}
         written = first.usage.prompt_tokens_details.cache_write_tokens
-        assert written and written > 2000
+        assert written is not None
+        assert written > 2000
         history = [turn([], "q 0")[1], {"role": "assistant", "content": "ok"}]
         second = r.complete(model="pipellm:claude-sonnet-4-6", messages=turn(history, "q 1"))
     assert second.usage.prompt_tokens_details.cached_tokens > 2000
