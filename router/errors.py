@@ -204,7 +204,12 @@ _BY_STATUS: dict[int, type[UpstreamError]] = {429: RateLimited, 408: Timeout}
 
 
 def error_for_status(status: int, body: Any = None) -> type[UpstreamError]:
-    """The error class for an HTTP error status (and, for context errors, the body)."""
+    """The error class for an HTTP error status (and, for context and spend-limit errors,
+    the body)."""
+    if status == 429 and "spend_limit" in str(body).lower():
+        # Anthropic's enforced_spend_limit_reached: a billing stop, not congestion.
+        # Waiting does not help; another provider may serve.
+        return Rejected
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if status >= 500:

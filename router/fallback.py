@@ -208,7 +208,8 @@ class Plan:
                 for c in self.queue[1:]
                 if known is None or c.context_length is None or c.context_length > known
             ]
-        elif exc.status in (401, 402, 403):
+        elif exc.status in (401, 402, 403, 429):  # auth, payment, a spend limit (a 429
+            # that is Rejected): nothing at this provider will serve this request
             self.queue = [c for c in self.queue if c.provider != card.provider]
         elif exc.status in (404, 422) or (exc.code or "") in _DROP_CODES:
             self.queue.pop(0)

@@ -267,6 +267,20 @@ GROUP = {"g": ["pinstripes:ps/deepseek-v4-flash", "routstr:deepseek/deepseek-v4-
         (Reply(200, body=b"<html>maintenance</html>"), True),
         (Reply(200, body=b"{not json"), True),
         (Reply(200, cut_after=1), True),
+        (Reply(200, body=b""), True),
+        (
+            Reply(
+                429,
+                json={
+                    "type": "error",
+                    "error": {
+                        "type": "rate_limit_error",
+                        "message": "enforced_spend_limit_reached: this organization's spend limit",
+                    },
+                },
+            ),
+            True,
+        ),
         (
             Reply(
                 400,
@@ -294,6 +308,21 @@ def test_retry_matrix(sim, reply, falls_over):
             assert info.value.status == 400
             assert "temperature too high" in str(info.value)
             assert [x for x in sim.requests("routstr") if x.method == "POST"] == []
+
+
+def test_a_spend_limit_429_is_never_retried_at_that_provider(sim):
+    waits = []
+    group = {"g": ["pinstripes:ps/deepseek-v4-flash", "pinstripes:ps/gpt-oss-120b"]}
+    spend = Reply(
+        429, json={"error": {"type": "rate_limit_error", "message": "enforced_spend_limit_reached"}}
+    )
+    with make_router(sim, "pinstripes", waits=waits, models=group) as r:
+        sim.script("pinstripes", [spend])
+        with pytest.raises(AllProvidersFailed) as info:
+            r.complete(model="g", messages=HELLO)
+    assert [a.status for a in info.value.attempts] == [429]  # the other pinstripes model not tried
+    assert waits == []
+    assert r.cooldowns.cooling("pinstripes:ps/deepseek-v4-flash") is None
 
 
 def test_routstr_invalid_model_falls_over(sim):
