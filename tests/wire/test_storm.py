@@ -1,0 +1,207 @@
+"""A fault storm: many concurrent requests, random faults of every kind, one provider
+going down and coming back. Every request must end in an answer or a typed error, none
+may hang past its deadline, and no socket, file descriptor or memory may leak.
+
+The CI-sized storm runs with the tests; the full-size one is a command:
+
+    python -m tests.wire.test_storm --requests 10000 --concurrency 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+from router import Router
+from router.errors import RouterError
+from router.prefix import MemoryPrefixes
+from router.simulator import Reply, Simulator
+
+KINDS = ("pinstripes", "routstr", "openrouter", "pipellm")
+GROUP = [
+    "pinstripes:ps/deepseek-v4-flash",
+    "routstr:deepseek/deepseek-v4-flash",
+    "openrouter:deepseek/deepseek-v4-flash",
+    "pipellm:gpt-5-mini",
+]
+FAULTS = [
+    Reply(429, headers={"Retry-After": "1"}),
+    Reply(429),
+    Reply(500),
+    Reply(502),
+    Reply(503),
+    Reply(504),
+    Reply(529),
+    Reply(401),
+    Reply(402),
+    Reply(403),
+    Reply(404),
+    Reply(422),
+    Reply(400, json={"error": {"message": "Invalid model", "code": "invalid_model"}}),
+    Reply(200, body=b"<html><body>502 Bad Gateway</body></html>"),
+    Reply(200, body=b""),
+    Reply(200, body=b"{not json"),
+    Reply(200, cut_after=1),
+    Reply(200, cut_after=3),
+    Reply(200, error_event="overloaded"),
+    Reply(200, delay=1.5),  # beyond the 1 s read timeout: a slow first byte
+]
+
+
+@dataclass
+class Report:
+    requests: int
+    answers: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    unaccounted: int = 0
+    fds_before: int = 0
+    fds_after: int = 0
+    rss_before_mb: float = 0.0
+    rss_after_mb: float = 0.0
+    prefixes: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
+        return (
+            f"{self.requests} requests in {self.seconds:.1f} s: {self.answers} answers,"
+            f" typed errors: {errors}; unaccounted {self.unaccounted};"
+            f" fds {self.fds_before} -> {self.fds_after};"
+            f" RSS {self.rss_before_mb:.0f} -> {self.rss_after_mb:.0f} MB;"
+            f" prefix memory {self.prefixes} entries"
+        )
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _config(sim: Simulator) -> dict[str, object]:
+    return {
+        "providers": [
+            {
+                "name": kind,
+                "kind": kind,
+                "base_url": sim.base_url(kind),
+                "api_key": sim.api_key(kind),
+                "read_timeout": 1.0,
+            }
+            for kind in KINDS
+        ],
+        "models": {"g": GROUP},
+        "fallback": {
+            "attempts": 4,
+            "deadline_seconds": 5,
+            "max_wait_seconds": 0.2,
+            "backoff_seconds": 0.05,
+            "cooldown_seconds": 1,
+        },
+    }
+
+
+async def storm(
+    requests: int, concurrency: int, *, fault_rate: float = 0.1, seed: int = 1
+) -> Report:
+    rng = random.Random(seed)
+    report = Report(requests)
+    with Simulator() as sim:
+        for kind in KINDS:  # ~fault_rate of each provider's answers are faults
+            sim.script(
+                kind,
+                [
+                    rng.choice(FAULTS) if rng.random() < fault_rate else Reply(200)
+                    for _ in range(requests)
+                ],
+            )
+        memory = MemoryPrefixes(maxsize=5_000)
+        router = Router.from_config(_config(sim), prefixes=memory)
+        await router.amodels()  # catalogs first: the storm is about chat
+        gc.collect()
+        report.fds_before = _fds()
+        report.rss_before_mb = _rss_mb()
+        started = time.monotonic()
+        gate = asyncio.Semaphore(concurrency)
+        done = 0
+
+        async def one(i: int) -> None:
+            nonlocal done
+            async with gate:
+                messages = [
+                    {"role": "user", "content": f"storm request {i} " + "x" * rng.randrange(0, 400)}
+                ]
+                try:
+                    if i % 5 == 0:
+                        async for _ in router.astream(model="g", messages=messages):
+                            pass
+                    else:
+                        await asyncio.wait_for(router.acomplete(model="g", messages=messages), 15)
+                    report.answers += 1
+                except RouterError as exc:
+                    report.errors[type(exc).__name__] += 1
+                except Exception as exc:  # anything else is a bug: a request lost
+                    report.errors[f"UNTYPED {type(exc).__name__}"] += 1
+                    report.unaccounted += 1
+                finally:
+                    done += 1
+
+        async def outage() -> None:
+            # pinstripes goes down a third of the way in and comes back two thirds in
+            while done < requests // 3:
+                await asyncio.sleep(0.01)
+            sim.set_down("pinstripes", True)
+            while done < 2 * requests // 3:
+                await asyncio.sleep(0.01)
+            sim.set_down("pinstripes", False)
+
+        watcher = asyncio.create_task(outage())
+        await asyncio.gather(*(one(i) for i in range(requests)))
+        await watcher
+        report.seconds = time.monotonic() - started
+        report.prefixes = len(memory)
+        await router.aclose()
+        gc.collect()
+        report.fds_after = _fds()
+        report.rss_after_mb = _rss_mb()
+    return report
+
+
+@pytest.mark.wire
+@pytest.mark.slow
+def test_fault_storm_loses_nothing_and_leaks_nothing():
+    report = asyncio.run(storm(2000, 64))
+    print(report)
+    assert report.unaccounted == 0
+    assert report.answers + sum(report.errors.values()) == report.requests
+    assert report.answers > report.requests * 0.8  # fallback absorbs most faults
+    assert report.fds_after <= report.fds_before + 2
+    assert report.prefixes <= 5_000
+    assert report.rss_after_mb < report.rss_before_mb + 50  # bounded state, no pile-up
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The full-size fault storm.")
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--fault-rate", type=float, default=0.1)
+    args = parser.parse_args()
+    print(asyncio.run(storm(args.requests, args.concurrency, fault_rate=args.fault_rate)))
+
+
+if __name__ == "__main__":
+    main()
