@@ -44,11 +44,16 @@ class Cheapest(Policy):
         )
 
     def cost(self, request: ChatRequest, card: ModelCard, output: int) -> Decimal | None:
-        """The figure candidates are ordered by: this request's expected cost, less the
-        savings expected reuse would bring at this deployment."""
+        """The figure candidates are ordered by: this request's expected cost, plus, with
+        ``expected_reuse``, what that many later requests reusing its prompt would cost
+        here with the cache warm."""
         cost = request_cost(request, card, output, prefix_cache=self.prefix_cache)
         if cost is not None and self.prefix_cache and self.expected_reuse:
-            cost -= self.expected_reuse * reuse_value(request, card)
+            # Each of the later requests pays this deployment's cold price less what its
+            # warm cache saves: the whole conversation is ranked, not this turn alone.
+            cold = request_cost(request, card, output)
+            assert cold is not None  # priced, as cost is
+            cost += self.expected_reuse * (cold - reuse_value(request, card))
         return cost
 
     def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:

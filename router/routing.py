@@ -92,10 +92,12 @@ class RoutingContext:
         """Record what ``card`` answered: calibration, hit rate, the prefixes now warm."""
         memory = self.router.prefixes
         outlook = self.outlook(request, card)
-        if not counts.estimated:
+        # Images are estimated at a flat rate that says nothing about the ratio of text to
+        # tokens: only text-only requests calibrate.
+        if not counts.estimated and not request.needs_vision:
             memory.calibrate(card.ref, request.estimated_prompt_tokens, counts.prompt)
-            if outlook.rule.mode != "none":
-                memory.observe(card.ref, outlook.predicted_tokens, counts.cache_read)
+        if not counts.estimated and outlook.rule.mode != "none":
+            memory.observe(card.ref, outlook.predicted_tokens, counts.cache_read)
         if outlook.rule.mode == "automatic" or outlook.breakpoints:
             memory.remember(card.ref, self.chain(request))
 

@@ -1,0 +1,167 @@
+"""``router demo``: the offline demo's output, checked against the simulated catalogs."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import sys
+from decimal import Decimal
+
+import pytest
+
+from router import ModelCard, Router
+from router.demo import (
+    LIST_PRICE,
+    PROVIDERS,
+    ROUTER,
+    SAME_MODEL,
+    _Plain,
+    _writer,
+    run_demo,
+    workload,
+)
+from router.simulator import API_KEYS, Simulator
+
+from .conftest import config
+
+pytestmark = pytest.mark.wire
+
+STEPS = workload()
+CHOSEN = re.compile(
+    r"^   -> (?P<ref>\S+?)(?: \[context [\d,]+\])?: (?P<prompt>[\d,]+) prompt"
+    r" \((?P<cached>[\d,]+) cached\)",
+    re.MULTILINE,
+)
+
+
+@pytest.fixture(scope="module")
+def demo() -> tuple[int, str]:
+    """The demo run once, in plain text: (exit status, output)."""
+    out = io.StringIO()
+    status = run_demo(out=out, plain=True)
+    return status, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def output(demo: tuple[int, str]) -> str:
+    return demo[1]
+
+
+@pytest.fixture(scope="module")
+def cards() -> dict[str, ModelCard]:
+    """The five providers' catalogs as the router reads them, by ref."""
+    with Simulator() as sim, Router.from_config(config(sim, *PROVIDERS), entry_points=False) as r:
+        return {card.ref: card for card in r.models()}
+
+
+def section(output: str, key: str) -> str:
+    """The text of the step ``key``: from its header to the next header (or the baselines)."""
+    n = next(i for i, step in enumerate(STEPS, 1) if step.key == key)
+    start = output.index(f"[{n}/{len(STEPS)}] {STEPS[n - 1].title}")
+    ends = [output.find(f"[{n + 1}/{len(STEPS)}] ", start), output.find("\nbaselines:", start)]
+    return output[start : min(e for e in ends if e > 0)]
+
+
+def answered(text: str) -> list[tuple[str, int, int]]:
+    """(ref, prompt tokens, cached tokens) of each request in ``text``, in order."""
+    return [
+        (m["ref"], int(m["prompt"].replace(",", "")), int(m["cached"].replace(",", "")))
+        for m in CHOSEN.finditer(text)
+    ]
+
+
+def totals(output: str) -> list[Decimal]:
+    match = re.search(r"^total\s+\$([\d.]+)\s+\$([\d.]+)\s+\$([\d.]+)\s*$", output, re.MULTILINE)
+    assert match, output[-2000:]
+    return [Decimal(v) for v in match.groups()]
+
+
+def test_exits_0_and_shows_every_step_and_the_table(demo: tuple[int, str]) -> None:
+    status, output = demo
+    assert status == 0, output[-2000:]
+    for n, step in enumerate(STEPS, 1):
+        assert f"[{n}/{len(STEPS)}] {step.title}" in output
+        assert len(answered(section(output, step.key))) == len(step.turns), step.key
+        assert re.search(rf"^{n}\. {step.key}\s+\$", output, re.MULTILINE), step.key
+    assert "dollars spent" in output
+    for strategy in (ROUTER, SAME_MODEL, LIST_PRICE):
+        assert strategy.name in output
+    assert "\x1b[" not in output  # plain text: no terminal escapes
+
+
+def test_tools_go_to_tool_capable_deployments(output: str, cards: dict[str, ModelCard]) -> None:
+    chosen = answered(section(output, "tools"))
+    assert len(chosen) == 2  # the tool call, then the turn with the tool's result
+    assert all(cards[ref].supports_tools is True for ref, _, _ in chosen), chosen
+    assert "calls get_weather(" in section(output, "tools")
+    assert "excluded by capabilities" in section(output, "tools")
+
+
+def test_vision_goes_to_a_vision_capable_deployment(
+    output: str, cards: dict[str, ModelCard]
+) -> None:
+    [(ref, _, _)] = answered(section(output, "vision"))
+    assert cards[ref].supports_vision is True
+
+
+def test_long_context_goes_where_the_prompt_fits(output: str, cards: dict[str, ModelCard]) -> None:
+    text = section(output, "long-context")
+    chosen = answered(text)
+    assert chosen
+    assert all(prompt > 250_000 for _, prompt, _ in chosen)
+    for ref, prompt, _ in chosen:
+        context = cards[ref].context_length
+        assert context is not None
+        assert context >= prompt, (ref, context, prompt)
+    assert "excluded by context_fit" in text
+    assert "(!)" not in text
+
+
+def test_the_conversation_warms_the_cache(output: str) -> None:
+    chosen = answered(section(output, "conversation"))
+    assert len(chosen) == 6
+    assert chosen[0][2] == 0  # the first turn is cold
+    stayed = [now for before, now in itertools.pairwise(chosen) if now[0] == before[0]]
+    assert len(stayed) >= 3, chosen
+    assert all(cached > 0 for _, _, cached in stayed), chosen  # staying means warm
+    assert "(stays warm)" in section(output, "conversation")
+
+
+def test_the_outage_falls_over_cools_down_and_recovers(output: str) -> None:
+    text = section(output, "outage")
+    down = re.search(r"! (\S+) goes down", text)
+    assert down
+    provider = down[1]
+    failures = re.findall(r"x failed: (\S+?): HTTP 503", text)
+    assert failures
+    assert all(ref.startswith(provider + ":") for ref in failures)
+    chosen = answered(text)
+    assert not chosen[0][0].startswith(provider + ":")  # the first request fell over
+    assert "excluded by cooldown" in text  # later requests route around it
+    assert "cooling down for" in text
+    assert f"{provider} is back up" in text
+    assert chosen[-1][0].startswith(provider + ":")  # and it wins again once back
+
+
+def test_router_spends_less_than_always_the_same_model(output: str) -> None:
+    router, same_model, _ = totals(output)
+    assert router < same_model
+
+
+def test_router_spends_less_than_list_price_routing(output: str) -> None:
+    router, _, list_price = totals(output)
+    assert router < list_price
+
+
+def test_no_simulator_key_in_the_output(output: str) -> None:
+    for key in API_KEYS.values():
+        assert key not in output
+
+
+def test_plain_text_unless_a_terminal_and_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(_writer(io.StringIO(), None), _Plain)  # not a terminal
+    assert isinstance(_writer(io.StringIO(), True), _Plain)
+    assert not isinstance(_writer(io.StringIO(), False), _Plain)  # rich, asked for
+    monkeypatch.setitem(sys.modules, "rich.console", None)  # rich not installed
+    assert isinstance(_writer(io.StringIO(), False), _Plain)
