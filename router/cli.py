@@ -1,23 +1,37 @@
-"""The ``router`` command line: ``models``, ``check``, ``explain`` and ``chat``.
+"""The ``router`` command line: ``models``, ``check``, ``explain``, ``chat``, ``serve`` and
+``demo``.
 
-The configuration comes from ``--config F``, else ``$ROUTER_CONFIG``, else ``./router.yaml``.
-Exit status: 0 ok, 1 a provider failed, 2 the configuration or the command line is wrong.
+The configuration comes from ``--config F``, else ``$ROUTER_CONFIG``, else ``./router.yaml``
+(``demo`` needs none). ``models``, ``check`` and ``explain`` print tables (with rich, when
+it is installed and stdout is a terminal; plain aligned text otherwise) or, with
+``--json``, JSON; ``chat --json`` prints the completion instead of streaming it.
+``serve`` runs the OpenAI-compatible server (the ``server`` extra) on ``--host`` /
+``--port``, else the config's ``server:`` block, else 127.0.0.1:8000, and refuses a
+non-loopback address unless ``server.api_keys`` is set.
+Exit status: 0 ok; 1 a provider or the request failed, or a command could not run (a
+missing extra); 2 the configuration, the command line or the request given is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from router.catalog import Catalog, ModelCard
+from router.config import load_yaml, server_settings
 from router.core import Router
-from router.errors import CatalogError, ConfigError, PluginError, RouterError
+from router.decision import Route
+from router.errors import CatalogError, ConfigError, InvalidRequest, PluginError, RouterError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _MTOK = Decimal(1_000_000)
 
@@ -35,8 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "demo":
+        return _demo()
     try:
-        router = Router.from_yaml(args.config)
+        document = load_yaml(args.config)
+        router = Router.from_config(document)
+        # The Router ignores the server: block; serve reads it from the same document.
+        args.server = server_settings(document) if args.command == "serve" else None
     except (ConfigError, PluginError) as exc:
         print(f"router: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -47,15 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="router", description="A cost-aware LLM router.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    configured = argparse.ArgumentParser(add_help=False, parents=[verbose])
+    configured.add_argument(
         "--config",
         "-c",
         default=os.environ.get("ROUTER_CONFIG", "router.yaml"),
         help="YAML configuration file (default: $ROUTER_CONFIG or ./router.yaml)",
     )
+    common = argparse.ArgumentParser(add_help=False, parents=[configured])
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     models = commands.add_parser(
@@ -91,15 +112,47 @@ def _parser() -> argparse.ArgumentParser:
     explain.set_defaults(run=_explain)
 
     chat = commands.add_parser(
-        "chat", parents=[common, request], help="send one message, stream the answer"
+        "chat", parents=[configured, request], help="send one message, stream the answer"
     )
     chat.add_argument("text", help="the message")
+    chat.add_argument(
+        "--json", action="store_true", help="print the completion as JSON instead of streaming"
+    )
     chat.add_argument("--system", "-s", help="a system prompt")
     chat.set_defaults(run=_chat)
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[configured],
+        help="run the OpenAI-compatible HTTP server (needs 'router[server]')",
+        description="Serve /v1/chat/completions, /v1/models and /health. Binds 127.0.0.1 "
+        "unless told otherwise; any other address needs client keys (server.api_keys).",
+    )
+    serve.add_argument("--host", help="address to bind (default: server.host or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: server.port or 8000)")
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser(
+        "demo",
+        parents=[verbose],
+        help="route a short workload through simulated providers (offline, no keys)",
+    )
     return parser
 
 
 # -- router models -------------------------------------------------------------------
+
+_MODEL_HEADERS = (
+    "provider",
+    "model",
+    "context",
+    "$/1M in",
+    "$/1M out",
+    "$/1M cached",
+    "tools",
+    "vision",
+    "stale",
+)
 
 
 def _models(router: Router, args: argparse.Namespace, out: TextIO) -> int:
@@ -119,22 +172,13 @@ def _models(router: Router, args: argparse.Namespace, out: TextIO) -> int:
         rows.sort(key=lambda row: _price_key(row[0]))
     elif args.sort == "context":
         rows.sort(key=lambda row: -(row[0].context_length or 0))
+    table = [_model_row(card, stale) for card, stale in rows]
     if args.json:
-        json.dump([{**c.model_dump(mode="json"), "stale": s} for c, s in rows], out, indent=2)
-        out.write("\n")
+        _dump([{**c.model_dump(mode="json"), "stale": s} for c, s in rows], out)
+    elif (console := _console(out)) is not None:
+        _rich_models(console, table)
     else:
-        headers = (
-            "provider",
-            "model",
-            "context",
-            "$/1M in",
-            "$/1M out",
-            "$/1M cached",
-            "tools",
-            "vision",
-            "stale",
-        )
-        _table(out, headers, [_model_row(card, stale) for card, stale in rows])
+        _table(out, _MODEL_HEADERS, table)
     return 1 if failed else 0
 
 
@@ -200,9 +244,17 @@ def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     ]
     ok = all(r["ok"] for r in reports) and not missing
     if args.json:
-        json.dump({"ok": ok, "providers": reports, "missing_group_members": missing}, out, indent=2)
-        out.write("\n")
-        return 0 if ok else 1
+        _dump({"ok": ok, "providers": reports, "missing_group_members": missing}, out)
+    elif (console := _console(out)) is not None:
+        _rich_check(console, reports, missing, ok)
+    else:
+        _plain_check(out, reports, missing, ok)
+    return 0 if ok else 1
+
+
+def _plain_check(
+    out: TextIO, reports: list[dict[str, Any]], missing: list[dict[str, str]], ok: bool
+) -> None:
     for r in reports:
         if "error" in r:
             out.write(f"FAIL   {r['provider']} ({r['kind']}): {r['error']}\n")
@@ -219,7 +271,6 @@ def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     for m in missing:
         out.write(f"FAIL   models.{m['group']}: {m['ref']} is not in its provider's catalog\n")
     out.write("all good\n" if ok else "problems found\n")
-    return 0 if ok else 1
 
 
 def _kind(provider: Any) -> str:
@@ -240,14 +291,25 @@ def _catalog_report(catalog: Catalog) -> dict[str, Any]:
 # -- router explain / chat -------------------------------------------------------------
 
 
+class _BadRequest(Exception):
+    """The request given on the command line cannot be read."""
+
+
 def _request_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The request the command line describes; raises ``_BadRequest`` saying what is wrong."""
     request: dict[str, Any]
     if getattr(args, "request", None):
-        with open(args.request, encoding="utf-8") as file:
-            request = json.load(file)
+        try:
+            with open(args.request, encoding="utf-8") as file:
+                request = json.load(file)
+        except OSError as exc:
+            raise _BadRequest(f"cannot read {args.request}: {exc.strerror}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _BadRequest(f"{args.request}: not valid JSON: {exc}") from None
         if not isinstance(request, dict):
-            msg = f"{args.request}: not a JSON object"
-            raise ValueError(msg)
+            raise _BadRequest(f"{args.request}: not a JSON object")
+        if "self" in request:  # would collide with the method's own parameter
+            raise _BadRequest(f"{args.request}: unknown field 'self'")
         request.setdefault("model", args.model)
     else:
         messages = (
@@ -264,32 +326,48 @@ def _request_from(args: argparse.Namespace) -> dict[str, Any]:
 def _explain(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     try:
         route = router.explain(**_request_from(args))
-    except (RouterError, ValueError, OSError) as exc:
+    except (_BadRequest, InvalidRequest) as exc:
+        print(f"router: bad request: {exc}", file=sys.stderr)
+        return 2
+    except RouterError as exc:
         print(f"router: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        json.dump(route.to_dict(), out, indent=2)
-        out.write("\n")
+        _dump(route.to_dict(), out)
+    elif (console := _console(out)) is not None:
+        _rich_route(console, route)
     else:
         out.write(f"{route}\n")
     return 0 if route.candidates else 1
 
 
 def _chat(router: Router, args: argparse.Namespace, out: TextIO) -> int:
-    request = _request_from(args)
-    route = None
     try:
-        for chunk in router.stream(**request):
-            for choice in chunk.choices:
-                if choice.delta.content:
-                    out.write(choice.delta.content)
-                    out.flush()
-            route = chunk.route or route
+        request = _request_from(args)
+        if args.json:
+            completion = router.complete(**request)
+            route = completion.route
+            payload = completion.model_dump(mode="json", exclude_none=True)
+            if isinstance(route, Route):
+                payload["route"] = route.to_dict()
+            _dump(payload, out)
+            return 0
+        route = None
+        try:
+            for chunk in router.stream(**request):
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        out.write(choice.delta.content)
+                        out.flush()
+                route = chunk.route or route
+        finally:
+            out.write("\n")
+    except (_BadRequest, InvalidRequest) as exc:
+        print(f"router: bad request: {exc}", file=sys.stderr)
+        return 2
     except RouterError as exc:
-        out.write("\n")
         print(f"router: {exc}", file=sys.stderr)
         return 1
-    out.write("\n")
     if route is not None:
         cost = "unknown" if route.cost is None else f"${format(route.cost.normalize(), 'f')}"
         note = " (usage estimated)" if route.usage_estimated else ""
@@ -297,7 +375,88 @@ def _chat(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- router serve ----------------------------------------------------------------------
+
+
+def _serve(router: Router, args: argparse.Namespace, out: TextIO) -> int:
+    settings = args.server
+    host: str = (args.host or settings.host).strip("[]")  # [::1] as in a URL
+    port: int = settings.port if args.port is None else args.port
+    keys = settings.api_keys
+    if not keys and not _is_loopback(host):
+        print(
+            f"router: refusing to bind {host}: it is not a loopback address and no client"
+            " keys are configured; set server.api_keys in the config (for example"
+            " [${ROUTER_CLIENT_KEY}]) or bind 127.0.0.1",
+            file=sys.stderr,
+        )
+        return 2
+    if not 0 <= port <= 65535:
+        print(f"router: --port {port}: not a TCP port (0-65535)", file=sys.stderr)
+        return 2
+    try:
+        import uvicorn
+
+        from router.server import create_app
+
+        app = create_app(router, api_keys=keys, max_body_bytes=settings.max_body_bytes)
+    except ImportError:
+        from router.server import MISSING_EXTRA
+
+        print(f"router: {MISSING_EXTRA}", file=sys.stderr)
+        return 1
+    where = f"[{host}]" if ":" in host else host
+    auth = "client keys required" if keys else "no client keys: loopback only"
+    print(
+        f"router: serving {len(router.providers)} providers at http://{where}:{port}/v1 ({auth})",
+        file=sys.stderr,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="debug" if args.verbose > 1 else "info",
+            server_header=False,
+        )
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down gracefully, then re-raised it
+        pass
+    except SystemExit:  # uvicorn exits when it cannot bind; it has logged why
+        return 1
+    return 0 if server.started else 1
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# -- router demo -----------------------------------------------------------------------
+
+
+def _demo() -> int:
+    try:
+        from router.demo import run_demo  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as exc:
+        print(f"router: the demo cannot run: {exc}", file=sys.stderr)
+        return 1
+    status: int = run_demo()
+    return status
+
+
 # -- output --------------------------------------------------------------------------
+
+
+def _dump(payload: object, out: TextIO) -> None:
+    json.dump(payload, out, indent=2)
+    out.write("\n")
 
 
 def _table(out: TextIO, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -310,3 +469,105 @@ def _table(out: TextIO, headers: Sequence[str], rows: Sequence[Sequence[str]]) -
         )
     if not rows:
         out.write("(no models)\n")
+
+
+def _console(out: TextIO) -> Console | None:
+    """A rich console on ``out`` when it is a terminal and rich is installed, else None
+    (plain text: what scripts and pipes get)."""
+    isatty = getattr(out, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console(file=out, highlight=False)
+
+
+def _rich_models(console: Console, rows: Sequence[tuple[str, ...]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for i, header in enumerate(_MODEL_HEADERS):
+        table.add_column(header, justify="right" if 2 <= i <= 5 else "left")
+    for row in rows:
+        *cells, stale = row
+        table.add_row(*(Text(cell) for cell in cells), Text(stale, style="yellow"))
+    console.print(table)
+    if not rows:
+        console.print("(no models)")
+
+
+def _rich_check(
+    console: Console, reports: list[dict[str, Any]], missing: list[dict[str, str]], ok: bool
+) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for header in ("", "provider", "kind", "models", "chat", "skipped", "note"):
+        right = header in {"models", "chat", "skipped"}
+        table.add_column(header, justify="right" if right else "left")
+    for r in reports:
+        if "error" in r:
+            state, counts, note = Text("FAIL", "bold red"), ("", "", ""), r["error"]
+        else:
+            state = Text("STALE", "yellow") if r["stale"] else Text("ok", "green")
+            counts = (str(r["models"]), str(r["chat"]), str(len(r["skipped"])))
+            note = f"last refresh failed: {r['stale_error']}" if r["stale"] else ""
+        table.add_row(state, Text(r["provider"]), Text(r["kind"]), *counts, Text(note))
+    console.print(table)
+    for r in reports:
+        for skip in r.get("skipped", ()):
+            console.print(Text(f"skipped  {r['provider']}: {skip}", style="dim"))
+    for m in missing:
+        line = f"FAIL  models.{m['group']}: {m['ref']} is not in its provider's catalog"
+        console.print(Text(line, style="red"))
+    console.print(Text("all good", "green") if ok else Text("problems found", "bold red"))
+
+
+def _rich_route(console: Console, route: Route) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    def usd(value: Decimal | None) -> str:
+        return "unpriced" if value is None else f"${format(value.normalize(), 'f')}"
+
+    console.print(Text(f"model {route.model!r}: {len(route.candidates)} candidates", "bold"))
+    if route.candidates:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for header in (
+            "#",
+            "deployment",
+            "prompt tok",
+            "output tok",
+            "est. cost",
+            "cache",
+            "ranked after",
+        ):
+            right = header in {"#", "prompt tok", "output tok", "est. cost"}
+            table.add_column(header, justify="right" if right else "left")
+        for i, c in enumerate(route.candidates, 1):
+            cache = ""
+            if c.hit_rate is not None:
+                saved = usd(c.saved) if c.saved is not None else "?"
+                cache = f"~{c.cached_tokens} tok, hit rate {c.hit_rate:.2f}, saves {saved}"
+            table.add_row(
+                str(i),
+                Text(c.ref, "bold" if i == 1 else ""),
+                f"~{c.prompt_tokens}",
+                str(c.output_tokens),
+                usd(c.cost),
+                Text(cache),
+                Text("; ".join(c.unsure)),
+            )
+        console.print(table)
+    if route.excluded:
+        console.print(Text(f"excluded ({len(route.excluded)}):", "bold"))
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for header in ("deployment", "by", "reason"):
+            table.add_column(header)
+        for e in route.excluded:
+            table.add_row(Text(e.ref), Text(e.policy, "dim"), Text(e.reason))
+        console.print(table)

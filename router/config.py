@@ -13,19 +13,27 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from router.errors import ConfigError
 from router.plugins import Plugins
 from router.policy import Policy
 from router.provider import Provider, ProviderOptions
 
-__all__ = ["FallbackConfig", "ResolvedConfig", "interpolate", "load_yaml", "resolve"]
+__all__ = [
+    "FallbackConfig",
+    "ResolvedConfig",
+    "ServerSettings",
+    "interpolate",
+    "load_yaml",
+    "resolve",
+    "server_settings",
+]
 
 DEFAULT_POLICY: tuple[str, ...] = ("capabilities", "context_fit", "cheapest")
 """The chain used when the YAML has no ``policy:`` section."""
@@ -57,6 +65,34 @@ class FallbackConfig(BaseModel):
     chunk); None: only the per-provider timeouts and ``attempts`` bound it."""
 
 
+class ServerSettings(BaseModel):
+    """The ``server:`` block: how ``router serve`` listens and whom it answers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_keys: tuple[SecretStr, ...] = ()
+    """Client keys (``Authorization: Bearer <key>``); none: every caller is answered, and
+    only a loopback address may be bound."""
+    max_body_bytes: int = Field(default=1_000_000, ge=1)
+    """Largest request body accepted; a bigger one is answered 413."""
+    host: str = Field(default="127.0.0.1", min_length=1)
+    """Address to bind (``--host`` overrides it)."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """Port to bind (``--port`` overrides it; 0: any free port)."""
+
+    @field_validator("api_keys")
+    @classmethod
+    def _usable_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for key in keys:
+            value = key.get_secret_value()
+            # An empty key would let any "Bearer " in; one with spaces could never be sent.
+            if not value or any(c.isspace() or not c.isprintable() for c in value):
+                raise ValueError(
+                    "a client key must be non-empty, without spaces or control characters"
+                )
+        return keys
+
+
 class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +100,7 @@ class _Document(BaseModel):
     models: dict[str, list[str]] = Field(default_factory=dict)
     policy: list[str | dict[str, dict[str, Any] | None]] | None = None
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
+    server: ServerSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +111,8 @@ class ResolvedConfig:
     groups: dict[str, tuple[str, ...]]
     policies: tuple[tuple[str, Policy], ...]
     fallback: FallbackConfig
+    server: ServerSettings = field(default_factory=ServerSettings)
+    """The ``server:`` block (read by ``router serve``; the Router itself ignores it)."""
 
 
 # -- YAML -----------------------------------------------------------------------------
@@ -263,4 +302,27 @@ def resolve(
             raise ConfigError(where, f"unknown policy {name!r}; known: {', '.join(sorted(known))}")
         chain.append((name, _validate(known[name], block or {}, where)))
 
-    return ResolvedConfig(tuple(providers), groups, tuple(chain), doc.fallback)
+    return ResolvedConfig(
+        tuple(providers), groups, tuple(chain), doc.fallback, doc.server or ServerSettings()
+    )
+
+
+def server_settings(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> ServerSettings:
+    """The ``server:`` block of a configuration (a path, YAML text, or a parsed mapping),
+    validated, with ``${VAR}`` replaced; the defaults when there is none.
+
+    Only that block is read: the rest of the document is validated by :func:`resolve`
+    (``Router.from_config``) as usual. Raises ``ConfigError`` (``server.port: ...``).
+    """
+    data = source if isinstance(source, Mapping) else load_yaml(source)
+    if not isinstance(data, Mapping):
+        raise ConfigError("", "the configuration must be a mapping with a 'providers' list")
+    block = data.get("server")
+    if block is None:
+        return ServerSettings()
+    block = interpolate(block, os.environ if environ is None else environ, "server")
+    settings: ServerSettings = _validate(ServerSettings, block, "server")
+    return settings

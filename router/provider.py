@@ -67,7 +67,8 @@ class Outgoing:
 
     url: str
     json: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    """Credentials travel here: never part of a repr."""
 
 
 class StreamDecoder(Protocol):

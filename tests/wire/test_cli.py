@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,9 @@ from router.simulator import Reply
 from tests.wire.conftest import KINDS, config
 
 pytestmark = pytest.mark.wire
+
+FLASH = "pinstripes:ps/deepseek-v4-flash"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture
@@ -208,3 +214,147 @@ def test_chat_reports_a_routing_failure(capsys, sim, conf_file):
     status, _, err = run(capsys, "chat", "-c", str(conf_file), "--model", "nope", "hi")
     assert status == 1
     assert "no route for model 'nope'" in err
+
+
+# -- tables on a terminal, plain text otherwise ---------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run_on_terminal(monkeypatch, *argv: str) -> tuple[int, str]:
+    monkeypatch.setenv("COLUMNS", "200")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    status = main(list(argv))
+    return status, terminal.getvalue()
+
+
+def test_rich_tables_on_a_terminal(monkeypatch, sim, conf_file):
+    status, out = run_on_terminal(monkeypatch, "models", "-c", str(conf_file))
+    assert status == 0
+    assert "\x1b[" in out  # styled
+    plain = ANSI.sub("", out)
+    assert plain.split()[:3] == ["provider", "model", "context"]
+    flash = next(line for line in plain.splitlines() if FLASH in line).split()
+    assert flash[2:6] == ["1,000,000", "0.087", "0.173", "0.05"]
+
+    status, out = run_on_terminal(monkeypatch, "check", "-c", str(conf_file))
+    plain = ANSI.sub("", out)
+    assert status == 0
+    assert plain.split()[:5] == ["provider", "kind", "models", "chat", "skipped"]
+    assert "ok  pinstripes     pinstripes         11    11        0" in plain
+    assert plain.rstrip().endswith("all good")
+
+    sim.script("pinstripes", [Reply(200, json={"data": [{"id": "x", "pricing": {"prompt": "?"}}]})])
+    status, out = run_on_terminal(monkeypatch, "check", "-c", str(conf_file))
+    plain = ANSI.sub("", out)
+    assert status == 1
+    assert "skipped  pinstripes: 'x': pricing.prompt: not a number: '?'" in plain
+    assert f"FAIL  models.flash: {FLASH} is not in its provider's catalog" in plain
+    assert plain.rstrip().endswith("problems found")
+
+    status, out = run_on_terminal(
+        monkeypatch, "explain", "-c", str(conf_file), "-p", "hi", "--max-tokens", "20000"
+    )
+    plain = ANSI.sub("", out)
+    assert status == 0
+    assert plain.startswith("model 'auto':")
+    assert "[context_fit] context length unknown" in plain  # text, never rich markup
+    assert "  context_fit  " in plain  # exclusions: the policy in its own column
+    assert "max_tokens 20000 > max output 16384" in plain
+
+
+def test_json_stays_json_on_a_terminal(monkeypatch, conf_file):
+    for argv in (["models"], ["check"], ["explain", "-p", "hi"]):
+        status, out = run_on_terminal(monkeypatch, *argv, "-c", str(conf_file), "--json")
+        assert status == 0
+        json.loads(out)
+
+
+def test_plain_text_on_a_terminal_without_rich(monkeypatch, conf_file):
+    monkeypatch.setitem(sys.modules, "rich.console", None)
+    status, out = run_on_terminal(monkeypatch, "models", "-c", str(conf_file))
+    assert status == 0
+    assert "\x1b[" not in out
+    assert out.splitlines()[0].split()[:3] == ["provider", "model", "context"]
+
+
+# -- chat --json and bad requests ---------------------------------------------------------
+
+
+def test_chat_json_prints_the_completion_and_its_route(capsys, conf_file):
+    status, out, _ = run(capsys, "chat", "-c", str(conf_file), "-m", "flash", "--json", "hi")
+    reply = json.loads(out)
+    assert status == 0
+    assert reply["object"] == "chat.completion"
+    assert reply["choices"][0]["message"]["content"] == "You said: hi"
+    assert reply["provider"] == "pinstripes"
+    assert reply["usage"]["cost"] > 0
+    assert reply["route"]["chosen"] == FLASH
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{oops", "not valid JSON"),
+        ("[1]", "not a JSON object"),
+        ('{"messages": []}', "messages:"),
+        ('{"messages": [{"role": "user", "content": "x"}], "self": 1}', "unknown field 'self'"),
+        (None, "cannot read"),
+    ],
+)
+def test_explain_on_a_bad_request_says_what_is_wrong(capsys, conf_file, tmp_path, content, problem):
+    path = tmp_path / "request.json"
+    if content is not None:
+        path.write_text(content)
+    status, out, err = run(capsys, "explain", "-c", str(conf_file), "-r", str(path))
+    assert status == 2
+    assert out == ""
+    assert err.startswith("router: bad request: ")
+    assert problem in err
+    assert "Traceback" not in err
+
+
+def test_chat_on_a_bad_request_says_what_is_wrong(capsys, conf_file):
+    status, _, err = run(
+        capsys, "chat", "-c", str(conf_file), "-m", "flash", "--max-tokens", "-5", "hi"
+    )
+    assert status == 2
+    assert "router: bad request: max_tokens" in err
+    assert "Traceback" not in err
+
+
+# -- router demo -----------------------------------------------------------------------
+
+
+def test_demo_runs_run_demo_without_a_config(capsys, monkeypatch, tmp_path):
+    calls = []
+    demo = types.ModuleType("router.demo")
+    demo.run_demo = lambda: calls.append("ran") or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "router.demo", demo)
+    monkeypatch.setenv("ROUTER_CONFIG", str(tmp_path / "absent.yaml"))
+    assert main(["demo"]) == 0
+    assert calls == ["ran"]
+    demo.run_demo = lambda: 3  # type: ignore[attr-defined]
+    assert main(["demo"]) == 3
+
+
+def test_demo_that_cannot_be_imported_is_a_clear_error(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "router.demo", None)
+    status, _, err = run(capsys, "demo")
+    assert status == 1
+    assert err.startswith("router: the demo cannot run:")
+    assert "Traceback" not in err
+
+
+def test_every_command_has_help(capsys):
+    for command in ("models", "check", "explain", "chat", "serve", "demo"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0
+        assert f"usage: router {command}" in capsys.readouterr().out
