@@ -182,7 +182,8 @@ def _substitute(match: re.Match[str], environ: Mapping[str, str], path: str) -> 
         raise ConfigError(path, "'${' without a closing '}'")
     name, sep, default = body.partition(":-")
     if not _NAME.fullmatch(name):
-        raise ConfigError(path, f"'${{{name}}}' is not a valid environment variable reference")
+        # not quoted: a value pasted inside ${...} by mistake may be a secret
+        raise ConfigError(path, "'${...}' must name an environment variable (letters, digits, '_')")
     value = environ.get(name)
     if value is not None and (value or not sep):
         return value
@@ -297,9 +298,10 @@ def resolve(
             ((name, block),) = item.items()
         else:
             raise ConfigError(f"policy[{i}]", "each item names one policy: '- cheapest: {...}'")
-        where = f"policy[{i}].{name}"
         if name not in known:
-            raise ConfigError(where, f"unknown policy {name!r}; known: {', '.join(sorted(known))}")
+            # neither quoted nor in the path: '- ${VAR}' may have put a secret here
+            raise ConfigError(f"policy[{i}]", f"unknown policy; known: {', '.join(sorted(known))}")
+        where = f"policy[{i}].{name}"
         chain.append((name, _validate(known[name], block or {}, where)))
 
     return ResolvedConfig(

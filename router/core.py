@@ -256,13 +256,17 @@ class Router:
     def _open(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, Generator[Any]]:
         card = plan.current
         provider = self.providers[card.provider]
-        session = StreamSession(plan, card, req, provider.stream_decoder(card, req))
+        session = StreamSession(
+            plan, card, req, provider.stream_decoder(card, req), provider.snippet
+        )
         return session, provider.events(card, req)
 
     def _aopen(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, AsyncGenerator[Any]]:
         card = plan.current
         provider = self.providers[card.provider]
-        session = StreamSession(plan, card, req, provider.stream_decoder(card, req))
+        session = StreamSession(
+            plan, card, req, provider.stream_decoder(card, req), provider.snippet
+        )
         return session, provider.aevents(card, req)
 
     def _plan(self, req: ChatRequest, catalogs: Mapping[str, Catalog | CatalogError]) -> Plan:

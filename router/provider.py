@@ -202,6 +202,12 @@ class Provider(abc.ABC):
         key = self.api_key
         return {"Authorization": f"Bearer {key}"} if key else {}
 
+    def snippet(self, text: str, limit: int) -> str:
+        """At most ``limit`` characters of ``text``, redacted *before* cutting (a key cut in
+        half would no longer match)."""
+        key = self.api_key or ""
+        return self.redact(text[: limit + len(key)])[:limit]
+
     def redact(self, text: str) -> str:
         """``text`` with the credential blanked out, for anything that may be shown."""
         key = self.api_key
@@ -338,7 +344,7 @@ class Provider(abc.ABC):
         try:
             payload = response.json()
         except ValueError:
-            snippet = self.redact(response.text[:60].strip())
+            snippet = self.snippet(response.text.strip(), 60)
             raise CatalogError(
                 self.name, f"the body is not JSON (starts {snippet!r})", status=status
             ) from None
@@ -356,7 +362,7 @@ class Provider(abc.ABC):
             error = body.get("error", body.get("detail", body.get("message")))
             message = error.get("message") if isinstance(error, dict) else error
         text = message if isinstance(message, str) and message else response.reason_phrase
-        return self.redact(text[:200])
+        return self.snippet(text, 200)
 
     # -- prefix caching ------------------------------------------------------------
 
@@ -408,10 +414,10 @@ class Provider(abc.ABC):
         return cls(
             self.name,
             card.id,
-            self.redact(message or httpx.codes.get_reason_phrase(status) or "error")[:300],
+            self.snippet(message or httpx.codes.get_reason_phrase(status) or "error", 300),
             status=status,
             retry_after=parse_retry_after(headers),
-            code=None if code is None else self.redact(code)[:80],
+            code=None if code is None else self.snippet(code, 80),
         )
 
     @staticmethod
@@ -419,7 +425,7 @@ class Provider(abc.ABC):
         try:
             payload = json.loads(body)
         except ValueError:
-            return (body[:120].decode("utf-8", "replace").strip() or None), None, None
+            return (body.decode("utf-8", "replace").strip() or None), None, None
         error = payload.get("error", payload) if isinstance(payload, dict) else payload
         if isinstance(error, dict):
             message = error.get("message") or error.get("detail")
@@ -441,7 +447,7 @@ class Provider(abc.ABC):
             raise Rejected(self.name, card.id, problem, code="unsupported_request") from exc
 
     def _transport_error(self, card: ModelCard, exc: httpx.HTTPError) -> UpstreamError:
-        text = self.redact(f"{type(exc).__name__}: {exc}")[:300]
+        text = self.snippet(f"{type(exc).__name__}: {exc}", 300)
         if isinstance(exc, httpx.TimeoutException):
             kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "timeout"
             return Timeout(self.name, card.id, text, code=kind)
@@ -458,7 +464,7 @@ class Provider(abc.ABC):
         try:
             return self.parse_completion(card, request, response.json())
         except (ValueError, ValidationError) as exc:
-            problem = f"unreadable answer: {type(exc).__name__}: {str(exc)[:200]}"
+            problem = f"unreadable answer: {type(exc).__name__}: {self.snippet(str(exc), 200)}"
             raise Unavailable(
                 self.name, card.id, self.redact(problem), status=response.status_code
             ) from None

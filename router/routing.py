@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -261,7 +261,16 @@ class StreamSession:
     over); after it, a failure is ``StreamInterrupted`` carrying what was received.
     """
 
-    def __init__(self, plan: Plan, card: ModelCard, req: ChatRequest, decoder: Any) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        card: ModelCard,
+        req: ChatRequest,
+        decoder: Any,
+        snippet: Callable[[str, int], str],
+    ) -> None:
+        self.snippet = snippet
+        """The provider's redact-then-cut: stream events may echo a credential."""
         self.plan = plan
         self.card = card
         self.req = req
@@ -273,10 +282,12 @@ class StreamSession:
     def _feed(self, event: Any) -> list[ChatCompletionChunk]:
         try:
             chunks = self.decoder.feed(event)
-        except UpstreamError:
+        except UpstreamError as exc:
+            exc.message = self.snippet(exc.message, 300)
+            exc.args = (self.snippet(str(exc.args[0]) if exc.args else "", 400),)
             raise
         except (ValueError, ValidationError) as exc:
-            problem = f"malformed stream event: {str(exc)[:200]}"
+            problem = f"malformed stream event: {self.snippet(str(exc), 200)}"
             raise Unavailable(self.card.provider, self.card.id, problem) from None
         for chunk in chunks:
             chunk.provider = self.card.provider
