@@ -37,7 +37,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 from pydantic import Field, ValidationError
 
-from router import anthropic_messages
+from router import anthropic_messages, safe_json
 from router.catalog import ModelCard, Pricing, Protocol
 from router.completion import (
     ChatCompletion,
@@ -297,7 +297,7 @@ def code_body(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
 def _readable_detail(body: bytes) -> bytes:
     """A FastAPI validation error's ``detail`` list as one line of its messages."""
     try:
-        payload = json.loads(body)
+        payload = safe_json.loads(body)
     except ValueError:
         return body
     detail = payload.get("detail") if isinstance(payload, dict) else None
@@ -321,8 +321,8 @@ def credits_to_usd(credits_used: Any, usd_per_credit: Decimal) -> Decimal | None
         credits = Decimal(str(credits_used))
     except InvalidOperation:
         return None
-    if not credits.is_finite() or credits < 0:
-        return None
+    if not credits.is_finite() or credits < 0 or credits.adjusted() > 12:
+        return None  # a trillion credits for one request is not a bill, it is a bug
     return credits * usd_per_credit
 
 
@@ -387,7 +387,7 @@ class MajestixStream:
         ``ValueError`` for one that cannot be read."""
         if not event.data.strip() or self._done:
             return []
-        payload = json.loads(event.data)
+        payload = safe_json.loads(event.data)
         if not isinstance(payload, dict):
             raise ValueError("event is not a JSON object")
         session_id = payload.get("session_id")

@@ -27,7 +27,7 @@ from router.parsing import Entry, EntryError
 from router.provider import Outgoing, Provider, StreamDecoder
 from router.types import ChatRequest
 
-_TIER = re.compile(r"over_(\d+)k")
+_TIER = re.compile(r"over_(\d{1,9})k")
 
 
 class PipeLLM(Provider):

@@ -19,6 +19,7 @@ from typing import Any
 
 from httpx_sse import ServerSentEvent
 
+from router import safe_json
 from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.errors import RateLimited, Rejected, Timeout, Unavailable, UpstreamError
@@ -234,7 +235,7 @@ def _assistant_blocks(message: dict[str, Any], *, where: str) -> list[dict[str, 
             raise ValueError(f"{at}: tool call {name!r} without an id")
         arguments = function.get("arguments") or "{}"
         try:
-            tool_input = json.loads(arguments) if isinstance(arguments, str) else arguments
+            tool_input = safe_json.loads(arguments) if isinstance(arguments, str) else arguments
         except ValueError:
             raise ValueError(
                 f"{at}: arguments of tool call {call_id!r} ({name}) are not JSON"
@@ -409,7 +410,7 @@ class AnthropicStream:
         ``ValueError`` on one that cannot be read."""
         if not event.data:
             return []
-        payload = json.loads(event.data)
+        payload = safe_json.loads(event.data)
         if not isinstance(payload, dict):
             msg = "stream event is not a JSON object"
             raise ValueError(msg)

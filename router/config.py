@@ -149,6 +149,8 @@ def _read_source(source: str | os.PathLike[str]) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("", f"cannot read config file {str(path)!r}: {exc.strerror}") from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError("", "the config path is not a valid file name") from None
     except UnicodeDecodeError:
         raise ConfigError("", f"config file {str(path)!r} is not UTF-8 text") from None
 
@@ -239,7 +241,10 @@ def resolve(
     """Validate a parsed config document and resolve every plugin name in it."""
     if not isinstance(data, dict):
         raise ConfigError("", "the configuration must be a mapping with a 'providers' list")
-    data = interpolate(data, os.environ if environ is None else environ)
+    try:
+        data = interpolate(data, os.environ if environ is None else environ)
+    except RecursionError:
+        raise ConfigError("", "the document contains itself (a recursive YAML alias)") from None
     doc: _Document = _validate(_Document, data, "")
 
     kinds = plugins.providers()

@@ -8,11 +8,11 @@ seen: OpenAI's ``prompt_tokens_details.cached_tokens``, pinstripes' top-level
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from httpx_sse import ServerSentEvent
 
+from router import safe_json
 from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.types import ChatRequest
@@ -80,7 +80,7 @@ class OpenAIStream:
             return []
         if not event.data:
             return []
-        payload = json.loads(event.data)
+        payload = safe_json.loads(event.data)
         if not isinstance(payload, dict):
             msg = "stream event is not a JSON object"
             raise ValueError(msg)

@@ -117,6 +117,10 @@ class Entry:
             raise EntryError(path, f"not a finite number: {_show(value)}")
         if amount < 0:
             raise EntryError(path, f"negative price: {_show(value)}")
+        if amount.adjusted() > 9:
+            # no model costs billions of dollars (or credits) a token; 9e999999999 would
+            # also overflow the decimal context when converted
+            raise EntryError(path, f"implausible price: {_show(value)}")
         return amount * scale
 
     def opt_price(self, path: str, scale: Decimal = Decimal(1)) -> Decimal | None:

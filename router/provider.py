@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -41,7 +40,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from router import openai_chat
+from router import openai_chat, safe_json
 from router.catalog import Catalog, LiveCatalog, ModelCard, Skipped
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.deadline import time_left
@@ -205,8 +204,7 @@ class Provider(abc.ABC):
     def snippet(self, text: str, limit: int) -> str:
         """At most ``limit`` characters of ``text``, redacted *before* cutting (a key cut in
         half would no longer match)."""
-        key = self.api_key or ""
-        return self.redact(text[: limit + len(key)])[:limit]
+        return self.redact(text)[:limit]
 
     def redact(self, text: str) -> str:
         """``text`` with the credential blanked out, for anything that may be shown."""
@@ -342,7 +340,7 @@ class Provider(abc.ABC):
         if status >= 400:
             raise CatalogError(self.name, self._error_text(response), status=status)
         try:
-            payload = response.json()
+            payload = safe_json.loads(response.content)
         except ValueError:
             snippet = self.snippet(response.text.strip(), 60)
             raise CatalogError(
@@ -355,7 +353,7 @@ class Provider(abc.ABC):
         """The provider's own error message, short and redacted, else the reason phrase."""
         message: Any = None
         try:
-            body = response.json()
+            body = safe_json.loads(response.content)
         except ValueError:
             body = None
         if isinstance(body, dict):
@@ -423,7 +421,7 @@ class Provider(abc.ABC):
     @staticmethod
     def _error_fields(body: bytes) -> tuple[str | None, str | None, Any]:
         try:
-            payload = json.loads(body)
+            payload = safe_json.loads(body)
         except ValueError:
             return (body.decode("utf-8", "replace").strip() or None), None, None
         error = payload.get("error", payload) if isinstance(payload, dict) else payload
@@ -462,7 +460,7 @@ class Provider(abc.ABC):
                 card, response.status_code, response.headers, response.content
             )
         try:
-            return self.parse_completion(card, request, response.json())
+            return self.parse_completion(card, request, safe_json.loads(response.content))
         except (ValueError, ValidationError) as exc:
             problem = f"unreadable answer: {type(exc).__name__}: {self.snippet(str(exc), 200)}"
             raise Unavailable(

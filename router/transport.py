@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 from pydantic import ValidationError
 
+from router import safe_json
 from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk
 from router.decision import Route
@@ -118,7 +119,7 @@ def _parse(request: httpx.Request, content: bytes) -> _Call:
 def _chat_body(content: bytes) -> dict[str, Any]:
     """The JSON object of a chat request, less what the router decides itself."""
     try:
-        body = json.loads(content)
+        body = safe_json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
