@@ -55,6 +55,14 @@ class Router:
     Build it with :meth:`from_yaml` or :meth:`from_config`. Nothing is fetched at
     construction: each provider's catalog is fetched on first use and kept fresh for
     its ``catalog_ttl``.
+
+    Keyword arguments (all optional): ``plugins``, plugin objects or modules to register
+    for this router only; ``entry_points``, whether to load installed plugins (default:
+    yes unless ``ROUTER_NO_ENTRY_POINTS`` is set); ``environ``, the mapping ``${VAR}``
+    reads (default ``os.environ``); ``timer``, the monotonic clock of catalog lifetimes,
+    cooldowns and the prefix memory; ``sleep``, called instead of sleeping between
+    retries (tests record waits with it); ``cooldowns`` and ``prefixes``, shared state
+    backends in place of the in-process ones.
     """
 
     def __init__(
