@@ -161,18 +161,32 @@ _VAR = re.compile(r"\$(\$)|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+MAX_NODES = 100_000
+"""A configuration expands to at most this many values (YAML aliases can multiply them)."""
+
+
 def interpolate(node: Any, environ: Mapping[str, str], path: str = "") -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of the tree.
 
     ``$$`` stands for a literal ``$``. An unset variable without a default is a
-    ``ConfigError`` naming the key and the variable (never its value).
+    ``ConfigError`` naming the key and the variable (never its value). A tree that
+    expands to more than :data:`MAX_NODES` values (an alias bomb) is refused.
     """
+    budget = [MAX_NODES]
+    return _walk(node, environ, path, budget)
+
+
+def _walk(node: Any, environ: Mapping[str, str], path: str, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        msg = f"the document expands to more than {MAX_NODES:,} values (nested YAML aliases?)"
+        raise ConfigError("", msg)
     if isinstance(node, str):
         return _VAR.sub(lambda m: _substitute(m, environ, path), node) if "$" in node else node
     if isinstance(node, dict):
-        return {k: interpolate(v, environ, _join(path, k)) for k, v in node.items()}
+        return {k: _walk(v, environ, _join(path, k), budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [interpolate(v, environ, f"{path}[{i}]") for i, v in enumerate(node)]
+        return [_walk(v, environ, f"{path}[{i}]", budget) for i, v in enumerate(node)]
     return node
 
 

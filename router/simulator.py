@@ -1496,6 +1496,7 @@ CATALOGS: dict[str, object] = {
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # the default backlog of 5 resets bursts of connections
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim

@@ -13,6 +13,9 @@ import email.utils
 import functools
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -273,6 +276,50 @@ def test_config_loader_mutated_example_config(data):
 )
 def test_config_loader_hard_inputs(text):
     load_or_config_error(text)
+
+
+def _alias_bomb(levels: int) -> str:
+    """A few lines of YAML whose aliases expand to ``10 ** levels`` strings."""
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels)]
+    lines.append("providers: [{name: p, kind: openai, base_url: 'http://127.0.0.1:9/v1'}]")
+    lines.append(f"models: {{g: *l{levels - 1}}}")
+    return "\n".join(lines)
+
+
+_LOAD_BOUNDED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # 2 GiB: fail, never swap
+from router import Router
+from router.errors import ConfigError
+try:
+    Router.from_yaml(sys.stdin.read())
+except ConfigError:
+    sys.exit(0)
+except MemoryError:
+    sys.exit(3)
+sys.exit(4)
+"""
+
+
+def test_config_loader_on_an_alias_bomb():
+    """ "Billion laughs": ten lines whose aliases expand to 10**8 strings. ``yaml.safe_load``
+    shares the aliased nodes; copying them out (``${VAR}`` interpolation, validation)
+    must not take minutes and gigabytes: a ConfigError, quickly."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _LOAD_BOUNDED],
+            input=_alias_bomb(8),
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+            env={**os.environ, "ROUTER_NO_ENTRY_POINTS": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("loading a 10-line alias bomb was still running after 15 s")
+    outcome = {0: "ConfigError", 3: "MemoryError (2 GiB)", 4: "accepted"}
+    assert result.returncode == 0, outcome.get(result.returncode, result.stderr[-2000:])
 
 
 # -- 2. every catalog parser: (models, skipped) or CatalogError --------------------------
