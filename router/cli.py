@@ -227,7 +227,7 @@ def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     reports: list[dict[str, Any]] = []
     refs: set[str] = set()
     for name, provider in router.providers.items():
-        report: dict[str, Any] = {"provider": name, "kind": _kind(provider), "ok": False}
+        report: dict[str, Any] = {"provider": name, "kind": provider.options.kind, "ok": False}
         try:
             catalog = provider.catalog.get()
         except CatalogError as exc:
@@ -271,10 +271,6 @@ def _plain_check(
     for m in missing:
         out.write(f"FAIL   models.{m['group']}: {m['ref']} is not in its provider's catalog\n")
     out.write("all good\n" if ok else "problems found\n")
-
-
-def _kind(provider: Any) -> str:
-    return str(provider.options.kind)
 
 
 def _catalog_report(catalog: Catalog) -> dict[str, Any]:
