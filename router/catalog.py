@@ -14,8 +14,9 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Literal
 
 from cachetools import TLRUCache
@@ -141,7 +142,7 @@ class ModelCard(BaseModel):
     """Human-readable name, when the catalog gives one."""
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def ref(self) -> str:
         """The deployment reference requests use: ``"<provider>:<id>"``."""
         return f"{self.provider}:{self.id}"
@@ -176,6 +177,14 @@ class Catalog:
     """True when the last refresh failed and this is the last good copy."""
     error: str | None = None
     """Why the last refresh failed, when ``stale``."""
+    _by_id: dict[str, ModelCard] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {card.id: card for card in self.models})
+
+    def card(self, model_id: str) -> ModelCard | None:
+        """The card of ``model_id``, or None when the catalog does not list it."""
+        return self._by_id.get(model_id)
 
 
 _KEY = "catalog"

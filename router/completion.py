@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ChatCompletion",
@@ -83,12 +83,14 @@ class ChatCompletion(_Open):
     usage: Usage | None = None
     provider: str | None = None
     """The configured name of the provider that answered."""
-    _route: Any = PrivateAttr(default=None)
+    __slots__ = ("_route",)  # set by the router; a slot is cheaper than a private attribute
+    if TYPE_CHECKING:
+        _route: Any = None
 
     @property
     def route(self) -> Any:
         """How the router chose and reached this answer (:class:`router.decision.Route`)."""
-        return self._route
+        return getattr(self, "_route", None)
 
 
 class Delta(_Open):
@@ -113,12 +115,14 @@ class ChatCompletionChunk(_Open):
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
     provider: str | None = None
-    _route: Any = PrivateAttr(default=None)
+    __slots__ = ("_route",)
+    if TYPE_CHECKING:
+        _route: Any = None
 
     @property
     def route(self) -> Any:
         """On the last chunk: how the router chose and reached this answer."""
-        return self._route
+        return getattr(self, "_route", None)
 
 
 class TokenCounts(BaseModel):

@@ -190,7 +190,7 @@ class Router:
         plan = self._plan(req, catalogs)
         try:
             with plan.deadline():
-                for attempt in plan.retrying(self._sleep or time.sleep):
+                for attempt in plan.attempts(self._sleep or time.sleep):
                     with attempt:
                         card = plan.current
                         answer = self.providers[card.provider].send(card, req)
@@ -204,7 +204,7 @@ class Router:
         plan = self._plan(req, await self._acatalogs(req))
         try:
             with plan.deadline():
-                async for attempt in plan.aretrying(self._asleep):
+                async for attempt in plan.aattempts(self._asleep):
                     with attempt:
                         card = plan.current
                         answer = await self.providers[card.provider].asend(card, req)
@@ -221,7 +221,7 @@ class Router:
         plan = self._plan(req, catalogs)
         try:
             with plan.deadline():
-                for attempt in plan.retrying(self._sleep or time.sleep):
+                for attempt in plan.attempts(self._sleep or time.sleep):
                     with attempt:
                         session, events = self._open(plan, req)
                         try:
@@ -243,7 +243,7 @@ class Router:
         plan = self._plan(req, await self._acatalogs(req))
         try:
             with plan.deadline():
-                async for attempt in plan.aretrying(self._asleep):
+                async for attempt in plan.aattempts(self._asleep):
                     with attempt:
                         session, events = self._aopen(plan, req)
                         try:
@@ -295,13 +295,21 @@ class Router:
             return exc
 
     async def _acatalogs(self, req: ChatRequest) -> dict[str, Catalog | CatalogError]:
+        names = self._involved(req)
+        catalogs: dict[str, Catalog | CatalogError] = {}
+        for name in names:  # the usual case: every catalog fresh, nothing to wait for
+            if (fresh := self.providers[name].catalog.fresh()) is None:
+                break
+            catalogs[name] = fresh
+        else:
+            return catalogs
+
         async def one(name: str) -> Catalog | CatalogError:
             try:
                 return await self.acatalog(name)
             except CatalogError as exc:
                 return exc
 
-        names = self._involved(req)
         return dict(zip(names, await asyncio.gather(*(one(n) for n in names)), strict=True))
 
     async def _asleep(self, seconds: float) -> None:

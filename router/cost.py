@@ -66,14 +66,25 @@ def request_cost(
     """
     if card.pricing is None:
         return None
+    # While routed, the request's context keeps each figure: policies and the route's
+    # estimates ask for the same card more than once.
+    memo: dict[tuple[str, int, bool], Decimal | None] | None = getattr(
+        getattr(request, "_routing", None), "costs", None
+    )
+    key = (card.ref, output_tokens, prefix_cache)
+    if memo is not None and (known := memo.get(key)) is not None:
+        return known
     prompt = request.prompt_tokens(card)
     outlook = request.cache_outlook(card) if prefix_cache else None
     if outlook is None:
-        return expected_cost(card.pricing, prompt, output_tokens)
-    cost = expected_cost(card.pricing, prompt, output_tokens, outlook.cached_tokens)
-    rates = card.pricing.rates_for(prompt)
-    if outlook.write_tokens and rates.cache_write is not None:
-        cost += outlook.write_tokens * (rates.cache_write - rates.prompt)
+        cost = expected_cost(card.pricing, prompt, output_tokens)
+    else:
+        cost = expected_cost(card.pricing, prompt, output_tokens, outlook.cached_tokens)
+        rates = card.pricing.rates_for(prompt)
+        if outlook.write_tokens and rates.cache_write is not None:
+            cost += outlook.write_tokens * (rates.cache_write - rates.prompt)
+    if memo is not None:
+        memo[key] = cost
     return cost
 
 

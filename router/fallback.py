@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -142,17 +142,46 @@ class Plan:
     def _time_left(self) -> float | None:
         return None if self._deadline is None else self._deadline - time.monotonic()
 
-    def stop(self, state: RetryCallState) -> bool:
+    def stop(self, _state: RetryCallState | None = None) -> bool:
         """tenacity's stop: out of attempts, or out of time."""
         left = self._time_left()
         if left is not None and left <= 0:
             self.expired = True
             return True
-        return state.attempt_number >= self.config.attempts
+        return len(self.route.attempts) >= self.config.attempts
 
     @property
     def current(self) -> ModelCard:
         return self.queue[0]
+
+    def attempts(self, sleep: Callable[[float], None]) -> Iterator[AbstractContextManager[None]]:
+        """The attempts of the sync API: ``for attempt in plan.attempts(sleep): with attempt:``.
+
+        The first attempt runs without tenacity (most requests need no other); after a
+        failure it hands over to :meth:`retrying`, with the same stop, wait and predicate.
+        """
+        first = _FirstAttempt(self)
+        yield first
+        if first.failure is None:
+            return
+        if self.stop():
+            raise first.failure
+        sleep(self.wait())
+        yield from self.retrying(sleep)
+
+    async def aattempts(
+        self, sleep: Callable[[float], Awaitable[None]]
+    ) -> AsyncIterator[AbstractContextManager[None]]:
+        """:meth:`attempts` for the async API."""
+        first = _FirstAttempt(self)
+        yield first
+        if first.failure is None:
+            return
+        if self.stop():
+            raise first.failure
+        await sleep(self.wait())
+        async for attempt in self.aretrying(sleep):
+            yield attempt
 
     def retrying(self, sleep: Callable[[float], None]) -> Retrying:
         """A tenacity controller for the sync API."""
@@ -229,7 +258,7 @@ class Plan:
             return exc.status in allowed
         return "connect" in allowed  # refused, reset, cut short, unreadable
 
-    def wait(self, _state: RetryCallState) -> float:
+    def wait(self, _state: RetryCallState | None = None) -> float:
         """No wait when moving on; backoff or Retry-After (the longer, capped) when repeating."""
         left = self._time_left()
         if not self._same:
@@ -240,3 +269,23 @@ class Plan:
         backoff = base * 2.0 ** (self._same_tries - 1) + random.uniform(0, base)
         wait = min(max(backoff, self._retry_after or 0.0), self.config.max_wait_seconds)
         return wait if left is None else max(0.0, min(wait, left))
+
+
+class _FirstAttempt:
+    """A request's first attempt: a failure goes through :meth:`Plan.on_failure` as under
+    tenacity, and is kept (``failure``) when the plan goes on, raised when it does not."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.failure: BaseException | None = None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object
+    ) -> bool:
+        if exc is None or not isinstance(exc, Exception) or not self.plan.on_failure(exc):
+            return False
+        self.failure = exc
+        return True

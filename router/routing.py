@@ -6,9 +6,12 @@ which deployments may serve a request and turn what came back into the caller's 
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -25,6 +28,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.fallback import Plan
+from router.policy import Policy
 from router.prefix import CacheOutlook, Prefix, prefix_chain
 from router.types import ChatRequest
 
@@ -41,13 +45,21 @@ class RoutingContext:
     """One request's view of what the router has learned: calibration and warm caches.
 
     Attached to the request while it is routed (``ChatRequest.prompt_tokens(card)``,
-    ``ChatRequest.cache_outlook(card)``), and told the outcome with :meth:`learn`.
+    ``ChatRequest.cache_outlook(card)``), and told the outcome with :meth:`learn`. What
+    it works out for a deployment (calibrated tokens, cache outlook, expected costs in
+    ``costs``) is worked out once per request: policies ask for the same card again.
     """
 
     def __init__(self, router: Router) -> None:
         self.router = router
+        self.prefix_cache = chain_traits(router.policies).prefix_cache
+        """Whether a policy prices the prefix cache (else nothing is hashed or remembered
+        for it: only explicit caching's breakpoints need the prompt's prefixes)."""
+        self.costs: dict[tuple[str, int, bool], Decimal | None] = {}
+        """``request_cost`` memo: (ref, output tokens, prefix_cache) → USD."""
         self._chain: tuple[Prefix, ...] | None = None
         self._outlooks: dict[str, CacheOutlook] = {}
+        self._tokens: dict[str, int] = {}
 
     def chain(self, request: ChatRequest) -> tuple[Prefix, ...]:
         if self._chain is None:
@@ -58,7 +70,11 @@ class RoutingContext:
         return round(tokens * self.router.prefixes.calibration(card.ref))
 
     def prompt_tokens(self, request: ChatRequest, card: ModelCard) -> int:
-        return max(1, self._scale(card, request.estimated_prompt_tokens))
+        ref = card.ref
+        tokens = self._tokens.get(ref)
+        if tokens is None:
+            tokens = self._tokens[ref] = max(1, self._scale(card, request.estimated_prompt_tokens))
+        return tokens
 
     def outlook(self, request: ChatRequest, card: ModelCard) -> CacheOutlook:
         if (known := self._outlooks.get(card.ref)) is not None:
@@ -67,39 +83,63 @@ class RoutingContext:
         rule = provider.cache_rule(card)
         memory = self.router.prefixes
         outlook = CacheOutlook(rule, 0, 0, memory.hit_rate(card.ref))
-        if rule.mode != "none":
+        explicit = rule.mode == "explicit"
+        if explicit and provider.options.auto_cache_control:
+            # Worth a breakpoint when what precedes the newest message is long enough
+            # to be cached: the next turn of the conversation will reuse it.
             chain = self.chain(request)
-            shared = self._scale(card, memory.longest(card.ref, chain, rule.lifetime))
-            predicted = rule.cacheable(shared)
-            breakpoints = False
-            write = 0
-            if rule.mode == "explicit":
-                # Worth a breakpoint when what precedes the newest message is long enough
-                # to be cached: the next turn of the conversation will reuse it.
-                stable = [p.tokens for p in chain if p.boundary][-2:-1]
-                reused = bool(stable) and rule.cacheable(self._scale(card, stable[0])) > 0
-                breakpoints = provider.options.auto_cache_control and reused
-                if not breakpoints:
-                    predicted = 0  # without breakpoints nothing is read from the cache
-                else:
-                    prompt = self.prompt_tokens(request, card)
-                    write = max(0, rule.cacheable(prompt) - predicted)
-            outlook = CacheOutlook(rule, shared, predicted, outlook.hit_rate, write, breakpoints)
+            stable = [p.tokens for p in chain if p.boundary][-2:-1]
+            if stable and rule.cacheable(self._scale(card, stable[0])) > 0:
+                shared = 0
+                if self.prefix_cache:
+                    shared = self._scale(card, memory.longest(card.ref, chain, rule.lifetime))
+                predicted = rule.cacheable(shared)
+                prompt = self.prompt_tokens(request, card)
+                write = max(0, rule.cacheable(prompt) - predicted)
+                outlook = CacheOutlook(rule, shared, predicted, outlook.hit_rate, write, True)
+        elif rule.mode == "automatic" and self.prefix_cache:
+            shared = self._scale(card, memory.longest(card.ref, self.chain(request), rule.lifetime))
+            outlook = CacheOutlook(rule, shared, rule.cacheable(shared), outlook.hit_rate)
         self._outlooks[card.ref] = outlook
         return outlook
 
     def learn(self, request: ChatRequest, card: ModelCard, counts: TokenCounts) -> None:
         """Record what ``card`` answered: calibration, hit rate, the prefixes now warm."""
         memory = self.router.prefixes
-        outlook = self.outlook(request, card)
         # Images are estimated at a flat rate that says nothing about the ratio of text to
         # tokens: only text-only requests calibrate.
         if not counts.estimated and not request.needs_vision:
             memory.calibrate(card.ref, request.estimated_prompt_tokens, counts.prompt)
+        if not self.prefix_cache:
+            return
+        outlook = self.outlook(request, card)
         if not counts.estimated and outlook.rule.mode != "none":
             memory.observe(card.ref, outlook.predicted_tokens, counts.cache_read)
         if outlook.rule.mode == "automatic" or outlook.breakpoints:
             memory.remember(card.ref, self.chain(request))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainTraits:
+    """What the policy chain as a whole implies for every request, worked out once."""
+
+    expected_output: int | None
+    """``expected_output_tokens`` of the first policy that states it."""
+    prefix_cache: bool
+    """Whether some policy counts prefix-cache savings."""
+
+
+@functools.lru_cache(maxsize=64)
+def chain_traits(policies: tuple[tuple[str, Policy], ...]) -> ChainTraits:
+    """The traits of a policy chain (policies are frozen, so the answer is too)."""
+    output: int | None = None
+    prefix_cache = False
+    for _, policy in policies:
+        expected = getattr(policy, "expected_output_tokens", None)
+        if output is None and isinstance(expected, int):
+            output = expected
+        prefix_cache = prefix_cache or getattr(policy, "prefix_cache", False) is True
+    return ChainTraits(output, prefix_cache)
 
 
 def referenced_providers(router: Router, model: str) -> list[str]:
@@ -112,41 +152,62 @@ def referenced_providers(router: Router, model: str) -> list[str]:
     return [provider] if sep and provider in router.providers else []
 
 
-def _refs(router: Router, model: str, catalogs: Mapping[str, Catalog | CatalogError]) -> list[str]:
+def _cards(
+    router: Router,
+    model: str,
+    catalogs: Mapping[str, Catalog | CatalogError],
+    excluded: list[Exclusion],
+) -> list[ModelCard]:
+    """The chat cards ``model`` names that are not cooling down; the rest into ``excluded``."""
     if model == "auto":
-        return [
-            card.ref
+        found: Iterable[tuple[str, ModelCard | None]] = (
+            (card.ref, card)
             for catalog in catalogs.values()
             if isinstance(catalog, Catalog)
             for card in catalog.models
-        ]
-    if model in router.groups:
-        return list(router.groups[model])
+        )
+    elif model in router.groups:
+        found = ((ref, _lookup(ref, catalogs)) for ref in router.groups[model])
+    elif _is_ref(router, model):
+        found = [(model, _lookup(model, catalogs))]
+    else:
+        groups = ", ".join(router.groups) or "none configured"
+        raise NoRouteError(
+            model,
+            {
+                model: "not a deployment ref ('<provider>:<model id>' with a configured"
+                f" provider), a group ({groups}), or 'auto'"
+            },
+        )
+    cooling = router.cooldowns.cooling
+    cards: list[ModelCard] = []
+    for ref, card in found:
+        if card is None:
+            provider = ref.partition(":")[0]
+            failure = catalogs.get(provider)
+            if isinstance(failure, CatalogError):
+                why = f"catalog unavailable: {failure.problem}"
+            else:
+                why = f"not in {provider}'s catalog"
+            excluded.append(Exclusion(ref, "catalog", why))
+        elif card.kind != "chat":
+            excluded.append(Exclusion(ref, "catalog", "a generation model: not routed chat"))
+        elif (left := cooling(ref)) is not None:
+            excluded.append(Exclusion(ref, "cooldown", f"cooling down, {left:.0f} s left"))
+        else:
+            cards.append(card)
+    return cards
+
+
+def _is_ref(router: Router, model: str) -> bool:
     provider, sep, model_id = model.partition(":")
-    if sep and model_id and provider in router.providers:
-        return [model]
-    groups = ", ".join(router.groups) or "none configured"
-    raise NoRouteError(
-        model,
-        {
-            model: "not a deployment ref ('<provider>:<model id>' with a configured provider),"
-            f" a group ({groups}), or 'auto'"
-        },
-    )
+    return bool(sep and model_id) and provider in router.providers
 
 
-def _expectations(router: Router, req: ChatRequest) -> tuple[int, bool]:
-    """Expected output tokens (the first policy that states them, else the request's cap
-    or a default), and whether any policy counts prefix-cache savings."""
-    output: int | None = None
-    prefix_cache = False
-    for _, policy in router.policies:
-        expected = getattr(policy, "expected_output_tokens", None)
-        if output is None and isinstance(expected, int):
-            limit = req.output_limit
-            output = expected if limit is None else min(limit, expected)
-        prefix_cache = prefix_cache or getattr(policy, "prefix_cache", False) is True
-    return output or req.output_limit or DEFAULT_EXPECTED_OUTPUT, prefix_cache
+def _lookup(ref: str, catalogs: Mapping[str, Catalog | CatalogError]) -> ModelCard | None:
+    provider, _, model_id = ref.partition(":")
+    catalog = catalogs.get(provider)
+    return catalog.card(model_id) if isinstance(catalog, Catalog) else None
 
 
 def plan_route(
@@ -155,31 +216,14 @@ def plan_route(
     """The route for ``req`` and the candidate cards, best first."""
     route = Route(model=req.model)
     excluded = route.excluded
-    req._routing = RoutingContext(router)
-    for name, catalog in catalogs.items():
-        if isinstance(catalog, CatalogError) and req.model == "auto":
-            excluded.append(Exclusion(f"{name}:*", "catalog", f"unavailable: {catalog.problem}"))
-    index = {
-        name: {card.id: card for card in catalog.models}
-        for name, catalog in catalogs.items()
-        if isinstance(catalog, Catalog)
-    }
-    cards: list[ModelCard] = []
-    for ref in _refs(router, req.model, catalogs):
-        provider, _, model_id = ref.partition(":")
-        failure = catalogs.get(provider)
-        if isinstance(failure, CatalogError):
-            excluded.append(Exclusion(ref, "catalog", f"catalog unavailable: {failure.problem}"))
-            continue
-        card = index.get(provider, {}).get(model_id)
-        if card is None:
-            excluded.append(Exclusion(ref, "catalog", f"not in {provider}'s catalog"))
-        elif card.kind != "chat":
-            excluded.append(Exclusion(ref, "catalog", "a generation model: not routed chat"))
-        elif (left := router.cooldowns.cooling(ref)) is not None:
-            excluded.append(Exclusion(ref, "cooldown", f"cooling down, {left:.0f} s left"))
-        else:
-            cards.append(card)
+    routing = req._routing = RoutingContext(router)
+    if req.model == "auto":
+        for name, catalog in catalogs.items():
+            if isinstance(catalog, CatalogError):
+                excluded.append(
+                    Exclusion(f"{name}:*", "catalog", f"unavailable: {catalog.problem}")
+                )
+    cards = _cards(router, req.model, catalogs, excluded)
     unsure: dict[str, list[str]] = {}
     for name, policy in router.policies:
         if not cards:
@@ -189,11 +233,24 @@ def plan_route(
         for ref, why in verdict.demoted.items():
             unsure.setdefault(ref, []).append(f"[{name}] {why}")
         cards = verdict.keep
-    # A candidate some policy was unsure of ranks after every sure one (stable sort).
-    cards.sort(key=lambda card: len(unsure.get(card.ref, ())))
-    output, prefix_cache = _expectations(router, req)
-    route.candidates = [_estimate(req, card, output, prefix_cache, unsure) for card in cards]
+    if unsure:
+        # A candidate some policy was unsure of ranks after every sure one (stable sort).
+        cards.sort(key=lambda card: len(unsure.get(card.ref, ())))
+    output = _expected_output(router, req)
+    route.candidates = [
+        _estimate(req, card, output, routing.prefix_cache, unsure) for card in cards
+    ]
     return route, cards
+
+
+def _expected_output(router: Router, req: ChatRequest) -> int:
+    """Expected output tokens: the first policy's that states them (capped by the
+    request's), else the request's cap, else a default."""
+    expected = chain_traits(router.policies).expected_output
+    limit = req.output_limit
+    if expected is None:
+        return limit or DEFAULT_EXPECTED_OUTPUT
+    return expected if limit is None else min(limit, expected)
 
 
 def _estimate(
@@ -226,8 +283,9 @@ def _estimated(req: ChatRequest, text: str) -> TokenCounts:
 
 def _settle(plan: Plan, card: ModelCard, req: ChatRequest, counts: TokenCounts) -> Route:
     plan.succeeded()
-    if isinstance(req._routing, RoutingContext):
-        req._routing.learn(req, card, counts)
+    routing = getattr(req, "_routing", None)
+    if isinstance(routing, RoutingContext):
+        routing.learn(req, card, counts)
     route = plan.route
     route.chosen = card.ref
     route.cost = usage_cost(card.pricing, counts)

@@ -116,12 +116,25 @@ def test_prompt_estimates_are_calibrated_by_reported_usage(sim, router):
 
 
 def test_memory_stays_within_its_cap(sim, clock):
-    conf = config(sim, "pinstripes", models={"one": ["pinstripes:ps/deepseek-v4-flash"]})
+    one = {"one": ["pinstripes:ps/deepseek-v4-flash"]}
+    conf = config(sim, "pinstripes", models=one, policy=CHEAPEST)
     memory = MemoryPrefixes(maxsize=60, timer=clock)
     with Router.from_config(conf, timer=clock, prefixes=memory) as r:
         for i in range(30):
             r.complete(model="one", messages=turn([], f"distinct question {i}"))
     assert 0 < len(memory) <= 60
+
+
+def test_without_a_prefix_cache_policy_nothing_is_remembered_but_calibration(sim, clock):
+    ref = "pinstripes:ps/deepseek-v4-flash"
+    conf = config(sim, "pinstripes", models={"one": [ref]})
+    memory = MemoryPrefixes(timer=clock)
+    with Router.from_config(conf, timer=clock, prefixes=memory) as r:
+        answer = r.complete(model="one", messages=turn([], "q"))
+        decision = r.explain(model="one", messages=turn([], "q"))
+    assert len(memory) == 0  # no prompt hashed: no policy would read it
+    assert memory.calibration(ref) != 1.0  # estimates still learn from reported usage
+    assert decision.candidates[0].prompt_tokens == answer.usage.prompt_tokens
 
 
 def test_explicit_caching_adds_breakpoints_and_bills_reads_and_writes(sim, clock):
