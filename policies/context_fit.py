@@ -14,46 +14,31 @@ from pydantic import Field
 
 from router.catalog import ModelCard
 from router.hookspecs import RegisterPolicy, hookimpl
-from router.policy import Policy, Verdict
+from router.policy import Filter, Judgement
 from router.types import ChatRequest
 
 
-class ContextFit(Policy):
+class ContextFit(Filter):
     expected_output_tokens: int = Field(default=300, ge=0)
     """Output tokens assumed when the request sets no ``max_tokens``."""
     unknown: Literal["allow", "exclude"] = "allow"
     """What to do with a candidate whose context length is unknown."""
 
-    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+    def judge(self, request: ChatRequest, card: ModelCard) -> Judgement:
         limit = request.output_limit
+        most = card.max_output_tokens
+        if limit is not None and most is not None and limit > most:
+            return "exclude", f"max_tokens {limit} > max output {most}"
+        if card.context_length is None:
+            return self.unknown_verdict, "context length unknown"
         output = limit if limit is not None else self.expected_output_tokens
-        known: list[ModelCard] = []
-        unsure: list[ModelCard] = []
-        excluded: dict[str, str] = {}
-        demoted: dict[str, str] = {}
-        for card in candidates:
-            prompt = request.prompt_tokens(card)
-            need = prompt + output
-            if (
-                limit is not None
-                and card.max_output_tokens is not None
-                and limit > card.max_output_tokens
-            ):
-                excluded[card.ref] = f"max_tokens {limit} > max output {card.max_output_tokens}"
-            elif card.context_length is None:
-                if self.unknown == "exclude":
-                    excluded[card.ref] = "context length unknown"
-                else:
-                    unsure.append(card)
-                    demoted[card.ref] = "context length unknown"
-            elif card.context_length < need:
-                excluded[card.ref] = (
-                    f"context {card.context_length} < {need} needed"
-                    f" (~{prompt} prompt + {output} output)"
-                )
-            else:
-                known.append(card)
-        return Verdict(known + unsure, excluded, demoted)
+        prompt = request.prompt_tokens(card)
+        if card.context_length < prompt + output:
+            return "exclude", (
+                f"context {card.context_length} < {prompt + output} needed"
+                f" (~{prompt} prompt + {output} output)"
+            )
+        return None
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from router.catalog import ModelCard
 from router.hookspecs import RegisterPolicy, hookimpl
-from router.policy import Policy, Verdict
+from router.policy import Filter, Judgement
 from router.types import ChatRequest
 
 _MTOK = Decimal(1_000_000)
@@ -22,35 +22,27 @@ def _per_mtok(rate: Decimal) -> str:
     return format((rate * _MTOK).normalize(), "f")
 
 
-class MaxPrice(Policy):
+class MaxPrice(Filter):
     prompt_per_mtok: Decimal | None = Field(default=None, ge=0)
     """Highest acceptable USD per 1M prompt tokens."""
     completion_per_mtok: Decimal | None = Field(default=None, ge=0)
     """Highest acceptable USD per 1M completion tokens."""
 
-    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+    def judge(self, request: ChatRequest, card: ModelCard) -> Judgement:
         if self.prompt_per_mtok is None and self.completion_per_mtok is None:
-            return Verdict(list(candidates))
-        keep: list[ModelCard] = []
-        excluded: dict[str, str] = {}
-        for card in candidates:
-            if card.pricing is None:
-                excluded[card.ref] = "no published price"
-                continue
-            rates = card.pricing.rates_for(request.prompt_tokens(card))
-            over = [
-                f"{what} ${_per_mtok(rate)}/1M > max ${_per_mtok(cap / _MTOK)}/1M"
-                for what, rate, cap in (
-                    ("prompt", rates.prompt, self.prompt_per_mtok),
-                    ("completion", rates.completion, self.completion_per_mtok),
-                )
-                if cap is not None and rate * _MTOK > cap
-            ]
-            if over:
-                excluded[card.ref] = "; ".join(over)
-            else:
-                keep.append(card)
-        return Verdict(keep, excluded)
+            return None
+        if card.pricing is None:
+            return "exclude", "no published price"
+        rates = card.pricing.rates_for(request.prompt_tokens(card))
+        over = [
+            f"{what} ${_per_mtok(rate)}/1M > max ${_per_mtok(cap / _MTOK)}/1M"
+            for what, rate, cap in (
+                ("prompt", rates.prompt, self.prompt_per_mtok),
+                ("completion", rates.completion, self.completion_per_mtok),
+            )
+            if cap is not None and rate * _MTOK > cap
+        ]
+        return ("exclude", "; ".join(over)) if over else None
 
 
 @hookimpl

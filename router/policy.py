@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from router.catalog import ModelCard
 from router.types import ChatRequest
 
-__all__ = ["Policy", "Verdict"]
+__all__ = ["Filter", "Judgement", "Policy", "Verdict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +48,42 @@ class Policy(BaseModel, abc.ABC):
         stable where it has no preference) or in ``excluded`` with a short reason
         naming the number that failed (``"context 8192 < 9100 needed"``).
         """
+
+
+UnknownVerdict = Literal["exclude", "demote"]
+
+Judgement = tuple[UnknownVerdict, str] | None
+"""What a :class:`Filter` says of one candidate: None keeps it, ``("exclude", why)``
+drops it, ``("demote", why)`` keeps it ranked after the sure ones."""
+
+
+class Filter(Policy):
+    """A policy that judges each candidate on its own and keeps the order it was given.
+
+    Implement :meth:`judge`; ``apply`` follows from it. The router may ask a built-in
+    filter about only the candidates it needs (the cheapest few of a large catalog).
+    """
+
+    @property
+    def unknown_verdict(self) -> UnknownVerdict:
+        """``exclude`` with an ``unknown: exclude`` option, else ``demote``."""
+        return "exclude" if getattr(self, "unknown", "allow") == "exclude" else "demote"
+
+    @abc.abstractmethod
+    def judge(self, request: ChatRequest, card: ModelCard) -> Judgement:
+        """None to keep ``card``; ``("exclude", why)`` or ``("demote", why)`` otherwise."""
+
+    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+        keep: list[ModelCard] = []
+        excluded: dict[str, str] = {}
+        demoted: dict[str, str] = {}
+        for card in candidates:
+            judgement = self.judge(request, card)
+            if judgement is None:
+                keep.append(card)
+            elif judgement[0] == "exclude":
+                excluded[card.ref] = judgement[1]
+            else:
+                keep.append(card)
+                demoted[card.ref] = judgement[1]
+        return Verdict(keep, excluded, demoted)

@@ -51,14 +51,15 @@ def test_request_estimate_used_below() -> None:
 # -- capabilities ---------------------------------------------------------------------------
 
 
-def test_capabilities_tools_excludes_known_lacking_and_ranks_unknown_last() -> None:
+def test_capabilities_tools_excludes_known_lacking_and_demotes_unknown() -> None:
     cards = [
         card("unknown", supports_tools=None),
         card("no", supports_tools=False),
         card("yes", supports_tools=True),
     ]
     verdict = Capabilities().apply(request(tools=[TOOL]), cards)
-    assert ids(verdict) == ["yes", "unknown"]
+    assert ids(verdict) == ["unknown", "yes"]  # a filter keeps the order it was given
+    assert set(verdict.demoted) == {"p:unknown"}  # the router ranks it after the sure ones
     assert set(verdict.excluded) == {"p:no"}
     assert "tools" in verdict.excluded["p:no"]
 
@@ -83,7 +84,8 @@ def test_capabilities_vision_from_image_part() -> None:
         card("sees", supports_vision=True, supports_tools=False),
     ]
     verdict = Capabilities().apply(req, cards)
-    assert ids(verdict) == ["sees", "unknown"]
+    assert ids(verdict) == ["unknown", "sees"]
+    assert set(verdict.demoted) == {"p:unknown"}
     assert set(verdict.excluded) == {"p:blind"}
     assert "vision" in verdict.excluded["p:blind"]
 
@@ -131,14 +133,15 @@ def test_context_fit_excludes_too_short_with_numbers() -> None:
     assert str(need) in reason
 
 
-def test_context_fit_unknown_ranked_after_known() -> None:
+def test_context_fit_unknown_is_demoted() -> None:
     cards = [
         card("unknown"),
         card("big", context_length=128_000),
         card("huge", context_length=10**6),
     ]
     verdict = ContextFit().apply(request(), cards)
-    assert ids(verdict) == ["big", "huge", "unknown"]
+    assert ids(verdict) == ["unknown", "big", "huge"]
+    assert set(verdict.demoted) == {"p:unknown"}
     assert verdict.excluded == {}
 
 
