@@ -42,6 +42,7 @@ from router.routing import Answer, StreamSession, plan_route, referenced_provide
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
+    from router.shortlist import CardIndex
     from router.transport import AsyncRouterTransport, RouterTransport
 
 __all__ = ["Router"]
@@ -108,6 +109,7 @@ class Router:
         )
         """Prefix-cache memory, learned hit rates and token calibration."""
         self._sleep = sleep
+        self._card_indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike[str], **kwargs: Any) -> Router:
@@ -278,12 +280,12 @@ class Router:
         return session, provider.aevents(card, req)
 
     def _plan(self, req: ChatRequest, catalogs: Mapping[str, Catalog | CatalogError]) -> Plan:
-        route, cards = plan_route(self, req, catalogs)
+        route, cards = plan_route(self, req, catalogs, first=self.fallback.attempts)
         if not cards:
             raise NoRouteError(
                 req.model, {e.ref: f"[{e.policy}] {e.reason}" for e in route.excluded}
             )
-        return Plan(cards, self.fallback, self.cooldowns, route)
+        return Plan(cards, self.fallback, self.cooldowns, route, more=req._routing.more)
 
     def _involved(self, req: ChatRequest) -> list[str]:
         return referenced_providers(self, req.model)

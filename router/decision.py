@@ -65,6 +65,9 @@ class Route:
     """Exact USD billed for the answer, from the live prices and the returned usage."""
     usage_estimated: bool = False
     """True when the provider returned no token counts and the router estimated them."""
+    unexamined: int = 0
+    """Cards of a large catalog never judged: every one ranks after ``candidates`` (a
+    sent request's route is shortlisted; ``explain`` judges every card)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (Decimals as strings)."""
@@ -93,6 +96,7 @@ class Route:
             "chosen": self.chosen,
             "cost": None if self.cost is None else _plain(self.cost),
             "usage_estimated": self.usage_estimated,
+            "unexamined": self.unexamined,
         }
 
     def __str__(self) -> str:
@@ -108,6 +112,8 @@ class Route:
                 f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
                 f"  est. {cost}{cache}{unsure}"
             )
+        if self.unexamined:
+            lines.append(f"  (+ {self.unexamined} more cards not examined: all rank later)")
         if self.excluded:
             lines.append(f"excluded ({len(self.excluded)}):")
             lines.extend(f"  - {e.ref}  [{e.policy}] {e.reason}" for e in self.excluded)

@@ -119,9 +119,18 @@ class Plan:
     """
 
     def __init__(
-        self, cards: list[ModelCard], config: FallbackConfig, cooldowns: CooldownState, route: Route
+        self,
+        cards: list[ModelCard],
+        config: FallbackConfig,
+        cooldowns: CooldownState,
+        route: Route,
+        *,
+        more: Iterator[ModelCard] | None = None,
     ) -> None:
         self.queue = list(cards)
+        self._more = more
+        """The candidates after ``cards`` (a shortlisted route), pulled when needed."""
+        self._dropped: list[Callable[[ModelCard], bool]] = []
         self.config = config
         self.cooldowns = cooldowns
         self.route = route
@@ -220,7 +229,7 @@ class Plan:
         retry_after = exc.retry_after if self.config.respect_retry_after else None
         if retry_after:
             self.cooldowns.hold(card.ref, retry_after)
-        if len(self.queue) > 1:
+        if self._fill(2) > 1:
             self.queue.pop(0)
             self._same = False
         else:
@@ -229,24 +238,39 @@ class Plan:
             self._retry_after = retry_after
         return True
 
+    def _fill(self, size: int) -> int:
+        """Pull shortlisted candidates until the queue holds ``size`` (or none are left)."""
+        while len(self.queue) < size and self._more is not None:
+            card = next(self._more, None)
+            if card is None:
+                self._more = None
+            elif not any(drop(card) for drop in self._dropped):
+                self.queue.append(card)
+        return len(self.queue)
+
+    def _drop(self, drop: Callable[[ModelCard], bool]) -> None:
+        self.queue = [c for c in self.queue if not drop(c)]
+        self._dropped.append(drop)
+
     def _rejected(self, card: ModelCard, exc: Rejected) -> bool:
         if isinstance(exc, ContextTooLong):
             known = card.context_length
-            self.queue = [
-                c
-                for c in self.queue[1:]
-                if known is None or c.context_length is None or c.context_length > known
-            ]
+            self.queue.pop(0)
+            self._drop(
+                lambda c: (
+                    known is not None and c.context_length is not None and c.context_length <= known
+                )
+            )
         elif exc.status in (401, 402, 403, 429):  # auth, payment, a spend limit (a 429
             # that is Rejected): nothing at this provider will serve this request
-            self.queue = [c for c in self.queue if c.provider != card.provider]
+            self._drop(lambda c: c.provider == card.provider)
         elif exc.status in (404, 422) or (exc.code or "") in _DROP_CODES:
             self.queue.pop(0)
         else:
             self.fatal = exc
             return False
         self._same = False
-        return bool(self.queue)
+        return self._fill(1) > 0
 
     def _retryable(self, exc: UpstreamError) -> bool:
         allowed = self.config.retry_on

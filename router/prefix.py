@@ -141,6 +141,10 @@ def prefix_chain(request: ChatRequest) -> tuple[Prefix, ...]:
     return tuple(chain)
 
 
+LEARNED_MAX = 50_000
+"""Most refs :meth:`MemoryPrefixes.learned` lists (it stops tracking beyond)."""
+
+
 class PrefixState(Protocol):
     """Where the prefix memory lives: in-process by default; a shared backend implements this."""
 
@@ -191,13 +195,26 @@ class MemoryPrefixes:
         self._alpha = alpha
         self._timer = timer
         self._lock = threading.Lock()
+        self._learned: dict[str, None] = {}  # refs with any state, in first-learned order
 
     def __len__(self) -> int:
         return len(self._seen)
 
+    def learned(self) -> set[str] | None:
+        """The refs this memory has any state for (calibration, hit rate, prefixes): where
+        a cost may differ from the list-price estimate. None once there are more than
+        ``LEARNED_MAX`` of them (then the router judges every candidate)."""
+        with self._lock:
+            return set(self._learned) if len(self._learned) <= LEARNED_MAX else None
+
+    def _learn(self, ref: str) -> None:
+        if len(self._learned) <= LEARNED_MAX:
+            self._learned[ref] = None
+
     def remember(self, ref: str, chain: Sequence[Prefix]) -> None:
         now = self._timer()
         with self._lock:
+            self._learn(ref)
             for prefix in chain:
                 self._seen[(ref, prefix.digest)] = now
 
@@ -215,6 +232,7 @@ class MemoryPrefixes:
             return  # no prediction, no evidence about this deployment's cache
         ratio = min(1.0, max(0.0, reported / predicted))
         with self._lock:
+            self._learn(ref)
             rate = self._rates.get(ref, self._prior)
             self._rates[ref] = (1 - self._alpha) * rate + self._alpha * ratio
 
@@ -227,6 +245,7 @@ class MemoryPrefixes:
             return
         ratio = min(4.0, max(0.25, reported / estimated))
         with self._lock:
+            self._learn(key)
             current = self._ratios.get(key)
             self._ratios[key] = (
                 ratio if current is None else (1 - self._alpha) * current + self._alpha * ratio

@@ -7,6 +7,7 @@ which deployments may serve a request and turn what came back into the caller's 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -28,8 +29,9 @@ from router.errors import (
     UpstreamError,
 )
 from router.fallback import Plan
-from router.policy import Policy
+from router.policy import Filter, Policy
 from router.prefix import CacheOutlook, Prefix, prefix_chain
+from router.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ class RoutingContext:
         self._chain: tuple[Prefix, ...] | None = None
         self._outlooks: dict[str, CacheOutlook] = {}
         self._tokens: dict[str, int] = {}
+        self.more: Iterator[ModelCard] | None = None
+        """A shortlisted route's candidates after the first ones, worked out on demand."""
 
     def chain(self, request: ChatRequest) -> tuple[Prefix, ...]:
         if self._chain is None:
@@ -211,9 +215,20 @@ def _lookup(ref: str, catalogs: Mapping[str, Catalog | CatalogError]) -> ModelCa
 
 
 def plan_route(
-    router: Router, req: ChatRequest, catalogs: Mapping[str, Catalog | CatalogError]
+    router: Router,
+    req: ChatRequest,
+    catalogs: Mapping[str, Catalog | CatalogError],
+    *,
+    first: int | None = None,
 ) -> tuple[Route, list[ModelCard]]:
-    """The route for ``req`` and the candidate cards, best first."""
+    """The route for ``req`` and the candidate cards, best first.
+
+    With ``first`` (a request about to be sent), a large catalog under the built-in
+    chain is shortlisted: only the ``first`` best candidates are worked out now, the
+    rest on demand (``RoutingContext.more``), and the route lists the candidates and
+    exclusions examined, with ``unexamined`` counting the cards never judged. Without
+    it (``explain``), every card is judged and every exclusion listed.
+    """
     route = Route(model=req.model)
     excluded = route.excluded
     routing = req._routing = RoutingContext(router)
@@ -223,6 +238,8 @@ def plan_route(
                 excluded.append(
                     Exclusion(f"{name}:*", "catalog", f"unavailable: {catalog.problem}")
                 )
+        if first is not None and (cards := _shortlisted(router, req, catalogs, route, first)):
+            return route, cards
     cards = _cards(router, req.model, catalogs, excluded)
     unsure: dict[str, list[str]] = {}
     for name, policy in router.policies:
@@ -241,6 +258,57 @@ def plan_route(
         _estimate(req, card, output, routing.prefix_cache, unsure) for card in cards
     ]
     return route, cards
+
+
+def _shortlisted(
+    router: Router,
+    req: ChatRequest,
+    catalogs: Mapping[str, Catalog | CatalogError],
+    route: Route,
+    first: int,
+) -> list[ModelCard] | None:
+    """The first candidates from :func:`router.shortlist.shortlist`, or None when the
+    whole chain must run (a small catalog, a third-party policy, a prefix memory that
+    cannot say which deployments have learned state)."""
+    if not shortlisted_chain(router.policies):
+        return None
+    learned = getattr(router.prefixes, "learned", None)
+    refs = learned() if callable(learned) else None
+    if refs is None:
+        return None
+    index = _card_index(router, [c for c in catalogs.values() if isinstance(c, Catalog)])
+    if len(index.cards) < SHORTLIST_MIN_CARDS:
+        return None
+    examined: set[int] = set()
+    more = shortlist(router, req, index, refs, route.excluded, examined)
+    cards = list(itertools.islice(more, first))
+    output = _expected_output(router, req)
+    prefix_cache = chain_traits(router.policies).prefix_cache
+    for card in cards:
+        unsure = [
+            f"[{name}] {judgement[1]}"
+            for name, policy in router.policies
+            if isinstance(policy, Filter) and (judgement := policy.judge(req, card)) is not None
+        ]
+        route.candidates.append(_estimate(req, card, output, prefix_cache, {card.ref: unsure}))
+    route.unexamined = len(index.cards) - len(examined)
+    assert isinstance(req._routing, RoutingContext)
+    req._routing.more = more
+    return cards
+
+
+def _card_index(router: Router, catalogs: list[Catalog]) -> CardIndex:
+    """The chat cards of ``catalogs`` indexed for shortlisting, built once per fetch."""
+    key = tuple(id(c) for c in catalogs)
+    cached = router._card_indexes.get(key)
+    if cached is not None and all(a is b for a, b in zip(cached[0], catalogs, strict=True)):
+        return cached[1]
+    chat = [card for catalog in catalogs for card in catalog.models if card.kind == "chat"]
+    index = CardIndex(chat)
+    if len(router._card_indexes) >= 8:
+        router._card_indexes.pop(next(iter(router._card_indexes)))
+    router._card_indexes[key] = (tuple(catalogs), index)
+    return index
 
 
 def _expected_output(router: Router, req: ChatRequest) -> int:

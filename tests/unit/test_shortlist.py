@@ -1,0 +1,211 @@
+"""The shortlist of a large catalog ranks exactly as the whole policy chain does.
+
+Pure units: hand-built catalogs handed to ``plan_route`` (nothing is fetched). For random
+catalogs, requests, chains and learned state, the candidates a sent request would try,
+pulled one by one from the shortlist, are the whole chain's candidates in the same order.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from router import Router
+from router.catalog import Catalog, ModelCard, PriceTier, Pricing
+from router.fallback import Plan
+from router.prefix import prefix_chain
+from router.routing import plan_route
+from router.shortlist import SHORTLIST_MIN_CARDS
+from router.types import ChatRequest
+
+D = Decimal
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+# Few distinct rates, so that equal costs (ties broken by catalog order) are common.
+RATES = [D(n) / D(10**8) for n in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)]
+
+
+def router_for(policy: list[Any]) -> Router:
+    conf = {
+        "providers": [
+            {
+                "name": name,
+                "kind": "openai",
+                "base_url": "http://127.0.0.1:9/v1",  # never contacted: catalogs are given
+                "auto_cache_control": name == "b",
+            }
+            for name in ("a", "b")
+        ],
+        "policy": policy,
+    }
+    return Router.from_config(conf, entry_points=False)
+
+
+@st.composite
+def cards(draw: Any, provider: str, count: int) -> tuple[ModelCard, ...]:
+    out = []
+    for i in range(count):
+        priced = draw(st.integers(0, 9)) > 0
+        pricing = None
+        if priced:
+            prompt = draw(st.sampled_from(RATES))
+            tiers: tuple[PriceTier, ...] = ()
+            if draw(st.integers(0, 9)) == 0:
+                tiers = (PriceTier(name="over_2k", above_prompt_tokens=2000, prompt=prompt * 2),)
+            read = draw(st.sampled_from([None, prompt / 10]))
+            pricing = Pricing(
+                prompt=prompt,
+                completion=draw(st.sampled_from(RATES)),
+                cache_read=read,
+                cache_write=None if read is None else prompt * D("1.25"),
+                tiers=tiers,
+            )
+        out.append(
+            ModelCard(
+                provider=provider,
+                id=f"m{i}",
+                protocol=draw(st.sampled_from(["openai", "openai", "anthropic"])),
+                kind="generation" if draw(st.integers(0, 30)) == 0 else "chat",
+                context_length=draw(st.sampled_from([None, 1000, 4000, 128_000])),
+                max_output_tokens=draw(st.sampled_from([None, 100, 8000])),
+                supports_tools=draw(st.sampled_from([None, True, False])),
+                supports_vision=draw(st.sampled_from([None, True, False])),
+                pricing=pricing,
+            )
+        )
+    return tuple(out)
+
+
+chains = st.lists(
+    st.sampled_from(
+        [
+            {"capabilities": {}},
+            {"capabilities": {"unknown": "exclude"}},
+            {"context_fit": {}},
+            {"context_fit": {"unknown": "exclude", "expected_output_tokens": 50}},
+            {"max_price": {"prompt_per_mtok": 1}},
+            {"max_price": {"completion_per_mtok": 0.5}},
+        ]
+    ),
+    max_size=3,
+).flatmap(
+    lambda filters: st.builds(
+        lambda cheapest, at: [*filters[:at], cheapest, *filters[at:]],
+        st.sampled_from(
+            [
+                {"cheapest": {}},
+                {"cheapest": {"expected_output_tokens": 0}},
+                {"cheapest": {"prefix_cache": True}},
+                {"cheapest": {"prefix_cache": True, "expected_reuse": 3}},
+            ]
+        ),
+        st.integers(0, len(filters)),
+    )
+)
+
+
+@st.composite
+def requests(draw: Any) -> dict[str, Any]:
+    text = "x" * draw(st.sampled_from([10, 400, 3000, 12_000]))
+    content: Any = [{"type": "text", "text": text}, IMAGE] if draw(st.booleans()) else text
+    request: dict[str, Any] = {
+        "model": "auto",
+        "messages": [
+            {"role": "system", "content": "s" * 5000},
+            {"role": "user", "content": content},
+        ],
+    }
+    if draw(st.booleans()):
+        request["tools"] = [TOOL]
+    if (limit := draw(st.sampled_from([None, 50, 2000]))) is not None:
+        request["max_tokens"] = limit
+    return request
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    chain=chains,
+    a=st.integers(SHORTLIST_MIN_CARDS // 2, SHORTLIST_MIN_CARDS).flatmap(lambda n: cards("a", n)),
+    b=st.integers(SHORTLIST_MIN_CARDS // 2, 200).flatmap(lambda n: cards("b", n)),
+    request=requests(),
+    learned=st.lists(st.tuples(st.sampled_from("ab"), st.integers(0, 199), st.integers(1, 3))),
+)
+def test_the_shortlist_ranks_exactly_as_the_whole_chain(chain, a, b, request, learned) -> None:
+    router = router_for(chain)
+    catalogs = {"a": Catalog("a", a), "b": Catalog("b", b)}
+    every = {card.ref: card for card in (*a, *b)}
+    chain_of = prefix_chain(ChatRequest.model_validate(request))
+    for provider, i, kind in learned:  # calibrated, warm and cooling deployments
+        ref = f"{provider}:m{i}"
+        if ref not in every:
+            continue
+        if kind == 1:
+            router.prefixes.calibrate(ref, 1000, 300)
+        elif kind == 2:
+            router.prefixes.remember(ref, chain_of)
+        else:
+            router.cooldowns.hold(ref, 60)
+
+    whole, expected = plan_route(router, ChatRequest.model_validate(request), catalogs)
+    req = ChatRequest.model_validate(request)
+    route, first = plan_route(router, req, catalogs, first=2)
+    shortlisted = [*first, *(req._routing.more or ())]
+    assert [c.ref for c in shortlisted] == [c.ref for c in expected]
+    # the estimates of the first candidates are the whole chain's
+    assert route.candidates == whole.candidates[: len(route.candidates)]
+    if req._routing.more is not None:  # shortlisted: fewer judged than the whole chain
+        assert route.unexamined >= 0
+        assert len(route.excluded) <= len(whole.excluded)
+
+
+def big_catalog(n: int) -> Catalog:
+    return Catalog(
+        "a",
+        tuple(
+            ModelCard(
+                provider="a",
+                id=f"m{i}",
+                context_length=128_000,
+                supports_tools=True,
+                pricing=Pricing(prompt=D(1 + (i * 7919) % 997) / D(10**8), completion=D(0)),
+            )
+            for i in range(n)
+        ),
+    )
+
+
+def test_a_sent_request_examines_a_few_cards_of_a_big_catalog() -> None:
+    router = router_for([{"capabilities": {}}, {"context_fit": {}}, {"cheapest": {}}])
+    catalogs = {"a": big_catalog(5000)}
+    req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}], tools=[TOOL])
+    route, cards = plan_route(router, req, catalogs, first=4)
+    assert len(cards) == 4
+    assert route.unexamined > 4900  # the rest was never judged
+    assert "more cards not examined" in str(route)
+    assert [c.ref for c in cards] == [
+        c.ref for c in plan_route(router, req.model_copy(), catalogs)[1][:4]
+    ]
+
+
+def test_a_small_catalog_or_an_explain_judges_every_card() -> None:
+    router = router_for([{"cheapest": {}}])
+    req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}])
+    small = plan_route(router, req, {"a": big_catalog(SHORTLIST_MIN_CARDS - 1)}, first=4)[0]
+    assert small.unexamined == 0
+    assert len(small.candidates) == SHORTLIST_MIN_CARDS - 1
+    explained = plan_route(router, req, {"a": big_catalog(5000)})[0]
+    assert len(explained.candidates) == 5000
+
+
+def test_a_fallback_pulls_more_shortlisted_candidates_when_a_provider_is_dropped() -> None:
+    router = router_for([{"cheapest": {}}])
+    catalogs = {"a": big_catalog(400), "b": Catalog("b", big_catalog(400).models[:0])}
+    req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}])
+    route, cards = plan_route(router, req, catalogs, first=1)
+    plan = Plan(cards, router.fallback, router.cooldowns, route, more=req._routing.more)
+    assert plan._fill(3) == 3  # pulled on demand, in order
+    order = [c.ref for c in plan_route(router, req.model_copy(), catalogs)[1]]
+    assert [c.ref for c in plan.queue] == order[:3]
