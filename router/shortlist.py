@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SHORTLIST_MIN_CARDS", "CardIndex", "shortlist", "shortlisted_chain"]
 
-SHORTLIST_MIN_CARDS = 256
+SHORTLIST_MIN_CARDS = 64
 """Below this many candidate cards the whole chain runs: it is as fast, and the route
 lists every exclusion."""
 
