@@ -9,36 +9,42 @@ Quick start::
         print(card.ref, card.pricing.prompt if card.pricing else "unpriced")
 
 Write a plugin: see :mod:`router.hookspecs`.
+
+Every name below is imported on first use (PEP 562): ``import router`` loads neither
+httpx nor pydantic, and ``from router import Router`` loads only what the Router needs.
 """
 
 from __future__ import annotations
 
-from router.catalog import Catalog, ModelCard, PriceTier, Pricing, Rates, Skipped
-from router.completion import ChatCompletion, ChatCompletionChunk
-from router.core import Router
-from router.decision import Route
-from router.errors import (
-    AllProvidersFailed,
-    CatalogError,
-    ConfigError,
-    ContextTooLong,
-    DeadlineExceeded,
-    InvalidRequest,
-    NoRouteError,
-    PluginError,
-    RateLimited,
-    Rejected,
-    RouterError,
-    StreamInterrupted,
-    Timeout,
-    Unavailable,
-    UpstreamError,
-)
-from router.hookspecs import hookimpl
-from router.parsing import Entry, EntryError
-from router.policy import Policy, Verdict
-from router.provider import Provider, ProviderOptions
-from router.types import ChatRequest
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test checks)
+    from router.catalog import Catalog, ModelCard, PriceTier, Pricing, Rates, Skipped
+    from router.completion import ChatCompletion, ChatCompletionChunk
+    from router.core import Router
+    from router.decision import Route
+    from router.errors import (
+        AllProvidersFailed,
+        CatalogError,
+        ConfigError,
+        ContextTooLong,
+        DeadlineExceeded,
+        InvalidRequest,
+        NoRouteError,
+        PluginError,
+        RateLimited,
+        Rejected,
+        RouterError,
+        StreamInterrupted,
+        Timeout,
+        Unavailable,
+        UpstreamError,
+    )
+    from router.hookspecs import hookimpl
+    from router.parsing import Entry, EntryError
+    from router.policy import Policy, Verdict
+    from router.provider import Provider, ProviderOptions
+    from router.types import ChatRequest
 
 __all__ = [
     "AllProvidersFailed",
@@ -75,3 +81,47 @@ __all__ = [
     "Verdict",
     "hookimpl",
 ]
+
+_ERRORS = (
+    "AllProvidersFailed CatalogError ConfigError ContextTooLong DeadlineExceeded"
+    " InvalidRequest NoRouteError PluginError RateLimited Rejected RouterError"
+    " StreamInterrupted Timeout Unavailable UpstreamError"
+)
+_EXPORTS: dict[str, str] = {
+    name: module
+    for module, names in (
+        ("router.catalog", "Catalog ModelCard PriceTier Pricing Rates Skipped"),
+        ("router.completion", "ChatCompletion ChatCompletionChunk"),
+        ("router.core", "Router"),
+        ("router.decision", "Route"),
+        ("router.errors", _ERRORS),
+        ("router.hookspecs", "hookimpl"),
+        ("router.parsing", "Entry EntryError"),
+        ("router.policy", "Policy Verdict"),
+        ("router.provider", "Provider ProviderOptions"),
+        ("router.types", "ChatRequest"),
+    )
+    for name in names.split()
+}
+"""Public name → the module that defines it."""
+
+
+def _load(name: str) -> object:
+    """The export ``name``, imported from its module and kept in the package namespace."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'router' has no attribute {name!r}"
+        raise AttributeError(msg)
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip _load
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any router.<typo>
+    __getattr__ = _load
