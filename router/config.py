@@ -15,15 +15,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from router.errors import ConfigError
-from router.plugins import Plugins
-from router.policy import Policy
-from router.provider import Provider, ProviderOptions
+
+if TYPE_CHECKING:  # annotations only: importing router.provider here would load httpx
+    from router.plugins import Plugins
+    from router.policy import Policy
+    from router.provider import Provider, ProviderOptions
 
 __all__ = [
     "FallbackConfig",
@@ -120,6 +121,8 @@ class ResolvedConfig:
 
 def load_yaml(source: str | os.PathLike[str]) -> Any:
     """Parse ``source``, a path to a YAML file or YAML text, with ``yaml.safe_load``."""
+    import yaml  # here, not at the top: only YAML sources need it (~20 ms to import)
+
     text = _read_source(source)
     try:
         return yaml.safe_load(text)
