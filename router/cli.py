@@ -24,14 +24,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
-from router.catalog import Catalog, ModelCard
-from router.config import load_yaml, server_settings
-from router.core import Router
-from router.decision import Route
 from router.errors import CatalogError, ConfigError, InvalidRequest, PluginError, RouterError
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from router.catalog import Catalog, ModelCard
+    from router.core import Router
+    from router.decision import Route
 
 _MTOK = Decimal(1_000_000)
 
@@ -51,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "demo":
         return _demo()
+    # Imported here, not at the top: ``router --help`` and a command line error need
+    # neither pydantic nor httpx.
+    from router.config import load_yaml, server_settings
+    from router.core import Router
+
     try:
         document = load_yaml(args.config)
         router = Router.from_config(document)
@@ -338,6 +343,8 @@ def _explain(router: Router, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _chat(router: Router, args: argparse.Namespace, out: TextIO) -> int:
+    from router.decision import Route
+
     try:
         request = _request_from(args)
         if args.json:
