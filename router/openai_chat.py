@@ -88,12 +88,13 @@ class OpenAIStream:
             error = payload["error"]
             message = error.get("message") if isinstance(error, dict) else error
             raise ValueError(f"error event in stream: {message}")
-        counts = read_usage(payload.get("usage"))
-        if counts is not None:
-            self.counts = counts
-        chunk = ChatCompletionChunk.model_validate(
-            {**payload, "object": "chat.completion.chunk", "usage": None}
-        )
+        if payload.get("usage") is not None:
+            self.counts = read_usage(payload["usage"]) or self.counts
+        # The payload is ours (just parsed): set the router's fields in place, no copy.
+        payload["object"] = "chat.completion.chunk"
+        payload["usage"] = None
+        payload["provider"] = self.card.provider
+        chunk = ChatCompletionChunk.model_validate(payload)
         if any(choice.finish_reason for choice in chunk.choices):
             self.finished = True
         return [chunk] if chunk.choices else []

@@ -415,10 +415,14 @@ class StreamSession:
         except (ValueError, ValidationError) as exc:
             problem = f"malformed stream event: {self.snippet(str(exc), 200)}"
             raise Unavailable(self.card.provider, self.card.id, problem) from None
+        provider = self.card.provider
         for chunk in chunks:
-            chunk.provider = self.card.provider
+            if chunk.provider != provider:
+                chunk.provider = provider
             self._head = self._head or chunk
-            self._text.extend(c.delta.content or "" for c in chunk.choices)
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    self._text.append(choice.delta.content)
         return list(chunks)
 
     def _check_end(self) -> None:
