@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
     )
     from router.hookspecs import hookimpl
     from router.parsing import Entry, EntryError
-    from router.policy import Policy, Verdict
+    from router.policy import Filter, Judgement, Policy, Verdict
     from router.provider import Provider, ProviderOptions
     from router.types import ChatRequest
 
@@ -58,7 +58,9 @@ __all__ = [
     "DeadlineExceeded",
     "Entry",
     "EntryError",
+    "Filter",
     "InvalidRequest",
+    "Judgement",
     "ModelCard",
     "NoRouteError",
     "PluginError",
@@ -97,7 +99,7 @@ _EXPORTS: dict[str, str] = {
         ("router.errors", _ERRORS),
         ("router.hookspecs", "hookimpl"),
         ("router.parsing", "Entry EntryError"),
-        ("router.policy", "Policy Verdict"),
+        ("router.policy", "Filter Judgement Policy Verdict"),
         ("router.provider", "Provider ProviderOptions"),
         ("router.types", "ChatRequest"),
     )

@@ -37,11 +37,11 @@ from router.fallback import CooldownState, MemoryCooldowns, Plan
 from router.plugins import Plugins
 from router.policy import Policy
 from router.prefix import MemoryPrefixes, PrefixState
-from router.provider import Provider
 from router.routing import Answer, StreamSession, plan_route, referenced_providers
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
+    from router.provider import Provider
     from router.shortlist import CardIndex
     from router.transport import AsyncRouterTransport, RouterTransport
 
