@@ -71,8 +71,9 @@ def base_url(port: int, index: int, chunks: int) -> str:
     return f"http://127.0.0.1:{port}/p{index}{segment}/api/v1"
 
 
-def router_yaml(port: int, chunks: int = CHUNKS) -> str:
-    """The Router's config: four ``openrouter`` providers, one group of their deployments."""
+def router_yaml(port: int, chunks: int = CHUNKS, http: str | None = None) -> str:
+    """The Router's config: four ``openrouter`` providers, one group of their deployments
+    (``http``: the providers' async pool; default, the library's)."""
     lines = ["providers:"]
     for i in range(len(PRICES_PER_MTOK)):
         lines += [
@@ -81,6 +82,8 @@ def router_yaml(port: int, chunks: int = CHUNKS) -> str:
             f"    base_url: {base_url(port, i, chunks)}",
             "    api_key: bench-key",
         ]
+        if http is not None:
+            lines.append(f"    http: {http}")
     lines += ["models:", f"  {GROUP}:"]
     lines += [f"    - up{i}:{MODEL_ID}" for i in range(len(PRICES_PER_MTOK))]
     return "\n".join(lines) + "\n"
@@ -271,13 +274,22 @@ def _sdk_calls(client: Any, model: str, stream: bool) -> Callable[[], Awaitable[
     return streamed if stream else plain
 
 
-ROUTER_PACKAGES = ["router", "httpx", "pydantic", "pydantic-core", "tenacity", "httpx-sse"]
+ROUTER_PACKAGES = [
+    "router",
+    "httpx",
+    "httpx-aiohttp",
+    "aiohttp",
+    "pydantic",
+    "pydantic-core",
+    "tenacity",
+    "httpx-sse",
+]
 
 
-def _router(port: int, chunks: int) -> Any:
+def _router(port: int, chunks: int, http: str | None = None) -> Any:
     from router import Router
 
-    return Router.from_yaml(router_yaml(port, chunks))
+    return Router.from_yaml(router_yaml(port, chunks, http))
 
 
 def _check_cost(reply: Any) -> None:
@@ -307,8 +319,10 @@ def router_sync(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[st
     return (streamed if stream else plain), router.close, ROUTER_PACKAGES
 
 
-def router_async(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
-    router = _router(port, chunks)
+def router_async(
+    port: int, stream: bool, chunks: int, http: str | None = None
+) -> tuple[Any, Any, list[str]]:
+    router = _router(port, chunks, http)
 
     async def plain() -> int:
         reply = await router.acomplete(model=GROUP, messages=MESSAGES, max_tokens=MAX_TOKENS)
@@ -332,26 +346,10 @@ class Skip(Exception):
     """This contender cannot run here; the message says why."""
 
 
-def router_aiohttp(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
-    """The Router with every ``httpx.AsyncClient`` of this process on ``httpx-aiohttp``.
-
-    A patch made here, in the benchmark process, to measure what issue 6 proposes (an
-    aiohttp-backed httpx transport as the async default); not the library's behaviour.
-    """
-    try:
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError as exc:
-        raise Skip(f"httpx-aiohttp is not installed here ({exc})") from None
-    import httpx
-
-    class AiohttpAsyncClient(httpx.AsyncClient):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("transport", AiohttpTransport())
-            super().__init__(*args, **kwargs)
-
-    httpx.AsyncClient = AiohttpAsyncClient  # type: ignore[misc]
-    call, close, packages = router_async(port, stream, chunks)
-    return call, close, [*packages, "httpx-aiohttp", "aiohttp"]
+def router_httpx(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
+    """The Router with ``http: httpx``: httpx's own async pool instead of the default,
+    aiohttp's (``router.aiohttp_transport``)."""
+    return router_async(port, stream, chunks, http="httpx")
 
 
 def router_sdk(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
@@ -438,7 +436,7 @@ CONTENDERS: dict[str, Callable[[int, bool, int], tuple[Any, Any, list[str]]]] = 
     "openai-sdk": openai_sdk,
     "router-sync": router_sync,
     "router": router_async,
-    "router-aiohttp": router_aiohttp,
+    "router-httpx": router_httpx,
     "router-sdk": router_sdk,
     "litellm": litellm_router,
 }

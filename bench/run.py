@@ -4,9 +4,10 @@
     python bench/run.py --quick    # a smoke test: 200 requests, 1 run (< 2 min)
 
 Run it with the interpreter the project is installed in (``pip install -e .``): our
-Router, raw httpx and the OpenAI SDK run there. Raw aiohttp and LiteLLM run in the
-benchmark's own virtualenv, ``bench/.venv``, which this script creates and fills
-(``aiohttp``, ``uvloop``, ``litellm``); nothing of it is a project dependency. A contender
+Router (on its default async pool, httpx-aiohttp), raw httpx and the OpenAI SDK run
+there. Raw aiohttp and LiteLLM run in the benchmark's own virtualenv, ``bench/.venv``,
+which this script creates and fills (``aiohttp``, ``uvloop``, ``litellm``; of these only
+aiohttp is also a project dependency, of the Router's async pool). A contender
 that cannot be had is skipped with a message.
 
 One upstream process (``bench/upstream.py``) serves every contender, pinned to CPU 1;
@@ -57,7 +58,7 @@ MATRIX: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("httpx-aiohttp", (1, 32)),
     ("router-sync", (1,)),
     ("router", (1, 32)),
-    ("router-aiohttp", (1, 32)),
+    ("router-httpx", (1, 32)),
     ("router-sdk", (1, 32)),
     ("litellm", (1, 32)),
 )
@@ -69,33 +70,44 @@ LABELS = {
     "openai-sdk": "OpenAI SDK direct (`AsyncOpenAI`)",
     "httpx-aiohttp": "raw httpx (`AsyncClient` on `httpx-aiohttp`)",
     "router-sync": "Router `complete`/`stream`",
-    "router-aiohttp": "Router `acomplete`/`astream` on `httpx-aiohttp` (bench patch)",
-    "router": "**Router `acomplete`/`astream`**",
+    "router-httpx": "Router `acomplete`/`astream` with `http: httpx` (httpx's own pool)",
+    "router": "**Router `acomplete`/`astream`** (default `http: aiohttp`)",
     "router-sdk": "Router via `AsyncRouterTransport` + `AsyncOpenAI`",
     "litellm": "LiteLLM `Router.acompletion`",
 }
 FULL_ONLY = {"httpx-async-pool64"}
 """Evidence for one question (does a bigger httpx pool help?), left out of ``--quick``."""
-EXTRAS = {"openai-sdk", "httpx-aiohttp", "router-sync", "router-aiohttp", "httpx-async-pool64"}
+EXTRAS = {"openai-sdk", "httpx-aiohttp", "router-sync", "router-httpx", "httpx-async-pool64"}
 """Contenders beyond issue 6's list, measured in the first run only (time: ~10 minutes)."""
 # What runs where: "venv" contenders need packages that are never project dependencies.
+# (httpx-aiohttp and aiohttp are project dependencies now: raw httpx on httpx-aiohttp runs
+# in the project's interpreter, like the Router it is the floor of.)
 VENV_CONTENDERS = {
     "aiohttp": ("aiohttp",),
-    "httpx-aiohttp": ("httpx_aiohttp",),
-    "router-aiohttp": ("httpx_aiohttp", "router"),
     "litellm": ("litellm",),
 }
-# pip name -> module. The router's own runtime dependencies are added from pyproject.toml
-# (the project is put on the venv's path, never installed into it) for router-aiohttp.
+# pip name -> module
 VENV_PACKAGES = {
     "aiohttp": "aiohttp",
     "uvloop": "uvloop",
-    "httpx-aiohttp": "httpx_aiohttp",
     "litellm": "litellm",
 }
-CHUNK_CONTENDERS = ("httpx-async", "aiohttp", "openai-sdk", "router", "router-sdk")
-# What each contender's per-chunk cost is compared with: the client it is built on.
-CHUNK_FLOOR = {"router": "httpx-async", "router-sdk": "openai-sdk", "openai-sdk": "httpx-async"}
+CHUNK_CONTENDERS = (
+    "httpx-async",
+    "httpx-aiohttp",
+    "aiohttp",
+    "openai-sdk",
+    "router",
+    "router-sdk",
+)
+# What each contender's per-chunk cost is compared with: the client it is built on (the
+# Router's async default: httpx on the aiohttp transport).
+CHUNK_FLOOR = {
+    "router": "httpx-aiohttp",
+    "router-sdk": "openai-sdk",
+    "openai-sdk": "httpx-async",
+    "httpx-aiohttp": "aiohttp",
+}
 LONG_STREAM = 200
 SELECTION_SIZES = (10, 100, 1_000, 10_000)
 CLIENT_CPU, UPSTREAM_CPU = 0, 1
@@ -318,7 +330,7 @@ def prepare(args: argparse.Namespace) -> Envs:
             envs.notes.append("could not create bench/.venv: aiohttp and LiteLLM skipped")
             return envs
     envs.venv = str(python)
-    wanted = VENV_PACKAGES | project_dependencies()
+    wanted = VENV_PACKAGES
     missing = [p for p, module in wanted.items() if not envs.importable(envs.venv, module)]
     if missing:
         litellm = os.environ.get("BENCH_LITELLM", "litellm")  # e.g. litellm==1.109.1
@@ -337,21 +349,6 @@ def prepare(args: argparse.Namespace) -> Envs:
             if not envs.importable(envs.venv, wanted[package]):
                 envs.notes.append(f"{package} could not be installed into bench/.venv")
     return envs
-
-
-def project_dependencies() -> dict[str, str]:
-    """The router's runtime requirements (pyproject.toml), as pip spec -> module."""
-    import re
-    import tomllib
-
-    with open(ROOT / "pyproject.toml", "rb") as file:
-        specs = tomllib.load(file)["project"]["dependencies"]
-    modules = {"pyyaml": "yaml", "httpx-sse": "httpx_sse"}
-    out = {}
-    for spec in specs:
-        name = re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower()
-        out[spec] = modules.get(name, name.replace("-", "_"))
-    return out
 
 
 # -- the upstream -------------------------------------------------------------------------
@@ -791,24 +788,6 @@ def target_rows(
                 None if ours is None or floor is None else ours < floor,
             )
         )
-    for mode in ("plain", "stream"):
-        at_most(
-            f"(bench patch) client CPU, Router on httpx-aiohttp vs raw httpx, {mode}, conc. 1",
-            ratio(v("router-aiohttp", mode, 1, "cpu_ms"), v("httpx-sync", mode, 1, "cpu_ms")),
-            1.3,
-            "≤ 1.3x",
-            "x",
-        )
-        ours, peer = v("router-aiohttp", mode, 32, "rps"), v("litellm", mode, 32, "rps")
-        got = ratio(ours, peer)
-        rows.append(
-            (
-                f"(bench patch) req/s at conc. 32, Router on httpx-aiohttp vs LiteLLM, {mode}",
-                "not measured" if got is None else f"{got:.2f}x ({ours:,.0f} vs {peer:,.0f} req/s)",
-                "≥ 10x",
-                None if got is None else got >= 10,
-            )
-        )
     biggest = (selection.get("selection") or [{}])[-1]
     at_most(
         f'selection, `explain(model="auto")` over {biggest.get("entries", 0):,} entries',
@@ -818,11 +797,17 @@ def target_rows(
         " ms",
     )
     over = (
-        slopes["router"] - slopes["httpx-async"]
-        if {"router", "httpx-async"} <= set(slopes)
+        slopes["router"] - slopes["httpx-aiohttp"]
+        if {"router", "httpx-aiohttp"} <= set(slopes)
         else None
     )
-    at_most("streaming overhead per chunk (over raw httpx)", over, 20.0, "< 20 µs", " µs")
+    at_most(
+        "streaming overhead per chunk (over raw httpx on the same aiohttp transport)",
+        over,
+        20.0,
+        "< 20 µs",
+        " µs",
+    )
     at_most(
         "`import router`",
         imports.get("router", {}).get("median_ms"),
@@ -886,7 +871,7 @@ def render(
         f" {plan.repeats} run(s) of the whole matrix, interleaved"
         f" ({plan.repeats * plan.requests:,} timed requests per cell in all; contenders"
         " beyond issue 6's list — the OpenAI SDK direct, httpx-aiohttp, the sync Router, the"
-        " Router on httpx-aiohttp, the bigger httpx pool — in the first run only)."
+        " Router with `http: httpx`, the bigger httpx pool — in the first run only)."
         " Figures are medians of the"
         " runs, (min..max) across runs. Floors: conc. 1 is raw httpx's sync `Client`,"
         " conc. 32 its `AsyncClient` (default pool limits); aiohttp's `ClientSession`."
