@@ -625,11 +625,23 @@ def _select_one(port: int, size: int, budget: float, least: int) -> dict[str, An
         from router.routing import plan_route
 
         catalogs = {"cat": catalog}
+        first = router.fallback.attempts
         row["plan_auto"] = _timed(
             lambda: plan_route(router, _request({"model": "auto", **request}), catalogs),
             budget,
             least,
         )
+        # What a sent request pays: validation and the plan of its first attempts
+        # (shortlisted over a large catalog), as in complete()/acomplete().
+        row["send_auto"] = _timed(
+            lambda: plan_route(
+                router, _request({"model": "auto", **request}), catalogs, first=first
+            ),
+            budget,
+            least,
+        )
+        sent = plan_route(router, _request({"model": "auto", **request}), catalogs, first=first)
+        row["send_examined"] = len(catalog.models) - sent[0].unexamined
     except Exception as exc:  # an internal API that moved: report it, do not fail
         row["plan_auto_error"] = f"{type(exc).__name__}: {exc}"
     router.close()
