@@ -37,7 +37,14 @@ from router.fallback import CooldownState, MemoryCooldowns, Plan
 from router.plugins import Plugins
 from router.policy import Policy
 from router.prefix import MemoryPrefixes, PrefixState
-from router.routing import Answer, StreamSession, plan_route, referenced_providers
+from router.routing import (
+    Answer,
+    ChainTraits,
+    StreamSession,
+    chain_traits,
+    plan_route,
+    referenced_providers,
+)
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -92,6 +99,8 @@ class Router:
         """Model groups (the YAML ``models:``): name → deployment refs."""
         self.policies: tuple[tuple[str, Policy], ...] = resolved.policies
         """The policy chain, in order: (name, configured policy)."""
+        self.traits: ChainTraits = chain_traits(self.policies)
+        """What the chain implies for every request (expected output, prefix caching)."""
         self.fallback: FallbackConfig = resolved.fallback
         """The ``fallback:`` settings."""
         self.cooldowns: CooldownState = (

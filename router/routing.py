@@ -6,7 +6,6 @@ which deployments may serve a request and turn what came back into the caller's 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import time
@@ -54,7 +53,7 @@ class RoutingContext:
 
     def __init__(self, router: Router) -> None:
         self.router = router
-        self.prefix_cache = chain_traits(router.policies).prefix_cache
+        self.prefix_cache = router.traits.prefix_cache
         """Whether a policy prices the prefix cache (else nothing is hashed or remembered
         for it: only explicit caching's breakpoints need the prompt's prefixes)."""
         self.costs: dict[tuple[str, int, bool], Decimal | None] = {}
@@ -133,9 +132,8 @@ class ChainTraits:
     """Whether some policy counts prefix-cache savings."""
 
 
-@functools.lru_cache(maxsize=64)
 def chain_traits(policies: tuple[tuple[str, Policy], ...]) -> ChainTraits:
-    """The traits of a policy chain (policies are frozen, so the answer is too)."""
+    """The traits of a policy chain (the Router keeps its chain's as ``traits``)."""
     output: int | None = None
     prefix_cache = False
     for _, policy in policies:
@@ -283,7 +281,7 @@ def _shortlisted(
     more = shortlist(router, req, index, refs, route.excluded, examined)
     cards = list(itertools.islice(more, first))
     output = _expected_output(router, req)
-    prefix_cache = chain_traits(router.policies).prefix_cache
+    prefix_cache = router.traits.prefix_cache
     for card in cards:
         unsure = [
             f"[{name}] {judgement[1]}"
@@ -314,7 +312,7 @@ def _card_index(router: Router, catalogs: list[Catalog]) -> CardIndex:
 def _expected_output(router: Router, req: ChatRequest) -> int:
     """Expected output tokens: the first policy's that states them (capped by the
     request's), else the request's cap, else a default."""
-    expected = chain_traits(router.policies).expected_output
+    expected = router.traits.expected_output
     limit = req.output_limit
     if expected is None:
         return limit or DEFAULT_EXPECTED_OUTPUT
