@@ -215,6 +215,9 @@ class LiveCatalog:
         self._ttl = ttl
         self._retry = min(retry, ttl)
         self._cache: TLRUCache[str, Catalog] = TLRUCache(maxsize=1, ttu=self._ttu, timer=timer)
+        self._timer = timer
+        self._hot: tuple[Catalog, float] | None = None
+        """The cached catalog and when it expires, read without the lock on every request."""
         self._last_good: Catalog | None = None
         self._guard = threading.Lock()  # cachetools caches are not thread-safe
         self._fetching = threading.Lock()
@@ -223,10 +226,15 @@ class LiveCatalog:
         )
 
     def _ttu(self, _key: str, value: Catalog, now: float) -> float:
-        return now + (self._retry if value.stale else self._ttl)
+        expires = now + (self._retry if value.stale else self._ttl)
+        self._hot = (value, expires)
+        return expires
 
     def fresh(self) -> Catalog | None:
         """The cached catalog if it is still within its lifetime, without fetching."""
+        hot = self._hot  # read once: a refresh replaces the tuple whole
+        if hot is not None and self._timer() < hot[1]:
+            return hot[0]
         with self._guard:
             return self._cache.get(_KEY)
 
@@ -267,6 +275,7 @@ class LiveCatalog:
     def invalidate(self) -> None:
         """Forget the fresh copy so the next read fetches (the last good copy stays)."""
         with self._guard:
+            self._hot = None
             self._cache.pop(_KEY, None)
 
     def _store(self, catalog: Catalog) -> Catalog:
