@@ -151,6 +151,11 @@ class ProviderOptions(BaseModel):
         if url is None or url.scheme not in ("http", "https") or not url.host:
             msg = "must be an http:// or https:// URL"
             raise ValueError(msg)
+        if url.userinfo:
+            # They would show wherever the URL does (errors, logs, explain); and each
+            # pool treats them differently. The credential belongs in api_key.
+            msg = "must not contain credentials (user:password@); give the key as api_key"
+            raise ValueError(msg)
         return value.rstrip("/")
 
 
@@ -582,8 +587,13 @@ class Provider(abc.ABC):
             timeout=self.request_timeouts(stream=stream),
         )
         response = await client._transport_for_url(built.url).handle_async_request(built)
+        response.request = built  # as send does: httpx's own transport leaves it unset
         if "set-cookie" in response.headers:
-            client.cookies.extract_cookies(response)
+            try:
+                client.cookies.extract_cookies(response)
+            except BaseException:
+                await response.aclose()
+                raise
         return response
 
     def _url(self, url: str) -> httpx.URL:

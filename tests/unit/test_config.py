@@ -302,6 +302,14 @@ def test_base_url_must_be_http(url: str) -> None:
     check(exc, "providers[0].base_url", "http:// or https://")
 
 
+@pytest.mark.parametrize("url", ["https://user:pw@api.example.com/v1", "http://key@127.0.0.1:9"])
+def test_base_url_must_not_carry_credentials(url: str) -> None:
+    exc = config_error(config(provider(base_url=url)))
+    check(exc, "providers[0].base_url", "credentials", "api_key")
+    assert "pw@" not in str(exc)
+    assert "key@" not in str(exc)
+
+
 def test_unparsable_base_url_is_a_config_error() -> None:
     # httpx.URL raises httpx.InvalidURL (not a ValueError) for a bad port.
     exc = config_error(config(provider(base_url="https://api.example.com:port/v1")))
@@ -539,6 +547,11 @@ BROKEN_WITH_SECRET: list[Any] = [
         " base_url: 'https://api.example.com:${KEY}/v1'}\n",
         "providers[0].base_url",
         id="secret-in-base-url-port",
+    ),
+    pytest.param(
+        "providers:\n  - {name: p, kind: pinstripes, base_url: 'https://u:${KEY}@api.example.com/v1'}\n",
+        "providers[0].base_url",
+        id="secret-in-base-url-userinfo",
     ),
     pytest.param(
         f"providers:\n  - name: p\n    kind: pinstripes\n    api_key: [{SECRET}\n",

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,45 @@ def test_a_connection_never_accepted_is_a_connect_timeout(sim, http):
         asyncio.run(send_elsewhere(sim, http, f"http://127.0.0.1:{port}/v1", connect_timeout=0.3))
     assert info.value.code == "connect"
     assert "ConnectTimeout" in str(info.value)
+
+
+@both
+def test_a_connect_timeout_longer_than_the_timeout_is_waited_for(sim, http):
+    # aiohttp bounds the pool wait and the connecting together: connect_timeout must not
+    # be cut short to the (pool) timeout. A lower bound only: a slow machine waits longer.
+    started = time.monotonic()
+    with unanswered_port() as port, pytest.raises(Timeout) as info:
+        asyncio.run(
+            send_elsewhere(
+                sim, http, f"http://127.0.0.1:{port}/v1", timeout=0.2, connect_timeout=1.2
+            )
+        )
+    assert time.monotonic() - started >= 1.0
+    assert "ConnectTimeout" in str(info.value)
+
+
+@both
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_answers_that_set_cookies_are_read(sim, http, stream):
+    # the Router hands requests to the transport itself: a response must still carry its
+    # request for the cookie jar (httpx's own transport leaves it unset)
+    cookie = {"Set-Cookie": "__cf_bm=abc; path=/; HttpOnly"}
+
+    async def main() -> list[str]:
+        async with make_router(sim, http, "pinstripes", "routstr", models=GROUP) as router:
+            sim.script("pinstripes", [Reply(200, headers=cookie) for _ in range(3)])
+            providers = []
+            for _ in range(3):
+                if stream:
+                    chunks = [c async for c in router.astream(model="g", messages=HELLO)]
+                    providers.append(chunks[-1].provider)
+                else:
+                    answer = await router.acomplete(model="g", messages=HELLO)
+                    providers.append(answer.provider)
+                    assert answer.route.attempts == []
+            return providers
+
+    assert asyncio.run(main()) == ["pinstripes"] * 3
 
 
 @both
