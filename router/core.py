@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -119,6 +120,7 @@ class Router:
         """Prefix-cache memory, learned hit rates and token calibration."""
         self._sleep = sleep
         self._card_indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
+        self._card_indexes_lock = threading.Lock()
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike[str], **kwargs: Any) -> Router:

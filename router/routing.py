@@ -236,8 +236,10 @@ def plan_route(
                 excluded.append(
                     Exclusion(f"{name}:*", "catalog", f"unavailable: {catalog.problem}")
                 )
-        if first is not None and (cards := _shortlisted(router, req, catalogs, route, first)):
-            return route, cards
+        if first is not None:
+            shortlisted = _shortlisted(router, req, catalogs, route, first)
+            if shortlisted is not None:  # [] too: every card was judged, none is left
+                return route, shortlisted
     cards = _cards(router, req.model, catalogs, excluded)
     unsure: dict[str, list[str]] = {}
     for name, policy in router.policies:
@@ -303,9 +305,10 @@ def _card_index(router: Router, catalogs: list[Catalog]) -> CardIndex:
         return cached[1]
     chat = [card for catalog in catalogs for card in catalog.models if card.kind == "chat"]
     index = CardIndex(chat)
-    if len(router._card_indexes) >= 8:
-        router._card_indexes.pop(next(iter(router._card_indexes)))
-    router._card_indexes[key] = (tuple(catalogs), index)
+    with router._card_indexes_lock:  # requests in other threads may miss at the same time
+        if len(router._card_indexes) >= 8:
+            router._card_indexes.pop(next(iter(router._card_indexes)))
+        router._card_indexes[key] = (tuple(catalogs), index)
     return index
 
 

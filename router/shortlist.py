@@ -252,7 +252,9 @@ def _by_cost(
         for i, (keys, _) in enumerate(orders):
             if depth[i] < len(keys) and keys[depth[i]] < bound:
                 bound, which = keys[depth[i]], i
-        if heap and (which < 0 or float(heap[0][0]) <= bound * scale):
+        # Strictly below: an unread card may cost as much and sit earlier (free cards,
+        # whose bound the safety factor cannot shrink).
+        if heap and (which < 0 or float(heap[0][0]) < bound * scale):
             yield heapq.heappop(heap)[1]
             continue
         if which < 0:

@@ -7,6 +7,8 @@ pulled one by one from the shortlist, are the whole chain's candidates in the sa
 
 from __future__ import annotations
 
+import sys
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +19,7 @@ from router import Router
 from router.catalog import Catalog, ModelCard, PriceTier, Pricing
 from router.fallback import Plan
 from router.prefix import prefix_chain
-from router.routing import plan_route
+from router.routing import _card_index, plan_route
 from router.shortlist import SHORTLIST_MIN_CARDS
 from router.types import ChatRequest
 
@@ -25,7 +27,8 @@ D = Decimal
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
 # Few distinct rates, so that equal costs (ties broken by catalog order) are common.
-RATES = [D(n) / D(10**8) for n in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)]
+# Free cards (0) too: a zero bound is not shrunk by the safety factor.
+RATES = [D(n) / D(10**8) for n in (0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233)]
 
 
 def router_for(policy: list[Any]) -> Router:
@@ -120,7 +123,7 @@ def requests(draw: Any) -> dict[str, Any]:
     }
     if draw(st.booleans()):
         request["tools"] = [TOOL]
-    if (limit := draw(st.sampled_from([None, 50, 2000]))) is not None:
+    if (limit := draw(st.sampled_from([None, 50, 2000, 10**7]))) is not None:
         request["max_tokens"] = limit
     return request
 
@@ -158,7 +161,9 @@ def test_the_shortlist_ranks_exactly_as_the_whole_chain(chain, a, b, request, le
     assert route.candidates == whole.candidates[: len(route.candidates)]
     if req._routing.more is not None:  # shortlisted: fewer judged than the whole chain
         assert route.unexamined >= 0
-        assert len(route.excluded) <= len(whole.excluded)
+        refs = [e.ref for e in route.excluded]
+        assert len(refs) == len(set(refs))  # each judged once
+        assert set(route.excluded) <= set(whole.excluded)
 
 
 def big_catalog(n: int) -> Catalog:
@@ -209,3 +214,58 @@ def test_a_fallback_pulls_more_shortlisted_candidates_when_a_provider_is_dropped
     assert plan._fill(3) == 3  # pulled on demand, in order
     order = [c.ref for c in plan_route(router, req.model_copy(), catalogs)[1]]
     assert [c.ref for c in plan.queue] == order[:3]
+
+
+def test_free_cards_keep_their_catalog_order() -> None:
+    # Two free cards in different groups (tools unknown, tools stated), the earlier one
+    # never learned and the later one learned: the earlier comes first, as in the chain.
+    cards = list(big_catalog(SHORTLIST_MIN_CARDS + 10).models)
+    free = Pricing(prompt=D(0), completion=D(0))
+    cards[3] = cards[3].model_copy(update={"pricing": free, "supports_tools": None})
+    cards[60] = cards[60].model_copy(update={"pricing": free})
+    catalogs = {"a": Catalog("a", tuple(cards))}
+    router = router_for([{"cheapest": {}}])
+    router.prefixes.calibrate("a:m60", 1000, 300)
+    req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}])
+    whole = [c.ref for c in plan_route(router, req.model_copy(), catalogs)[1][:3]]
+    assert whole[:2] == ["a:m3", "a:m60"]
+    assert [c.ref for c in plan_route(router, req, catalogs, first=3)[1]] == whole
+
+
+def test_a_request_no_card_serves_lists_each_exclusion_once() -> None:
+    router = router_for([{"context_fit": {}}, {"cheapest": {}}])
+    catalogs = {"a": big_catalog(100)}  # 128k-token contexts
+    req = ChatRequest(model="auto", messages=[{"role": "user", "content": "x" * 800_000}])
+    route, cards = plan_route(router, req, catalogs, first=2)
+    assert cards == []
+    assert len(route.excluded) == 100
+    assert {e.policy for e in route.excluded} == {"context_fit"}
+    assert route.unexamined == 0
+
+
+def test_card_indexes_built_in_many_threads_at_once() -> None:
+    # Every refresh is a new Catalog, so a new index: the cache of 8 evicts while other
+    # threads read and insert. A tiny switch interval makes the threads interleave.
+    router = router_for([{"cheapest": {}}])
+    models = big_catalog(2).models
+    errors: list[BaseException] = []
+
+    def index() -> None:
+        try:
+            for _ in range(3000):
+                _card_index(router, [Catalog("a", models)])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=index) for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(router._card_indexes) <= 8
