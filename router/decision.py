@@ -66,8 +66,9 @@ class Route:
     usage_estimated: bool = False
     """True when the provider returned no token counts and the router estimated them."""
     unexamined: int = 0
-    """Cards of a large catalog never judged: every one ranks after ``candidates`` (a
-    sent request's route is shortlisted; ``explain`` judges every card)."""
+    """Cards of a large catalog not judged one by one (a sent request's route is
+    shortlisted; ``explain`` judges every card): none ranks before ``candidates``, and
+    some may be excluded (a group lacking a needed capability is skipped whole)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (Decimals as strings)."""
@@ -113,7 +114,9 @@ class Route:
                 f"  est. {cost}{cache}{unsure}"
             )
         if self.unexamined:
-            lines.append(f"  (+ {self.unexamined} more cards not examined: all rank later)")
+            lines.append(
+                f"  (+ {self.unexamined} more cards not examined: none ranks before these)"
+            )
         if self.excluded:
             lines.append(f"excluded ({len(self.excluded)}):")
             lines.extend(f"  - {e.ref}  [{e.policy}] {e.reason}" for e in self.excluded)
