@@ -25,20 +25,21 @@ HTTPX_CLI = ("rich", "click", "pygments")
 """What ``httpx`` itself imports, for its ``httpx._main`` command line, when installed."""
 
 
-def loaded_after(code: str) -> set[str]:
-    """The packages of :data:`HEAVY` in ``sys.modules`` after running ``code`` in a fresh
-    interpreter started in the repository root (so it imports this tree)."""
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+def python(*args: str) -> str:
+    """The output of a fresh interpreter started in the repository root (so it imports
+    this tree) with ``args``; it must succeed."""
     result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
-    modules = set(json.loads(result.stdout.splitlines()[-1]))
+    return result.stdout
+
+
+def loaded_after(code: str) -> set[str]:
+    """The packages of :data:`HEAVY` in ``sys.modules`` after running ``code`` in a fresh
+    interpreter."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    modules = set(json.loads(python("-c", probe).splitlines()[-1]))
     return {name for name in HEAVY if name in modules} | (
         {"httpx._main"} if "httpx._main" in modules else set()
     )
@@ -81,18 +82,10 @@ def test_cli_help_loads_neither_pydantic_nor_httpx():
 
 
 def test_python_m_router_help_runs():
-    result = subprocess.run(
-        [sys.executable, "-m", "router", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: router")
+    out = python("-m", "router", "--help")
+    assert out.startswith("usage: router")
     for command in ("models", "check", "explain", "chat", "serve", "demo"):
-        assert command in result.stdout
+        assert command in out
 
 
 # -- the lazy exports ---------------------------------------------------------------------
