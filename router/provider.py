@@ -588,12 +588,8 @@ class Provider(abc.ABC):
         )
         response = await client._transport_for_url(built.url).handle_async_request(built)
         response.request = built  # as send does: httpx's own transport leaves it unset
-        if "set-cookie" in response.headers:
-            try:
-                client.cookies.extract_cookies(response)
-            except BaseException:
-                await response.aclose()
-                raise
+        if "set-cookie" in response.headers:  # the cookie jar logs what it cannot parse
+            client.cookies.extract_cookies(response)
         return response
 
     def _url(self, url: str) -> httpx.URL:
