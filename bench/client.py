@@ -348,15 +348,15 @@ class Skip(Exception):
 
 def router_httpx(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
     """The Router with ``http: httpx``: httpx's own async pool instead of the default,
-    aiohttp's (``router.aiohttp_transport``)."""
+    aiohttp's (``router.wire.aiohttp_transport``)."""
     return router_async(port, stream, chunks, http="httpx")
 
 
 def router_sdk(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
     try:
-        from router.transport import AsyncRouterTransport
+        from router.serving.transport import AsyncRouterTransport
     except ImportError as exc:
-        raise Skip(f"router.transport.AsyncRouterTransport is not there yet ({exc})") from None
+        raise Skip(f"AsyncRouterTransport is not there yet ({exc})") from None
     import httpx
     import openai
 
@@ -622,7 +622,7 @@ def _select_one(port: int, size: int, budget: float, least: int) -> dict[str, An
     }
     try:  # the internal planning step alone: no request validation, no catalog lookup
         from router.core import _request
-        from router.routing import plan_route
+        from router.planning.plan import plan_route
 
         catalogs = {"cat": catalog}
         first = router.fallback.attempts

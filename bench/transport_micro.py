@@ -68,7 +68,7 @@ def contender(what: str, mode: str, port: int) -> Any:
 
     import httpx
 
-    from router.aiohttp_transport import AiohttpClient
+    from router.wire.aiohttp_transport import AiohttpClient
 
     client = AiohttpClient()
     url = base_url(port, CHEAPEST, CHUNKS) + "/chat/completions"

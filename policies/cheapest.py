@@ -19,8 +19,8 @@ from decimal import Decimal
 from pydantic import Field
 
 from router.catalog import ModelCard
-from router.cost import request_cost, reuse_value
 from router.hookspecs import RegisterPolicy, hookimpl
+from router.planning.cost import request_cost, reuse_value
 from router.policy import Policy, Verdict
 from router.types import ChatRequest
 

@@ -37,7 +37,6 @@ import httpx
 from httpx_sse import ServerSentEvent
 from pydantic import Field, ValidationError
 
-from router import anthropic_messages, safe_json
 from router.catalog import ModelCard, Pricing, Protocol
 from router.completion import (
     ChatCompletion,
@@ -52,6 +51,7 @@ from router.hookspecs import RegisterProvider, hookimpl
 from router.parsing import Entry
 from router.provider import Outgoing, Provider, ProviderOptions
 from router.types import ChatRequest
+from router.wire import anthropic_messages, safe_json
 
 __all__ = [
     "InferenceAPI",
@@ -267,7 +267,7 @@ _CODE_FIELDS = ("model", "max_tokens", "messages", "system", "tools", "temperatu
 
 
 def code_body(request: ChatRequest, card: ModelCard) -> dict[str, Any]:
-    """The ``/code`` body: Anthropic Messages (:mod:`router.anthropic_messages`), cut to
+    """The ``/code`` body: Anthropic Messages (:mod:`router.wire.anthropic_messages`), cut to
     the fields Majestix takes; ``system`` is a string and every tool has a description.
 
     Only ``tool_choice: auto`` can be sent, and images only to vision models.

@@ -19,13 +19,13 @@ from __future__ import annotations
 import re
 from typing import Any, get_args
 
-from router import anthropic_messages, openai_chat
 from router.catalog import ModelCard, PriceTier, Pricing, Protocol
 from router.completion import ChatCompletion, TokenCounts
 from router.hookspecs import RegisterProvider, hookimpl
 from router.parsing import Entry, EntryError
 from router.provider import Outgoing, Provider, StreamDecoder
 from router.types import ChatRequest
+from router.wire import anthropic_messages, openai_chat
 
 _TIER = re.compile(r"over_(\d{1,9})k")
 

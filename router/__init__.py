@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
     from router.catalog import Catalog, ModelCard, PriceTier, Pricing, Rates, Skipped
     from router.completion import ChatCompletion, ChatCompletionChunk
     from router.core import Router
-    from router.decision import Route
     from router.errors import (
         AllProvidersFailed,
         CatalogError,
@@ -42,6 +41,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
     )
     from router.hookspecs import hookimpl
     from router.parsing import Entry, EntryError
+    from router.planning.route import Route
     from router.policy import Filter, Judgement, Policy, Verdict
     from router.provider import Provider, ProviderOptions
     from router.types import ChatRequest
@@ -95,7 +95,7 @@ _EXPORTS: dict[str, str] = {
         ("router.catalog", "Catalog ModelCard PriceTier Pricing Rates Skipped"),
         ("router.completion", "ChatCompletion ChatCompletionChunk"),
         ("router.core", "Router"),
-        ("router.decision", "Route"),
+        ("router.planning.route", "Route"),
         ("router.errors", _ERRORS),
         ("router.hookspecs", "hookimpl"),
         ("router.parsing", "Entry EntryError"),

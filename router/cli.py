@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from router.catalog import Catalog, ModelCard
     from router.core import Router
-    from router.decision import Route
+    from router.planning.route import Route
 
 _MTOK = Decimal(1_000_000)
 
@@ -343,7 +343,7 @@ def _explain(router: Router, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _chat(router: Router, args: argparse.Namespace, out: TextIO) -> int:
-    from router.decision import Route
+    from router.planning.route import Route
 
     try:
         request = _request_from(args)
@@ -400,11 +400,11 @@ def _serve(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     try:
         import uvicorn
 
-        from router.server import create_app
+        from router.serving.server import create_app
 
         app = create_app(router, api_keys=keys, max_body_bytes=settings.max_body_bytes)
     except ImportError:
-        from router.server import MISSING_EXTRA
+        from router.serving.server import MISSING_EXTRA
 
         print(f"router: {MISSING_EXTRA}", file=sys.stderr)
         return 1

@@ -89,7 +89,7 @@ class ChatCompletion(_Open):
 
     @property
     def route(self) -> Any:
-        """How the router chose and reached this answer (:class:`router.decision.Route`)."""
+        """How the router chose and reached this answer (:class:`router.planning.route.Route`)."""
         return getattr(self, "_route", None)
 
 

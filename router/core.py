@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from router.catalog import Catalog, ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk
 from router.config import FallbackConfig, load_yaml, resolve
-from router.decision import Route
+from router.dispatch.answer import Answer, StreamSession
+from router.dispatch.fallback import Plan
 from router.errors import (
     AllProvidersFailed,
     CatalogError,
@@ -34,24 +35,19 @@ from router.errors import (
     NoRouteError,
     UpstreamError,
 )
-from router.fallback import CooldownState, MemoryCooldowns, Plan
+from router.planning.context import ChainTraits, chain_traits
+from router.planning.plan import plan_route, referenced_providers
+from router.planning.route import Route
 from router.plugins import Plugins
 from router.policy import Policy
-from router.prefix import MemoryPrefixes, PrefixState
-from router.routing import (
-    Answer,
-    ChainTraits,
-    StreamSession,
-    chain_traits,
-    plan_route,
-    referenced_providers,
-)
+from router.state.cooldowns import CooldownState, MemoryCooldowns
+from router.state.prefix import MemoryPrefixes, PrefixState
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
+    from router.planning.shortlist import CardIndex
     from router.provider import Provider
-    from router.shortlist import CardIndex
-    from router.transport import AsyncRouterTransport, RouterTransport
+    from router.serving.transport import AsyncRouterTransport, RouterTransport
 
 __all__ = ["Router"]
 
@@ -337,13 +333,13 @@ class Router:
         """An ``httpx`` transport that answers OpenAI's ``/chat/completions`` and
         ``/models`` with this router: ``openai.OpenAI(base_url="http://router/v1",
         api_key="x", http_client=httpx.Client(transport=router.transport()))``."""
-        from router.transport import RouterTransport
+        from router.serving.transport import RouterTransport
 
         return RouterTransport(self)
 
     def async_transport(self) -> AsyncRouterTransport:
         """Async :meth:`transport`, for ``httpx.AsyncClient`` and ``openai.AsyncOpenAI``."""
-        from router.transport import AsyncRouterTransport
+        from router.serving.transport import AsyncRouterTransport
 
         return AsyncRouterTransport(self)
 

@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from router.catalog import ModelCard
 from router.core import Router
-from router.decision import Estimate, Route
 from router.errors import RouterError
-from router.routing import RoutingContext
+from router.planning.context import RoutingContext
+from router.planning.route import Estimate, Route
 from router.simulator import Simulator
 from router.types import ChatRequest
 

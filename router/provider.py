@@ -43,10 +43,9 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from router import openai_chat, safe_json
 from router.catalog import Catalog, LiveCatalog, ModelCard, Skipped
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
-from router.deadline import time_left
+from router.dispatch.deadline import time_left
 from router.errors import (
     CatalogError,
     Rejected,
@@ -56,9 +55,10 @@ from router.errors import (
     error_for_status,
 )
 from router.parsing import Entry, EntryError
-from router.prefix import NO_CACHE, CacheRule
-from router.retry_after import parse_retry_after
+from router.state.prefix import NO_CACHE, CacheRule
 from router.types import ChatRequest
+from router.wire import openai_chat, safe_json
+from router.wire.retry_after import parse_retry_after
 
 __all__ = ["Outgoing", "Provider", "ProviderOptions", "StreamDecoder"]
 
@@ -124,7 +124,7 @@ class ProviderOptions(BaseModel):
     router expects the prefix to be reused, and count the write premium then."""
     http: Literal["aiohttp", "httpx"] = "aiohttp"
     """The connection pool of async requests: ``aiohttp`` (httpx's API over aiohttp's pool,
-    :mod:`router.aiohttp_transport`; about a third of the client CPU and a tenth of the p99
+    :mod:`router.wire.aiohttp_transport`; about a third of the client CPU and a tenth of the p99
     of httpx's pool at 32 concurrent requests) or ``httpx`` (httpx's own, which also serves
     SOCKS proxies and HTTP/2). Sync requests always use httpx's."""
 
@@ -292,7 +292,7 @@ class Provider(abc.ABC):
         if entry is None:
             client: httpx.AsyncClient
             if self.options.http == "aiohttp":
-                from router.aiohttp_transport import AiohttpClient  # imports aiohttp
+                from router.wire.aiohttp_transport import AiohttpClient  # imports aiohttp
 
                 client = AiohttpClient(timeout=self.timeouts, verify=_tls())
             else:

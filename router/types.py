@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from router.catalog import ModelCard
-    from router.prefix import CacheOutlook
+    from router.state.prefix import CacheOutlook
 
 __all__ = ["ChatRequest"]
 

@@ -6,7 +6,7 @@ A routing policy as its own installable package::
       - budget: {max_usd: 0.01}     # dollars per request
       - cheapest: {}
 
-It uses the router's own cost model (``router.cost.request_cost``), so tiers and, with
+It uses the router's own cost model (``router.planning.cost.request_cost``), so tiers and, with
 ``prefix_cache``, expected cache hits are counted the same way the ``cheapest`` policy
 counts them.
 """
@@ -18,7 +18,7 @@ from decimal import Decimal
 from pydantic import Field
 
 from router import ChatRequest, ModelCard, Policy, Verdict, hookimpl
-from router.cost import request_cost
+from router.planning.cost import request_cost
 
 
 class Budget(Policy):

@@ -17,18 +17,18 @@ from httpx_sse import ServerSentEvent
 
 from providers.pipellm import PipeLLM
 from router import Router
-from router.anthropic_messages import (
+from router.catalog import ModelCard
+from router.completion import TokenCounts
+from router.errors import RateLimited, Rejected, Timeout, Unavailable, UpstreamError
+from router.types import ChatRequest
+from router.wire.anthropic_messages import (
     DEFAULT_MAX_TOKENS,
     FINISH_REASONS,
     AnthropicStream,
     parse_completion,
     request_body,
 )
-from router.catalog import ModelCard
-from router.completion import TokenCounts
-from router.errors import RateLimited, Rejected, Timeout, Unavailable, UpstreamError
-from router.openai_chat import OpenAIStream
-from router.types import ChatRequest
+from router.wire.openai_chat import OpenAIStream
 
 CARD = ModelCard(provider="pipellm", id="claude-sonnet-4-5", protocol="anthropic")
 KEY = "sk-pipe-SECRET-0123456789"

@@ -8,8 +8,8 @@ import pytest
 
 from router.catalog import PriceTier, Pricing
 from router.completion import TokenCounts
-from router.cost import usage_cost
-from router.openai_chat import read_usage
+from router.planning.cost import usage_cost
+from router.wire.openai_chat import read_usage
 
 D = Decimal
 # pinstripes ps/deepseek-v4-flash (seed 000): $0.087 / $0.173 / cached $0.05 per 1M

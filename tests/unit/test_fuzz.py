@@ -31,7 +31,6 @@ from hypothesis import strategies as st
 
 from providers.inference_api import MajestixStream
 from router import Router
-from router.anthropic_messages import AnthropicStream
 from router.catalog import ModelCard, Pricing
 from router.completion import ChatCompletionChunk, TokenCounts
 from router.errors import (
@@ -43,10 +42,11 @@ from router.errors import (
     Unavailable,
     UpstreamError,
 )
-from router.openai_chat import OpenAIStream
 from router.provider import Provider
-from router.retry_after import parse_retry_after
 from router.simulator import CATALOGS
+from router.wire.anthropic_messages import AnthropicStream
+from router.wire.openai_chat import OpenAIStream
+from router.wire.retry_after import parse_retry_after
 
 EXAMPLE_YAML = Path(__file__).parents[2] / "examples" / "router.yaml"
 KINDS = ("pinstripes", "pipellm", "inference-api", "routstr", "openrouter", "openai")

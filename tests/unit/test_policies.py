@@ -16,7 +16,7 @@ from policies.cheapest import Cheapest
 from policies.context_fit import ContextFit
 from policies.max_price import MaxPrice
 from router.catalog import ModelCard, PriceTier, Pricing
-from router.cost import expected_cost
+from router.planning.cost import expected_cost
 from router.policy import Verdict
 from router.types import ChatRequest
 

@@ -8,7 +8,7 @@ import pytest
 
 from policies.cheapest import Cheapest
 from router.catalog import ModelCard, Pricing
-from router.prefix import CacheOutlook, CacheRule, MemoryPrefixes, prefix_chain
+from router.state.prefix import CacheOutlook, CacheRule, MemoryPrefixes, prefix_chain
 from router.types import ChatRequest
 
 SYSTEM = {"role": "system", "content": "You are a careful agent. " * 500}

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from router import Router
 from router.catalog import Catalog, ModelCard, PriceTier, Pricing
-from router.fallback import Plan
-from router.prefix import prefix_chain
-from router.routing import _card_index, plan_route
-from router.shortlist import SHORTLIST_MIN_CARDS
+from router.dispatch.fallback import Plan
+from router.planning.plan import _card_index, plan_route
+from router.planning.shortlist import SHORTLIST_MIN_CARDS
+from router.state.prefix import prefix_chain
 from router.types import ChatRequest
 
 D = Decimal

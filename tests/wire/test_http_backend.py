@@ -24,7 +24,6 @@ import httpx
 import pytest
 
 from router import Router
-from router.aiohttp_transport import AiohttpClient
 from router.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -36,6 +35,7 @@ from router.errors import (
 )
 from router.simulator import Reply, Simulator
 from router.types import ChatRequest
+from router.wire.aiohttp_transport import AiohttpClient
 from tests.wire.conftest import config, provider_conf
 
 BACKENDS = ["aiohttp", "httpx"]

@@ -18,12 +18,12 @@ import pytest
 import uvicorn
 import yaml
 
-import router.server
+import router.serving.server
 from router import ConfigError, Router
 from router.cli import main
 from router.config import ServerSettings, load_yaml, resolve, server_settings
 from router.plugins import Plugins
-from router.server import MISSING_EXTRA, create_app
+from router.serving.server import MISSING_EXTRA, create_app
 from router.simulator import API_KEYS, Reply
 from tests.wire.conftest import config
 
@@ -378,8 +378,8 @@ def test_unexpected_errors_are_a_bare_500_and_logged(router_, base_url, monkeypa
     def broken(_router):
         raise RuntimeError("detail-that-must-not-leak at /srv/secret/path.py")
 
-    monkeypatch.setattr(router.server, "health", broken)
-    with caplog.at_level(logging.ERROR, logger="router.server"):
+    monkeypatch.setattr(router.serving.server, "health", broken)
+    with caplog.at_level(logging.ERROR, logger="router.serving.server"):
         resp = httpx.get(f"{base_url}/health")
     error = assert_openai_error(resp, 500, "server_error")
     assert error["message"] == "Internal server error"
@@ -391,7 +391,7 @@ def test_unexpected_errors_are_a_bare_500_and_logged(router_, base_url, monkeypa
         raise ValueError("another-detail-not-to-show")
 
     monkeypatch.setattr(router_, "acomplete", failing)
-    with caplog.at_level(logging.CRITICAL, logger="router.transport"):
+    with caplog.at_level(logging.CRITICAL, logger="router.serving.transport"):
         resp = httpx.post(
             f"{base_url}/v1/chat/completions", json={"model": "flash", "messages": HELLO}
         )

@@ -22,8 +22,8 @@ import pytest
 
 from router import Router
 from router.errors import RouterError
-from router.prefix import MemoryPrefixes
 from router.simulator import Reply, Simulator
+from router.state.prefix import MemoryPrefixes
 
 KINDS = ("pinstripes", "routstr", "openrouter", "pipellm")
 GROUP = [

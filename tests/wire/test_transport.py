@@ -11,8 +11,8 @@ import openai
 import pytest
 
 from router import Router
+from router.serving.transport import AsyncRouterTransport, RouterTransport
 from router.simulator import API_KEYS, Reply
-from router.transport import AsyncRouterTransport, RouterTransport
 from tests.wire.conftest import config
 
 pytestmark = pytest.mark.wire

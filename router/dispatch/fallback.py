@@ -1,4 +1,4 @@
-"""Fallback across candidates, driven by tenacity, and the cooldown of failing deployments.
+"""Fallback across candidates, driven by tenacity.
 
 A failed attempt moves on to the next candidate at once; the same deployment is retried
 only when no other is left, after exponential backoff with jitter or the provider's
@@ -10,13 +10,10 @@ drops the candidates whose context is no longer; any other 4xx goes back to the 
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
 
-from cachetools import LRUCache
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -26,8 +23,7 @@ from tenacity import (
 
 from router.catalog import ModelCard
 from router.config import FallbackConfig
-from router.deadline import deadline_at
-from router.decision import Route
+from router.dispatch.deadline import deadline_at
 from router.errors import (
     Attempt,
     ContextTooLong,
@@ -37,77 +33,15 @@ from router.errors import (
     Unavailable,
     UpstreamError,
 )
+from router.planning.route import Route
+from router.state.cooldowns import CooldownState
 
-__all__ = ["CooldownState", "MemoryCooldowns", "Plan"]
+__all__ = ["Plan"]
 
 # Codes that mean "not this deployment" rather than "not this request".
 _DROP_CODES = frozenset(
     {"invalid_model", "model_not_found", "not_found_error", "unsupported_request"}
 )
-
-
-class CooldownState(Protocol):
-    """Where cooldowns live: in-process by default; a shared backend implements the same."""
-
-    def cooling(self, ref: str) -> float | None:
-        """Seconds ``ref`` still cools down, or None when it may be tried."""
-        ...
-
-    def failed(self, ref: str) -> None:
-        """``ref`` failed with a retryable error."""
-        ...
-
-    def succeeded(self, ref: str) -> None:
-        """``ref`` answered."""
-        ...
-
-    def hold(self, ref: str, seconds: float) -> None:
-        """Leave ``ref`` out for ``seconds`` (a provider's ``Retry-After``)."""
-        ...
-
-
-class MemoryCooldowns:
-    """In-process cooldowns: ``after`` consecutive failures cool a deployment for ``seconds``.
-
-    Bounded: at most ``maxsize`` deployments are tracked (least recently failed dropped).
-    """
-
-    def __init__(
-        self,
-        *,
-        after: int,
-        seconds: float,
-        timer: Callable[[], float] = time.monotonic,
-        maxsize: int = 10_000,
-    ) -> None:
-        self._after = after
-        self._seconds = seconds
-        self._timer = timer
-        self._fails: LRUCache[str, int] = LRUCache(maxsize)
-        self._until: LRUCache[str, float] = LRUCache(maxsize)
-        self._lock = threading.Lock()
-
-    def cooling(self, ref: str) -> float | None:
-        with self._lock:
-            until = self._until.get(ref)
-        left = None if until is None else until - self._timer()
-        return left if left is not None and left > 0 else None
-
-    def failed(self, ref: str) -> None:
-        with self._lock:
-            fails = self._fails.get(ref, 0) + 1
-            self._fails[ref] = fails
-            if fails >= self._after and self._seconds > 0:
-                self._until[ref] = max(self._until.get(ref, 0.0), self._timer() + self._seconds)
-                self._fails[ref] = 0
-
-    def succeeded(self, ref: str) -> None:
-        with self._lock:
-            self._fails.pop(ref, None)
-
-    def hold(self, ref: str, seconds: float) -> None:
-        with self._lock:
-            self._until[ref] = max(self._until.get(ref, 0.0), self._timer() + seconds)
 
 
 class Plan:

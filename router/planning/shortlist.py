@@ -20,7 +20,7 @@ cheapest-looking first:
 
 Deployments with learned state (calibration, warm prefixes, hit rates) are not bound by
 the list prices alone: they are judged and priced first, whatever their list price.
-:func:`router.routing.plan_route` uses this for big catalogs only; ``explain`` always
+:func:`router.planning.plan.plan_route` uses this for big catalogs only; ``explain`` always
 runs the whole chain and lists every exclusion.
 """
 
@@ -37,7 +37,7 @@ from policies.cheapest import Cheapest
 from policies.context_fit import ContextFit
 from policies.max_price import MaxPrice
 from router.catalog import ModelCard, Pricing
-from router.decision import Exclusion
+from router.planning.route import Exclusion
 from router.policy import Filter, Policy
 from router.types import ChatRequest
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from httpx_sse import ServerSentEvent
 
-from router import safe_json
 from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.errors import RateLimited, Rejected, Timeout, Unavailable, UpstreamError
 from router.types import ChatRequest
+from router.wire import safe_json
 
 __all__ = [
     "ANTHROPIC_VERSION",

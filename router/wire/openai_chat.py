@@ -12,10 +12,10 @@ from typing import Any
 
 from httpx_sse import ServerSentEvent
 
-from router import safe_json
 from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.types import ChatRequest
+from router.wire import safe_json
 
 __all__ = ["OpenAIStream", "read_usage", "request_body"]
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MISSING_EXTRA", "create_app", "health"]
 
-logger = logging.getLogger("router.server")
+logger = logging.getLogger("router.serving.server")
 
 MISSING_EXTRA = "the server needs the 'server' extra: pip install 'router[server]'"
 """The message of the ``ImportError`` raised when Starlette or uvicorn is missing."""

@@ -38,10 +38,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 from pydantic import ValidationError
 
-from router import safe_json
 from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk
-from router.decision import Route
 from router.errors import (
     AllProvidersFailed,
     CatalogError,
@@ -57,13 +55,15 @@ from router.errors import (
     Timeout,
     UpstreamError,
 )
+from router.planning.route import Route
+from router.wire import safe_json
 
 if TYPE_CHECKING:
     from router.core import Router
 
 __all__ = ["AsyncRouterTransport", "RouterTransport"]
 
-logger = logging.getLogger("router.transport")
+logger = logging.getLogger("router.serving.transport")
 
 _DONE = b"data: [DONE]\n\n"
 _OWNER = "router"

@@ -1,0 +1,171 @@
+"""Finishing an answer: usage, exact cost, the provider and the route; stream sessions."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from router.catalog import ModelCard
+from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
+from router.dispatch.fallback import Plan
+from router.errors import StreamInterrupted, Unavailable, UpstreamError
+from router.planning.context import RoutingContext
+from router.planning.cost import usage_cost
+from router.planning.route import Route
+from router.types import ChatRequest
+
+__all__ = ["Answer", "StreamSession"]
+
+
+def _estimated(req: ChatRequest, text: str) -> TokenCounts:
+    return TokenCounts(
+        prompt=req.estimated_prompt_tokens, completion=math.ceil(len(text) / 4), estimated=True
+    )
+
+
+def _settle(plan: Plan, card: ModelCard, req: ChatRequest, counts: TokenCounts) -> Route:
+    plan.succeeded()
+    routing = getattr(req, "_routing", None)
+    if isinstance(routing, RoutingContext):
+        routing.learn(req, card, counts)
+    route = plan.route
+    route.chosen = card.ref
+    route.cost = usage_cost(card.pricing, counts)
+    route.usage_estimated = counts.estimated
+    return route
+
+
+class Answer:
+    """Finishes a complete (non-streamed) answer: usage, exact cost, provider, route."""
+
+    def __init__(self, plan: Plan, card: ModelCard, req: ChatRequest) -> None:
+        self.plan = plan
+        self.card = card
+        self.req = req
+
+    def completion(self, completion: ChatCompletion, counts: TokenCounts | None) -> ChatCompletion:
+        if counts is None:
+            text = "".join(c.message.content or "" for c in completion.choices)
+            counts = _estimated(self.req, text)
+        route = _settle(self.plan, self.card, self.req, counts)
+        completion.usage = counts.to_usage(route.cost)
+        completion.provider = self.card.provider
+        completion._route = route
+        return completion
+
+
+class StreamSession:
+    """One streamed answer: decodes events, counts what reached the caller, ends with usage.
+
+    Until the first chunk is out, a failure is an ``UpstreamError`` (the Router may fall
+    over); after it, a failure is ``StreamInterrupted`` carrying what was received.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        card: ModelCard,
+        req: ChatRequest,
+        decoder: Any,
+        snippet: Callable[[str, int], str],
+    ) -> None:
+        self.snippet = snippet
+        """The provider's redact-then-cut: stream events may echo a credential."""
+        self.plan = plan
+        self.card = card
+        self.req = req
+        self.decoder = decoder
+        self.delivered = 0
+        self._text: list[str] = []
+        self._head: ChatCompletionChunk | None = None
+
+    def _feed(self, event: Any) -> list[ChatCompletionChunk]:
+        try:
+            chunks = self.decoder.feed(event)
+        except UpstreamError as exc:
+            exc.message = self.snippet(exc.message, 300)
+            exc.args = (self.snippet(str(exc.args[0]) if exc.args else "", 400),)
+            raise
+        except (ValueError, ValidationError) as exc:
+            problem = f"malformed stream event: {self.snippet(str(exc), 200)}"
+            raise Unavailable(self.card.provider, self.card.id, problem) from None
+        provider = self.card.provider
+        for chunk in chunks:
+            if chunk.provider != provider:
+                chunk.provider = provider
+            self._head = self._head or chunk
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    self._text.append(choice.delta.content)
+        return list(chunks)
+
+    def _check_end(self) -> None:
+        if not self.decoder.complete:
+            raise Unavailable(self.card.provider, self.card.id, "the stream ended before its end")
+
+    def first(self, events: Iterator[Any]) -> list[ChatCompletionChunk]:
+        """Pull events until the first chunks (inside the retry loop)."""
+        for event in events:
+            if chunks := self._feed(event):
+                self.delivered += len(chunks)
+                return chunks
+        self._check_end()
+        return []
+
+    async def afirst(self, events: AsyncIterator[Any]) -> list[ChatCompletionChunk]:
+        """Async :meth:`first`."""
+        async for event in events:
+            if chunks := self._feed(event):
+                self.delivered += len(chunks)
+                return chunks
+        self._check_end()
+        return []
+
+    def rest(self, events: Iterator[Any]) -> Iterator[ChatCompletionChunk]:
+        """The remaining chunks, then the usage chunk (after the first reached the caller)."""
+        try:
+            for event in events:
+                for chunk in self._feed(event):
+                    self.delivered += 1
+                    yield chunk
+            self._check_end()
+        except UpstreamError as exc:
+            raise self._interrupted(exc) from exc
+        yield self.last()
+
+    async def arest(self, events: AsyncIterator[Any]) -> AsyncIterator[ChatCompletionChunk]:
+        """Async :meth:`rest`."""
+        try:
+            async for event in events:
+                for chunk in self._feed(event):
+                    self.delivered += 1
+                    yield chunk
+            self._check_end()
+        except UpstreamError as exc:
+            raise self._interrupted(exc) from exc
+        yield self.last()
+
+    def _interrupted(self, exc: UpstreamError) -> StreamInterrupted:
+        error = StreamInterrupted(self.card.ref, "".join(self._text), self.delivered, exc)
+        error.route = self.plan.route  # type: ignore[attr-defined]
+        return error
+
+    def last(self) -> ChatCompletionChunk:
+        """The closing chunk: no choices, ``usage`` with ``cost``, and the route."""
+        counts = self.decoder.counts or _estimated(self.req, "".join(self._text))
+        route = _settle(self.plan, self.card, self.req, counts)
+        head = self._head
+        chunk = ChatCompletionChunk(
+            id=head.id if head else f"chatcmpl-{int(time.time() * 1000)}",
+            created=head.created if head else int(time.time()),
+            model=head.model if head else self.card.id,
+            choices=[],
+            usage=counts.to_usage(route.cost),
+            provider=self.card.provider,
+        )
+        chunk._route = route
+        return chunk
