@@ -5,7 +5,7 @@ Subcommands (each prints one JSON object on the last line of stdout):
 - ``load``: one contender, one mode (plain or stream), one concurrency; warm-up, then
   ``--requests`` requests timed: client CPU (``time.process_time``, every thread of this
   process), wall time, each request's latency;
-- ``select``: ``router.explain`` (and the internal ``plan_route`` alone) over synthetic
+- ``select``: ``router.explain`` (and the internal ``Planner.plan`` alone) over synthetic
   catalogs of the given sizes, through the default policy chain;
 - ``profile``: cProfile of the Router's ``acomplete`` / ``astream`` at concurrency 1.
 
@@ -622,25 +622,24 @@ def _select_one(port: int, size: int, budget: float, least: int) -> dict[str, An
     }
     try:  # the internal planning step alone: no request validation, no catalog lookup
         from router.core import _request
-        from router.planning.plan import plan_route
 
         catalogs = {"cat": catalog}
         first = router.fallback.attempts
         row["plan_auto"] = _timed(
-            lambda: plan_route(router, _request({"model": "auto", **request}), catalogs),
+            lambda: router.planner.plan(_request({"model": "auto", **request}), catalogs),
             budget,
             least,
         )
         # What a sent request pays: validation and the plan of its first attempts
         # (shortlisted over a large catalog), as in complete()/acomplete().
         row["send_auto"] = _timed(
-            lambda: plan_route(
-                router, _request({"model": "auto", **request}), catalogs, first=first
+            lambda: router.planner.plan(
+                _request({"model": "auto", **request}), catalogs, first=first
             ),
             budget,
             least,
         )
-        sent = plan_route(router, _request({"model": "auto", **request}), catalogs, first=first)
+        sent = router.planner.plan(_request({"model": "auto", **request}), catalogs, first=first)
         row["send_examined"] = len(catalog.models) - sent[0].unexamined
     except Exception as exc:  # an internal API that moved: report it, do not fail
         row["plan_auto_error"] = f"{type(exc).__name__}: {exc}"

@@ -934,7 +934,7 @@ def render(
         "One provider whose catalog has that many OpenRouter-style entries (varied prices,"
         " contexts, capabilities; 1 in 50 an image model), the default policy chain"
         " (capabilities, context_fit, cheapest), a request with one tool and `max_tokens`."
-        " `plan_route` alone skips request validation and the catalog lookup.",
+        " `Planner.plan` alone skips request validation and the catalog lookup.",
         "",
         "## Import and memory",
         "",

@@ -11,7 +11,8 @@ from typing import Literal
 
 from router.catalog import ModelCard
 from router.hookspecs import RegisterPolicy, hookimpl
-from router.policy import Filter, Judgement
+from router.planning.context import RoutingContext
+from router.policy import CardTraits, Filter, Judgement
 from router.types import ChatRequest
 
 
@@ -19,12 +20,18 @@ class Capabilities(Filter):
     unknown: Literal["allow", "exclude"] = "allow"
     """What to do with a candidate whose catalog does not state a needed capability."""
 
-    def judge(self, request: ChatRequest, card: ModelCard) -> Judgement:
+    def judge(self, request: ChatRequest, card: ModelCard, context: RoutingContext) -> Judgement:
+        return self._judge(request, card.supports_tools, card.supports_vision)
+
+    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+        return self._judge(request, traits.supports_tools, traits.supports_vision)
+
+    def _judge(self, request: ChatRequest, tools: bool | None, vision: bool | None) -> Judgement:
         lacking: list[str] = []
         unknown: list[str] = []
         for label, needed, has in (
-            ("tools", request.needs_tools, card.supports_tools),
-            ("vision", request.needs_vision, card.supports_vision),
+            ("tools", request.needs_tools, tools),
+            ("vision", request.needs_vision, vision),
         ):
             if needed and has is False:
                 lacking.append(label)

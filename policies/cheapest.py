@@ -20,12 +20,13 @@ from pydantic import Field
 
 from router.catalog import ModelCard
 from router.hookspecs import RegisterPolicy, hookimpl
+from router.planning.context import RoutingContext
 from router.planning.cost import request_cost, reuse_value
-from router.policy import Policy, Verdict
+from router.policy import Ranking
 from router.types import ChatRequest
 
 
-class Cheapest(Policy):
+class Cheapest(Ranking):
     expected_output_tokens: int = Field(default=300, ge=0)
     """Completion tokens a typical answer has (capped by the request's ``max_tokens``)."""
     prefix_cache: bool = False
@@ -43,26 +44,32 @@ class Cheapest(Policy):
             else min(limit, self.expected_output_tokens)
         )
 
-    def cost(self, request: ChatRequest, card: ModelCard, output: int) -> Decimal | None:
+    def cost(
+        self, request: ChatRequest, card: ModelCard, output: int, context: RoutingContext
+    ) -> Decimal | None:
         """The figure candidates are ordered by: this request's expected cost, plus, with
         ``expected_reuse``, what that many later requests reusing its prompt would cost
         here with the cache warm."""
-        cost = request_cost(request, card, output, prefix_cache=self.prefix_cache)
+        cost = request_cost(context, card, output, prefix_cache=self.prefix_cache)
         if cost is not None and self.prefix_cache and self.expected_reuse:
             # Each of the later requests pays this deployment's cold price less what its
             # warm cache saves: the whole conversation is ranked, not this turn alone.
-            cold = request_cost(request, card, output)
+            cold = request_cost(context, card, output)
             assert cold is not None  # priced, as cost is
-            cost += self.expected_reuse * (cold - reuse_value(request, card))
+            cost += self.expected_reuse * (cold - reuse_value(context, card))
         return cost
 
-    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+    def rank(
+        self, request: ChatRequest, card: ModelCard, context: RoutingContext
+    ) -> Decimal | None:
+        return self.cost(request, card, self.output_tokens(request), context)
+
+    def rank_floor(self, request: ChatRequest, context: RoutingContext) -> tuple[int, float]:
+        # cost >= prompt x prompt floor + (1 + reuse) x output x completion floor: each
+        # later request reusing the prompt pays at least the output again.
+        reuse = self.expected_reuse if self.prefix_cache else Decimal(0)
         output = self.output_tokens(request)
-        costs = {c.ref: self.cost(request, c, output) for c in candidates}
-        priced = [c for c in candidates if costs[c.ref] is not None]
-        unpriced = [c for c in candidates if costs[c.ref] is None]
-        priced.sort(key=lambda c: costs[c.ref])  # type: ignore[arg-type, return-value]
-        return Verdict(priced + unpriced)
+        return max(1, request.estimated_prompt_tokens), float((1 + reuse) * output)
 
 
 @hookimpl

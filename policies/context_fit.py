@@ -14,7 +14,8 @@ from pydantic import Field
 
 from router.catalog import ModelCard
 from router.hookspecs import RegisterPolicy, hookimpl
-from router.policy import Filter, Judgement
+from router.planning.context import RoutingContext
+from router.policy import CardTraits, Filter, Judgement
 from router.types import ChatRequest
 
 
@@ -24,7 +25,7 @@ class ContextFit(Filter):
     unknown: Literal["allow", "exclude"] = "allow"
     """What to do with a candidate whose context length is unknown."""
 
-    def judge(self, request: ChatRequest, card: ModelCard) -> Judgement:
+    def judge(self, request: ChatRequest, card: ModelCard, context: RoutingContext) -> Judgement:
         limit = request.output_limit
         most = card.max_output_tokens
         if limit is not None and most is not None and limit > most:
@@ -32,13 +33,18 @@ class ContextFit(Filter):
         if card.context_length is None:
             return self.unknown_verdict, "context length unknown"
         output = limit if limit is not None else self.expected_output_tokens
-        prompt = request.prompt_tokens(card)
+        prompt = context.prompt_tokens(card)
         if card.context_length < prompt + output:
             return "exclude", (
                 f"context {card.context_length} < {prompt + output} needed"
                 f" (~{prompt} prompt + {output} output)"
             )
         return None
+
+    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+        # A card with a known context length may still be excluded (too short, or an
+        # output limit below max_tokens); one without is demoted or excluded whole.
+        return None if traits.context_known else (self.unknown_verdict, "context length unknown")
 
 
 @hookimpl

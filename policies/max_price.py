@@ -12,7 +12,8 @@ from pydantic import Field
 
 from router.catalog import ModelCard
 from router.hookspecs import RegisterPolicy, hookimpl
-from router.policy import Filter, Judgement
+from router.planning.context import RoutingContext
+from router.policy import CardTraits, Filter, Judgement
 from router.types import ChatRequest
 
 _MTOK = Decimal(1_000_000)
@@ -28,12 +29,12 @@ class MaxPrice(Filter):
     completion_per_mtok: Decimal | None = Field(default=None, ge=0)
     """Highest acceptable USD per 1M completion tokens."""
 
-    def judge(self, request: ChatRequest, card: ModelCard) -> Judgement:
+    def judge(self, request: ChatRequest, card: ModelCard, context: RoutingContext) -> Judgement:
+        if card.pricing is None:
+            return self.judge_traits(request, CardTraits.of(card))
         if self.prompt_per_mtok is None and self.completion_per_mtok is None:
             return None
-        if card.pricing is None:
-            return "exclude", "no published price"
-        rates = card.pricing.rates_for(request.prompt_tokens(card))
+        rates = card.pricing.rates_for(context.prompt_tokens(card))
         over = [
             f"{what} ${_per_mtok(rate)}/1M > max ${_per_mtok(cap / _MTOK)}/1M"
             for what, rate, cap in (
@@ -43,6 +44,12 @@ class MaxPrice(Filter):
             if cap is not None and rate * _MTOK > cap
         ]
         return ("exclude", "; ".join(over)) if over else None
+
+    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+        capped = self.prompt_per_mtok is not None or self.completion_per_mtok is not None
+        if capped and not traits.priced:
+            return "exclude", "no published price"
+        return None
 
 
 @hookimpl

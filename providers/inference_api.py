@@ -148,12 +148,12 @@ class InferenceAPI(Provider):
         return super().upstream_error(card, status, headers, _readable_detail(body))
 
     def send(
-        self, card: ModelCard, request: ChatRequest
+        self, card: ModelCard, request: ChatRequest, *, cache_breakpoints: bool = False
     ) -> tuple[ChatCompletion, TokenCounts | None]:
         """The streamed answer, aggregated (sync). Raises ``UpstreamError``."""
         decoder = self.stream_decoder(card, request)
         chunks: list[ChatCompletionChunk] = []
-        events = self.events(card, request)
+        events = self.events(card, request, cache_breakpoints=cache_breakpoints)
         try:
             for event in events:
                 chunks += self._decode(card, decoder, event)
@@ -163,12 +163,12 @@ class InferenceAPI(Provider):
         return self._aggregate(card, decoder, chunks)
 
     async def asend(
-        self, card: ModelCard, request: ChatRequest
+        self, card: ModelCard, request: ChatRequest, *, cache_breakpoints: bool = False
     ) -> tuple[ChatCompletion, TokenCounts | None]:
         """The streamed answer, aggregated (async). Raises ``UpstreamError``."""
         decoder = self.stream_decoder(card, request)
         chunks: list[ChatCompletionChunk] = []
-        events = self.aevents(card, request)
+        events = self.aevents(card, request, cache_breakpoints=cache_breakpoints)
         try:
             async for event in events:
                 chunks += self._decode(card, decoder, event)

@@ -49,9 +49,6 @@ class PipeLLM(Provider):
             if key:
                 headers["x-api-key"] = key
             body = anthropic_messages.request_body(request, card, stream=stream)
-            outlook = request.cache_outlook(card)
-            if outlook is not None and outlook.breakpoints:
-                anthropic_messages.add_breakpoints(body)
             return Outgoing(self.base_url + "/v1/messages", body, headers)
         # The native OpenAI route serves only the openai family; gemini models go
         # through the converter, which takes the same OpenAI body.
@@ -62,6 +59,10 @@ class PipeLLM(Provider):
         return Outgoing(
             self.base_url + path, openai_chat.request_body(request, card, stream=stream), bearer
         )
+
+    def add_cache_breakpoints(self, out: Outgoing, card: ModelCard) -> None:
+        if card.protocol == "anthropic":
+            anthropic_messages.add_breakpoints(out.json)
 
     def parse_completion(
         self, card: ModelCard, request: ChatRequest, payload: Any

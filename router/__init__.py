@@ -41,13 +41,15 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
     )
     from router.hookspecs import hookimpl
     from router.parsing import Entry, EntryError
+    from router.planning.context import RoutingContext
     from router.planning.route import Route
-    from router.policy import Filter, Judgement, Policy, Verdict
+    from router.policy import CardTraits, Filter, Judgement, Policy, Ranking, Verdict
     from router.provider import Provider, ProviderOptions
     from router.types import ChatRequest
 
 __all__ = [
     "AllProvidersFailed",
+    "CardTraits",
     "Catalog",
     "CatalogError",
     "ChatCompletion",
@@ -69,12 +71,14 @@ __all__ = [
     "Pricing",
     "Provider",
     "ProviderOptions",
+    "Ranking",
     "RateLimited",
     "Rates",
     "Rejected",
     "Route",
     "Router",
     "RouterError",
+    "RoutingContext",
     "Skipped",
     "StreamInterrupted",
     "Timeout",
@@ -99,7 +103,8 @@ _EXPORTS: dict[str, str] = {
         ("router.errors", _ERRORS),
         ("router.hookspecs", "hookimpl"),
         ("router.parsing", "Entry EntryError"),
-        ("router.policy", "Filter Judgement Policy Verdict"),
+        ("router.planning.context", "RoutingContext"),
+        ("router.policy", "CardTraits Filter Judgement Policy Ranking Verdict"),
         ("router.provider", "Provider ProviderOptions"),
         ("router.types", "ChatRequest"),
     )

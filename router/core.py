@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -35,17 +34,15 @@ from router.errors import (
     NoRouteError,
     UpstreamError,
 )
-from router.planning.context import ChainTraits, chain_traits
-from router.planning.plan import plan_route, referenced_providers
+from router.planning.plan import ChainTraits, Planner
 from router.planning.route import Route
 from router.plugins import Plugins
 from router.policy import Policy
 from router.state.cooldowns import CooldownState, MemoryCooldowns
-from router.state.prefix import MemoryPrefixes, PrefixState
+from router.state.prefix import CacheRule, MemoryPrefixes, PrefixState
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
-    from router.planning.shortlist import CardIndex
     from router.provider import Provider
     from router.serving.transport import AsyncRouterTransport, RouterTransport
 
@@ -96,8 +93,6 @@ class Router:
         """Model groups (the YAML ``models:``): name → deployment refs."""
         self.policies: tuple[tuple[str, Policy], ...] = resolved.policies
         """The policy chain, in order: (name, configured policy)."""
-        self.traits: ChainTraits = chain_traits(self.policies)
-        """What the chain implies for every request (expected output, prefix caching)."""
         self.fallback: FallbackConfig = resolved.fallback
         """The ``fallback:`` settings."""
         self.cooldowns: CooldownState = (
@@ -115,8 +110,24 @@ class Router:
         )
         """Prefix-cache memory, learned hit rates and token calibration."""
         self._sleep = sleep
-        self._card_indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
-        self._card_indexes_lock = threading.Lock()
+        self.planner = Planner(
+            providers=self.providers.keys(),
+            groups=self.groups,
+            policies=self.policies,
+            cooldowns=self.cooldowns,
+            prefixes=self.prefixes,
+            caching=self._caching,
+        )
+        """Decides where requests go, from the chain and what this router has learned."""
+
+    @property
+    def traits(self) -> ChainTraits:
+        """What the chain implies for every request (expected output, prefix caching)."""
+        return self.planner.traits
+
+    def _caching(self, card: ModelCard) -> tuple[CacheRule, bool]:
+        provider = self.providers[card.provider]
+        return provider.cache_rule(card), provider.options.auto_cache_control
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike[str], **kwargs: Any) -> Router:
@@ -183,12 +194,12 @@ class Router:
         estimated tokens and cost, and every excluded deployment with the reason."""
         req = _request(request)
         catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
-        return plan_route(self, req, catalogs)[0]
+        return self.planner.plan(req, catalogs)[0]
 
     async def aexplain(self, **request: Any) -> Route:
         """Async :meth:`explain`."""
         req = _request(request)
-        return plan_route(self, req, await self._acatalogs(req))[0]
+        return self.planner.plan(req, await self._acatalogs(req))[0]
 
     def complete(self, **request: Any) -> ChatCompletion:
         """Route and send an OpenAI Chat Completions request; returns the completion with
@@ -202,10 +213,12 @@ class Router:
                 for attempt in plan.attempts(self._sleep or time.sleep):
                     with attempt:
                         card = plan.current
-                        answer = self.providers[card.provider].send(card, req)
+                        answer = self.providers[card.provider].send(
+                            card, req, cache_breakpoints=plan.breakpoints(card)
+                        )
         except UpstreamError as exc:
             raise _failure(plan, exc) from exc
-        return Answer(plan, card, req).completion(*answer)
+        return Answer(plan, card).completion(*answer)
 
     async def acomplete(self, **request: Any) -> ChatCompletion:
         """Async :meth:`complete`."""
@@ -216,10 +229,12 @@ class Router:
                 async for attempt in plan.aattempts(self._asleep):
                     with attempt:
                         card = plan.current
-                        answer = await self.providers[card.provider].asend(card, req)
+                        answer = await self.providers[card.provider].asend(
+                            card, req, cache_breakpoints=plan.breakpoints(card)
+                        )
         except UpstreamError as exc:
             raise _failure(plan, exc) from exc
-        return Answer(plan, card, req).completion(*answer)
+        return Answer(plan, card).completion(*answer)
 
     def stream(self, **request: Any) -> Iterator[ChatCompletionChunk]:
         """Route and stream: yields OpenAI ``chat.completion.chunk`` objects, the last with
@@ -273,29 +288,25 @@ class Router:
     def _open(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, Generator[Any]]:
         card = plan.current
         provider = self.providers[card.provider]
-        session = StreamSession(
-            plan, card, req, provider.stream_decoder(card, req), provider.snippet
-        )
-        return session, provider.events(card, req)
+        session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        return session, provider.events(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _aopen(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, AsyncGenerator[Any]]:
         card = plan.current
         provider = self.providers[card.provider]
-        session = StreamSession(
-            plan, card, req, provider.stream_decoder(card, req), provider.snippet
-        )
-        return session, provider.aevents(card, req)
+        session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        return session, provider.aevents(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _plan(self, req: ChatRequest, catalogs: Mapping[str, Catalog | CatalogError]) -> Plan:
-        route, cards = plan_route(self, req, catalogs, first=self.fallback.attempts)
+        route, cards, context = self.planner.plan(req, catalogs, first=self.fallback.attempts)
         if not cards:
             raise NoRouteError(
                 req.model, {e.ref: f"[{e.policy}] {e.reason}" for e in route.excluded}
             )
-        return Plan(cards, self.fallback, self.cooldowns, route, more=req._routing.more)
+        return Plan(cards, self.fallback, self.cooldowns, route, context)
 
     def _involved(self, req: ChatRequest) -> list[str]:
-        return referenced_providers(self, req.model)
+        return self.planner.providers_for(req.model)
 
     def _catalog_or_error(self, name: str) -> Catalog | CatalogError:
         try:

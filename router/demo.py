@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from router.catalog import ModelCard
 from router.core import Router
 from router.errors import RouterError
-from router.planning.context import RoutingContext
 from router.planning.route import Estimate, Route
 from router.simulator import Simulator
 from router.types import ChatRequest
@@ -406,12 +405,15 @@ def _ranking(router: Router, request: Mapping[str, Any]) -> dict[str, Decimal]:
     if policy is None:
         return {}
     req = ChatRequest.model_validate(request)
-    req._routing = RoutingContext(router)
+    context = router.planner.context(req)
     output = policy.output_tokens(req)
     figures: dict[str, Decimal] = {}
     for name in router.providers:
         for card in router.catalog(name).models:
-            if card.kind == "chat" and (figure := policy.cost(req, card, output)) is not None:
+            if (
+                card.kind == "chat"
+                and (figure := policy.cost(req, card, output, context)) is not None
+            ):
                 figures[card.ref] = figure
     return figures
 

@@ -460,6 +460,11 @@ class Provider(abc.ABC):
         body = openai_chat.request_body(request, card, stream=stream)
         return Outgoing(self.base_url + self.chat_path, body, self.auth_headers())
 
+    def add_cache_breakpoints(self, out: Outgoing, card: ModelCard) -> None:
+        """Mark ``out``'s prompt for the provider's prefix cache (explicit caching: the
+        router decided that the next turn will reuse it). Default: nothing to mark."""
+        return
+
     def parse_completion(
         self, card: ModelCard, request: ChatRequest, payload: Any
     ) -> tuple[ChatCompletion, TokenCounts | None]:
@@ -505,14 +510,19 @@ class Provider(abc.ABC):
             )
         return (str(error) if error is not None else None), None, payload
 
-    def _outgoing(self, card: ModelCard, request: ChatRequest, *, stream: bool) -> Outgoing:
+    def _outgoing(
+        self, card: ModelCard, request: ChatRequest, *, stream: bool, cache_breakpoints: bool
+    ) -> Outgoing:
         try:
-            return self.chat_request(request, card, stream=stream)
+            out = self.chat_request(request, card, stream=stream)
+            if cache_breakpoints:
+                self.add_cache_breakpoints(out, card)
         except ValueError as exc:
             # This provider's format cannot express the request (an image for a model
             # without vision, unparsable tool arguments): another candidate may serve it.
             problem = f"request cannot be sent in this provider's format: {exc}"
             raise Rejected(self.name, card.id, problem, code="unsupported_request") from exc
+        return out
 
     def _transport_error(self, card: ModelCard, exc: httpx.HTTPError) -> UpstreamError:
         text = self.snippet(f"{type(exc).__name__}: {exc}", 300)
@@ -538,10 +548,10 @@ class Provider(abc.ABC):
             ) from None
 
     def send(
-        self, card: ModelCard, request: ChatRequest
+        self, card: ModelCard, request: ChatRequest, *, cache_breakpoints: bool = False
     ) -> tuple[ChatCompletion, TokenCounts | None]:
         """Ask ``card`` for a complete answer (sync). Raises ``UpstreamError``."""
-        out = self._outgoing(card, request, stream=False)
+        out = self._outgoing(card, request, stream=False, cache_breakpoints=cache_breakpoints)
         try:
             response = self.client().post(
                 self._url(out.url),
@@ -554,10 +564,10 @@ class Provider(abc.ABC):
         return self._answer(card, request, response)
 
     async def asend(
-        self, card: ModelCard, request: ChatRequest
+        self, card: ModelCard, request: ChatRequest, *, cache_breakpoints: bool = False
     ) -> tuple[ChatCompletion, TokenCounts | None]:
         """Ask ``card`` for a complete answer (async). Raises ``UpstreamError``."""
-        out = self._outgoing(card, request, stream=False)
+        out = self._outgoing(card, request, stream=False, cache_breakpoints=cache_breakpoints)
         try:
             response = await self._apost(out, stream=False)
             try:
@@ -602,9 +612,11 @@ class Provider(abc.ABC):
             parsed = self._urls[url] = httpx.URL(url)
         return parsed
 
-    def events(self, card: ModelCard, request: ChatRequest) -> Generator[ServerSentEvent]:
+    def events(
+        self, card: ModelCard, request: ChatRequest, *, cache_breakpoints: bool = False
+    ) -> Generator[ServerSentEvent]:
         """The SSE events of a streamed answer (sync). Raises ``UpstreamError``."""
-        out = self._outgoing(card, request, stream=True)
+        out = self._outgoing(card, request, stream=True, cache_breakpoints=cache_breakpoints)
         try:
             with self.client().stream(
                 "POST",
@@ -625,10 +637,10 @@ class Provider(abc.ABC):
             raise Unavailable(self.name, card.id, f"not an event stream: {exc}") from None
 
     async def aevents(
-        self, card: ModelCard, request: ChatRequest
+        self, card: ModelCard, request: ChatRequest, *, cache_breakpoints: bool = False
     ) -> AsyncGenerator[ServerSentEvent]:
         """The SSE events of a streamed answer (async). Raises ``UpstreamError``."""
-        out = self._outgoing(card, request, stream=True)
+        out = self._outgoing(card, request, stream=True, cache_breakpoints=cache_breakpoints)
         try:
             response = await self._apost(out, stream=True)
             try:

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from router.catalog import ModelCard
-    from router.state.prefix import CacheOutlook
 
 __all__ = ["ChatRequest"]
 
@@ -26,12 +22,6 @@ class ChatRequest(BaseModel):
     """An OpenAI Chat Completions request. Fields the router does not know pass through."""
 
     model_config = ConfigDict(extra="allow")
-    # The router's per-request state (calibration, the prefix cache) while it routes this
-    # request. A slot, not a pydantic private attribute: policies read it for every
-    # candidate, and a slot is read ~40x faster.
-    __slots__ = ("_routing",)
-    if TYPE_CHECKING:
-        _routing: Any = None
 
     model: str
     """A deployment ref (``provider:model id``), a group name from ``models:``, or ``auto``."""
@@ -44,24 +34,6 @@ class ChatRequest(BaseModel):
     temperature: float | None = None
     stop: str | list[str] | None = None
     stream: bool | None = None
-
-    def prompt_tokens(self, card: ModelCard) -> int:
-        """Prompt tokens on ``card``: the estimate, calibrated by what that deployment has
-        reported before (the plain estimate outside a router)."""
-        routing = getattr(self, "_routing", None)
-        if routing is None:
-            return self.estimated_prompt_tokens
-        tokens: int = routing.prompt_tokens(self, card)
-        return tokens
-
-    def cache_outlook(self, card: ModelCard) -> CacheOutlook | None:
-        """What the router expects ``card``'s prefix cache to serve for this request
-        (None outside a router)."""
-        routing = getattr(self, "_routing", None)
-        if routing is None:
-            return None
-        outlook: CacheOutlook = routing.outlook(self, card)
-        return outlook
 
     @property
     def output_limit(self) -> int | None:

@@ -153,4 +153,4 @@ def test_policy_plugin_package_installs_and_is_found_through_its_entry_point(tmp
         check=False,
     )
     assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
-    assert "2 passed" in own_tests.stdout
+    assert "3 passed" in own_tests.stdout

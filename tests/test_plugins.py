@@ -22,6 +22,7 @@ from router import (
     Pricing,
     Provider,
     Router,
+    RoutingContext,
     Verdict,
     hookimpl,
 )
@@ -50,7 +51,9 @@ class AvoidProvider(Policy):
 
     provider: str
 
-    def apply(self, request: ChatRequest, candidates: list[ModelCard]) -> Verdict:
+    def apply(
+        self, request: ChatRequest, candidates: list[ModelCard], context: RoutingContext
+    ) -> Verdict:
         keep = [c for c in candidates if c.provider != self.provider]
         return Verdict(
             keep, {c.ref: f"provider {self.provider} avoided" for c in candidates if c not in keep}
@@ -90,9 +93,8 @@ def test_hook_router_register_policies():
     assert name == "avoid_provider"
     assert isinstance(policy, AvoidProvider)
     cards = [ModelCard(provider=p, id="m") for p in ("a", "b")]
-    verdict = policy.apply(
-        ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}]), cards
-    )
+    req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}])
+    verdict = policy.apply(req, cards, RoutingContext(req))
     assert [c.ref for c in verdict.keep] == ["a:m"]
     assert verdict.excluded == {"b:m": "provider b avoided"}
 

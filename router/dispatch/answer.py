@@ -13,7 +13,6 @@ from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.dispatch.fallback import Plan
 from router.errors import StreamInterrupted, Unavailable, UpstreamError
-from router.planning.context import RoutingContext
 from router.planning.cost import usage_cost
 from router.planning.route import Route
 from router.types import ChatRequest
@@ -27,11 +26,9 @@ def _estimated(req: ChatRequest, text: str) -> TokenCounts:
     )
 
 
-def _settle(plan: Plan, card: ModelCard, req: ChatRequest, counts: TokenCounts) -> Route:
+def _settle(plan: Plan, card: ModelCard, counts: TokenCounts) -> Route:
     plan.succeeded()
-    routing = getattr(req, "_routing", None)
-    if isinstance(routing, RoutingContext):
-        routing.learn(req, card, counts)
+    plan.context.learn(card, counts)
     route = plan.route
     route.chosen = card.ref
     route.cost = usage_cost(card.pricing, counts)
@@ -42,16 +39,15 @@ def _settle(plan: Plan, card: ModelCard, req: ChatRequest, counts: TokenCounts) 
 class Answer:
     """Finishes a complete (non-streamed) answer: usage, exact cost, provider, route."""
 
-    def __init__(self, plan: Plan, card: ModelCard, req: ChatRequest) -> None:
+    def __init__(self, plan: Plan, card: ModelCard) -> None:
         self.plan = plan
         self.card = card
-        self.req = req
 
     def completion(self, completion: ChatCompletion, counts: TokenCounts | None) -> ChatCompletion:
         if counts is None:
             text = "".join(c.message.content or "" for c in completion.choices)
-            counts = _estimated(self.req, text)
-        route = _settle(self.plan, self.card, self.req, counts)
+            counts = _estimated(self.plan.context.request, text)
+        route = _settle(self.plan, self.card, counts)
         completion.usage = counts.to_usage(route.cost)
         completion.provider = self.card.provider
         completion._route = route
@@ -69,7 +65,6 @@ class StreamSession:
         self,
         plan: Plan,
         card: ModelCard,
-        req: ChatRequest,
         decoder: Any,
         snippet: Callable[[str, int], str],
     ) -> None:
@@ -77,7 +72,6 @@ class StreamSession:
         """The provider's redact-then-cut: stream events may echo a credential."""
         self.plan = plan
         self.card = card
-        self.req = req
         self.decoder = decoder
         self.delivered = 0
         self._text: list[str] = []
@@ -156,8 +150,8 @@ class StreamSession:
 
     def last(self) -> ChatCompletionChunk:
         """The closing chunk: no choices, ``usage`` with ``cost``, and the route."""
-        counts = self.decoder.counts or _estimated(self.req, "".join(self._text))
-        route = _settle(self.plan, self.card, self.req, counts)
+        counts = self.decoder.counts or _estimated(self.plan.context.request, "".join(self._text))
+        route = _settle(self.plan, self.card, counts)
         head = self._head
         chunk = ChatCompletionChunk(
             id=head.id if head else f"chatcmpl-{int(time.time() * 1000)}",

@@ -33,6 +33,7 @@ from router.errors import (
     Unavailable,
     UpstreamError,
 )
+from router.planning.context import RoutingContext
 from router.planning.route import Route
 from router.state.cooldowns import CooldownState
 
@@ -58,11 +59,12 @@ class Plan:
         config: FallbackConfig,
         cooldowns: CooldownState,
         route: Route,
-        *,
-        more: Iterator[ModelCard] | None = None,
+        context: RoutingContext,
     ) -> None:
         self.queue = list(cards)
-        self._more = more
+        self.context = context
+        """The request's routing context (learns from the answer)."""
+        self._more = context.more
         """The candidates after ``cards`` (a shortlisted route), pulled when needed."""
         self._dropped: list[Callable[[ModelCard], bool]] = []
         self.config = config
@@ -227,6 +229,11 @@ class Plan:
         backoff = base * 2.0 ** (self._same_tries - 1) + random.uniform(0, base)
         wait = min(max(backoff, self._retry_after or 0.0), self.config.max_wait_seconds)
         return wait if left is None else max(0.0, min(wait, left))
+
+    def breakpoints(self, card: ModelCard) -> bool:
+        """Whether the request to ``card`` carries prefix-cache breakpoints."""
+        outlook = self.context.cache_outlook(card)
+        return outlook is not None and outlook.breakpoints
 
 
 class _FirstAttempt:

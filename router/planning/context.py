@@ -1,121 +1,144 @@
-"""What the router knows about one request while it plans it: calibration, warm caches."""
+"""What the router knows about one request while it plans it: calibration, warm caches.
+
+A :class:`RoutingContext` is handed to every policy with the request
+(``Policy.apply(request, candidates, context)``, ``Filter.judge(request, card, context)``):
+policies ask it for the prompt tokens a deployment will count and for what that
+deployment's prefix cache is expected to serve. Built without a memory
+(``RoutingContext(request)``) it gives the plain, uncalibrated figures of a cold cache:
+what a policy sees outside a router, in a unit test say.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from router.catalog import ModelCard
 from router.completion import TokenCounts
-from router.policy import Policy
-from router.state.prefix import CacheOutlook, Prefix, prefix_chain
+from router.state.prefix import NO_CACHE, CacheOutlook, CacheRule, Prefix, PrefixState, prefix_chain
 from router.types import ChatRequest
 
-if TYPE_CHECKING:
-    from router.core import Router
+__all__ = ["DEFAULT_EXPECTED_OUTPUT", "Caching", "RoutingContext"]
 
-__all__ = ["ChainTraits", "RoutingContext", "chain_traits"]
+DEFAULT_EXPECTED_OUTPUT = 300
+"""Completion tokens assumed when neither the request nor a policy says."""
+
+Caching = Callable[[ModelCard], tuple[CacheRule, bool]]
+"""A deployment's prefix-cache rule, and whether the router may add cache breakpoints
+to requests for it (``auto_cache_control``): asked of its provider."""
+
+
+def _no_caching(card: ModelCard) -> tuple[CacheRule, bool]:
+    return NO_CACHE, False
 
 
 class RoutingContext:
     """One request's view of what the router has learned: calibration and warm caches.
 
-    Attached to the request while it is routed (``ChatRequest.prompt_tokens(card)``,
-    ``ChatRequest.cache_outlook(card)``), and told the outcome with :meth:`learn`. What
-    it works out for a deployment (calibrated tokens, cache outlook, expected costs in
-    ``costs``) is worked out once per request: policies ask for the same card again.
+    What it works out for a deployment (calibrated tokens, cache outlook, expected costs
+    in ``costs``) is worked out once per request: policies ask for the same card again.
+    After the answer, :meth:`learn` tells the memory what the deployment reported.
     """
 
-    def __init__(self, router: Router) -> None:
-        self.router = router
-        self.prefix_cache = router.traits.prefix_cache
+    def __init__(
+        self,
+        request: ChatRequest,
+        *,
+        prefixes: PrefixState | None = None,
+        caching: Caching = _no_caching,
+        prefix_cache: bool = False,
+        expected_output: int | None = None,
+    ) -> None:
+        self.request = request
+        """The request being routed."""
+        self.prefixes = prefixes
+        """The prefix memory (calibration, hit rates, warm prefixes); None: plain figures."""
+        self.prefix_cache = prefix_cache and prefixes is not None
         """Whether a policy prices the prefix cache (else nothing is hashed or remembered
         for it: only explicit caching's breakpoints need the prompt's prefixes)."""
+        limit = request.output_limit
+        if expected_output is None:
+            self.expected_output = limit or DEFAULT_EXPECTED_OUTPUT
+        else:
+            self.expected_output = expected_output if limit is None else min(limit, expected_output)
+        """Completion tokens expected: the chain's ``expected_output_tokens`` (its first
+        policy that states one), capped by the request's ``max_tokens``; else the cap,
+        else 300."""
         self.costs: dict[tuple[str, int, bool], Decimal | None] = {}
         """``request_cost`` memo: (ref, output tokens, prefix_cache) → USD."""
-        self._chain: tuple[Prefix, ...] | None = None
-        self._outlooks: dict[str, CacheOutlook] = {}
-        self._tokens: dict[str, int] = {}
         self.more: Iterator[ModelCard] | None = None
         """A shortlisted route's candidates after the first ones, worked out on demand."""
+        self._caching = caching
+        self._chain: tuple[Prefix, ...] | None = None
+        self._outlooks: dict[str, CacheOutlook | None] = {}
+        self._tokens: dict[str, int] = {}
 
-    def chain(self, request: ChatRequest) -> tuple[Prefix, ...]:
+    def chain(self) -> tuple[Prefix, ...]:
+        """The request's prefixes (hashed once)."""
         if self._chain is None:
-            self._chain = prefix_chain(request)
+            self._chain = prefix_chain(self.request)
         return self._chain
 
     def _scale(self, card: ModelCard, tokens: int) -> int:
-        return round(tokens * self.router.prefixes.calibration(card.ref))
+        if self.prefixes is None:
+            return tokens
+        return round(tokens * self.prefixes.calibration(card.ref))
 
-    def prompt_tokens(self, request: ChatRequest, card: ModelCard) -> int:
+    def prompt_tokens(self, card: ModelCard) -> int:
+        """Prompt tokens on ``card``: the estimate, calibrated by what that deployment
+        has reported before."""
         ref = card.ref
         tokens = self._tokens.get(ref)
         if tokens is None:
-            tokens = self._tokens[ref] = max(1, self._scale(card, request.estimated_prompt_tokens))
+            estimate = self.request.estimated_prompt_tokens
+            tokens = self._tokens[ref] = max(1, self._scale(card, estimate))
         return tokens
 
-    def outlook(self, request: ChatRequest, card: ModelCard) -> CacheOutlook:
-        if (known := self._outlooks.get(card.ref)) is not None:
-            return known
-        provider = self.router.providers[card.provider]
-        rule = provider.cache_rule(card)
-        memory = self.router.prefixes
-        outlook = CacheOutlook(rule, 0, 0, memory.hit_rate(card.ref))
-        explicit = rule.mode == "explicit"
-        if explicit and provider.options.auto_cache_control:
+    def cache_outlook(self, card: ModelCard) -> CacheOutlook | None:
+        """What ``card``'s prefix cache is expected to serve for this request (None
+        without a memory)."""
+        ref = card.ref
+        if ref in self._outlooks:
+            return self._outlooks[ref]
+        memory = self.prefixes
+        if memory is None:
+            self._outlooks[ref] = None
+            return None
+        rule, breakpoints = self._caching(card)
+        outlook = CacheOutlook(rule, 0, 0, memory.hit_rate(ref))
+        if rule.mode == "explicit" and breakpoints:
             # Worth a breakpoint when what precedes the newest message is long enough
             # to be cached: the next turn of the conversation will reuse it.
-            chain = self.chain(request)
+            chain = self.chain()
             stable = [p.tokens for p in chain if p.boundary][-2:-1]
             if stable and rule.cacheable(self._scale(card, stable[0])) > 0:
                 shared = 0
                 if self.prefix_cache:
-                    shared = self._scale(card, memory.longest(card.ref, chain, rule.lifetime))
+                    shared = self._scale(card, memory.longest(ref, chain, rule.lifetime))
                 predicted = rule.cacheable(shared)
-                prompt = self.prompt_tokens(request, card)
-                write = max(0, rule.cacheable(prompt) - predicted)
+                write = max(0, rule.cacheable(self.prompt_tokens(card)) - predicted)
                 outlook = CacheOutlook(rule, shared, predicted, outlook.hit_rate, write, True)
         elif rule.mode == "automatic" and self.prefix_cache:
-            shared = self._scale(card, memory.longest(card.ref, self.chain(request), rule.lifetime))
+            shared = self._scale(card, memory.longest(ref, self.chain(), rule.lifetime))
             outlook = CacheOutlook(rule, shared, rule.cacheable(shared), outlook.hit_rate)
-        self._outlooks[card.ref] = outlook
+        self._outlooks[ref] = outlook
         return outlook
 
-    def learn(self, request: ChatRequest, card: ModelCard, counts: TokenCounts) -> None:
+    def learn(self, card: ModelCard, counts: TokenCounts) -> None:
         """Record what ``card`` answered: calibration, hit rate, the prefixes now warm."""
-        memory = self.router.prefixes
+        memory = self.prefixes
+        if memory is None:
+            return
+        request = self.request
         # Images are estimated at a flat rate that says nothing about the ratio of text to
         # tokens: only text-only requests calibrate.
         if not counts.estimated and not request.needs_vision:
             memory.calibrate(card.ref, request.estimated_prompt_tokens, counts.prompt)
         if not self.prefix_cache:
             return
-        outlook = self.outlook(request, card)
+        outlook = self.cache_outlook(card)
+        assert outlook is not None  # a memory is set
         if not counts.estimated and outlook.rule.mode != "none":
             memory.observe(card.ref, outlook.predicted_tokens, counts.cache_read)
         if outlook.rule.mode == "automatic" or outlook.breakpoints:
-            memory.remember(card.ref, self.chain(request))
-
-
-@dataclass(frozen=True, slots=True)
-class ChainTraits:
-    """What the policy chain as a whole implies for every request, worked out once."""
-
-    expected_output: int | None
-    """``expected_output_tokens`` of the first policy that states it."""
-    prefix_cache: bool
-    """Whether some policy counts prefix-cache savings."""
-
-
-def chain_traits(policies: tuple[tuple[str, Policy], ...]) -> ChainTraits:
-    """The traits of a policy chain (the Router keeps its chain's as ``traits``)."""
-    output: int | None = None
-    prefix_cache = False
-    for _, policy in policies:
-        expected = getattr(policy, "expected_output_tokens", None)
-        if output is None and isinstance(expected, int):
-            output = expected
-        prefix_cache = prefix_cache or getattr(policy, "prefix_cache", False) is True
-    return ChainTraits(output, prefix_cache)
+            memory.remember(card.ref, self.chain())

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from router.catalog import ModelCard, Pricing
 from router.completion import TokenCounts
-from router.types import ChatRequest
+from router.planning.context import RoutingContext
 
 __all__ = ["expected_cost", "request_cost", "reuse_value", "usage_cost"]
 
@@ -56,26 +56,23 @@ def usage_cost(pricing: Pricing | None, counts: TokenCounts) -> Decimal | None:
 
 
 def request_cost(
-    request: ChatRequest, card: ModelCard, output_tokens: int, *, prefix_cache: bool = False
+    context: RoutingContext, card: ModelCard, output_tokens: int, *, prefix_cache: bool = False
 ) -> Decimal | None:
-    """Expected USD for ``request`` on ``card``; None when the deployment has no price.
+    """Expected USD for the context's request on ``card``; None when it has no price.
 
     With ``prefix_cache``, the tokens its prefix cache is expected to serve are billed at
     the cache-read rate, and tokens expected to be written at a premium (explicit
-    caching with breakpoints) add ``cache_write - prompt`` rate each.
+    caching with breakpoints) add ``cache_write - prompt`` rate each. Worked out once
+    per request (``context.costs``): policies and the route ask for the same card again.
     """
     if card.pricing is None:
         return None
-    # While routed, the request's context keeps each figure: policies and the route's
-    # estimates ask for the same card more than once.
-    memo: dict[tuple[str, int, bool], Decimal | None] | None = getattr(
-        getattr(request, "_routing", None), "costs", None
-    )
+    memo = context.costs
     key = (card.ref, output_tokens, prefix_cache)
-    if memo is not None and (known := memo.get(key)) is not None:
+    if (known := memo.get(key)) is not None:
         return known
-    prompt = request.prompt_tokens(card)
-    outlook = request.cache_outlook(card) if prefix_cache else None
+    prompt = context.prompt_tokens(card)
+    outlook = context.cache_outlook(card) if prefix_cache else None
     if outlook is None:
         cost = expected_cost(card.pricing, prompt, output_tokens)
     else:
@@ -83,22 +80,21 @@ def request_cost(
         rates = card.pricing.rates_for(prompt)
         if outlook.write_tokens and rates.cache_write is not None:
             cost += outlook.write_tokens * (rates.cache_write - rates.prompt)
-    if memo is not None:
-        memo[key] = cost
+    memo[key] = cost
     return cost
 
 
-def reuse_value(request: ChatRequest, card: ModelCard) -> Decimal:
+def reuse_value(context: RoutingContext, card: ModelCard) -> Decimal:
     """USD that one later request reusing this request's whole prompt as its prefix
     would save on ``card``: the cacheable part of the prompt, times the learned hit
     rate, times the gap between the prompt and cache-read rates. Zero where nothing is
     cached (no cache rate, rule ``none``, explicit caching without breakpoints)."""
-    outlook = request.cache_outlook(card)
+    outlook = context.cache_outlook(card)
     if card.pricing is None or outlook is None or outlook.rule.mode == "none":
         return Decimal(0)
     if outlook.rule.mode == "explicit" and not outlook.breakpoints:
         return Decimal(0)
-    prompt = request.prompt_tokens(card)
+    prompt = context.prompt_tokens(card)
     rates = card.pricing.rates_for(prompt)
     if rates.cache_read is None:
         return Decimal(0)

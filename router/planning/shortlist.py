@@ -1,10 +1,11 @@
 """The best few candidates of a large catalog, found without judging every entry.
 
 Sending a request needs the candidates in order only as far as the fallback goes: the
-first, and the next ones when it fails. For the built-in chain (``capabilities``,
-``context_fit``, ``max_price`` and one ``cheapest``) over many cards, :func:`shortlist`
-yields them in exactly the order the whole chain would give, but examines cards lazily,
-cheapest-looking first:
+first, and the next ones when it fails. For a chain of filters that judge by traits
+(:meth:`router.policy.Filter.judge_traits`) and one ranking with a floor
+(:meth:`router.policy.Ranking.rank_floor`), whoever wrote them, over many cards,
+:func:`shortlist` yields them in exactly the order the whole chain would give, but
+examines cards lazily, cheapest-looking first:
 
 - cards are grouped once per catalog by what decides their fate before any arithmetic
   (tools and vision support as stated, whether the context length is known, whether
@@ -15,12 +16,12 @@ cheapest-looking first:
   ratios ``r``; a request whose output-to-prompt weight is ``q`` reads the order of the
   grid ratio just below ``q``, where ``prompt tokens x key`` bounds every unread card's
   cost from below (the threshold algorithm);
-- a card is judged by the chain's filters and priced by ``cheapest`` itself only when
-  it is read; it is yielded once no unread card can rank before it.
+- a card is judged by the chain's filters and ranked by the ranking policy itself only
+  when it is read; it is yielded once no unread card can rank before it.
 
 Deployments with learned state (calibration, warm prefixes, hit rates) are not bound by
 the list prices alone: they are judged and priced first, whatever their list price.
-:func:`router.planning.plan.plan_route` uses this for big catalogs only; ``explain`` always
+:class:`router.planning.plan.Planner` uses this for big catalogs only; ``explain`` always
 runs the whole chain and lists every exclusion.
 """
 
@@ -30,19 +31,12 @@ import heapq
 import math
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from policies.capabilities import Capabilities
-from policies.cheapest import Cheapest
-from policies.context_fit import ContextFit
-from policies.max_price import MaxPrice
 from router.catalog import ModelCard, Pricing
+from router.planning.context import RoutingContext
 from router.planning.route import Exclusion
-from router.policy import Filter, Policy
+from router.policy import CardTraits, Filter, Policy, Ranking
 from router.types import ChatRequest
-
-if TYPE_CHECKING:
-    from router.core import Router
 
 __all__ = ["SHORTLIST_MIN_CARDS", "CardIndex", "shortlist", "shortlisted_chain"]
 
@@ -53,11 +47,6 @@ lists every exclusion."""
 # Ratios r of the sorted orders: 0 (prompt floor alone), then 2^-24 .. 2^24, 19% apart.
 _GRID = [0.0] + [2.0 ** (j / 4) for j in range(-96, 97)]
 _SAFETY = 1 - 1e-9  # float bounds against exact Decimal costs: never yield too early
-
-_UNPRICED = ModelCard(provider="-", id="-")
-
-# (supports_tools, supports_vision, context length unknown, priced)
-_Key = tuple[bool | None, bool | None, bool, bool]
 
 
 def _floor(pricing: Pricing, field: str) -> float:
@@ -106,42 +95,49 @@ class CardIndex:
     def __init__(self, cards: Sequence[ModelCard]) -> None:
         self.cards = list(cards)
         self.positions = {card.ref: i for i, card in enumerate(self.cards)}
-        self.groups: dict[_Key, _Group] = {}
+        self.groups: dict[CardTraits, _Group] = {}
         for i, card in enumerate(self.cards):
-            key = (
-                card.supports_tools,
-                card.supports_vision,
-                card.context_length is None,
-                card.pricing is not None,
-            )
-            self.groups.setdefault(key, _Group()).add(i, card)
+            self.groups.setdefault(CardTraits.of(card), _Group()).add(i, card)
+
+
+def _overrides(policy: Policy, base: type, method: str) -> bool:
+    return getattr(type(policy), method) is not getattr(base, method)
 
 
 def shortlisted_chain(policies: Sequence[tuple[str, Policy]]) -> bool:
-    """Whether :func:`shortlist` reproduces this chain: built-in policies only, exactly
-    one ``cheapest`` (a subclass may judge or price differently, so it does not count)."""
-    known = (Capabilities, ContextFit, MaxPrice, Cheapest)
-    kinds = [type(policy) for _, policy in policies]
-    return all(kind in known for kind in kinds) and kinds.count(Cheapest) == 1
+    """Whether :func:`shortlist` reproduces this chain: filters that judge by traits
+    and exactly one ranking with a floor, nothing else."""
+    rankings = 0
+    for _, policy in policies:
+        if isinstance(policy, Filter):
+            if not _overrides(policy, Filter, "judge_traits"):
+                return False
+        elif isinstance(policy, Ranking) and _overrides(policy, Ranking, "rank_floor"):
+            rankings += 1
+        else:
+            return False
+    return rankings == 1
 
 
 def shortlist(
-    router: Router,
-    req: ChatRequest,
+    policies: Sequence[tuple[str, Policy]],
+    context: RoutingContext,
     index: CardIndex,
+    cooling: Callable[[str], float | None],
     learned: set[str],
     excluded: list[Exclusion],
     examined: set[int],
 ) -> Iterator[ModelCard]:
-    """The candidates of ``index`` for ``req``, best first, examined as they are needed.
+    """The candidates of ``index`` for the context's request, best first, examined as
+    they are needed (``policies`` pass :func:`shortlisted_chain`).
 
-    ``learned`` are the refs with learned state (judged and priced first). Exclusions of
-    the cards examined go to ``excluded``; ``examined`` collects their positions.
+    ``cooling`` says which deployments cool down; ``learned`` are the refs with learned
+    state (judged and ranked first). Exclusions of the cards examined go to
+    ``excluded``; ``examined`` collects their positions.
     """
-    filters = [(name, p) for name, p in router.policies if isinstance(p, Filter)]
-    cheapest = next(p for _, p in router.policies if isinstance(p, Cheapest))
-    output = cheapest.output_tokens(req)
-    cooling = router.cooldowns.cooling
+    req = context.request
+    filters = [(name, p) for name, p in policies if isinstance(p, Filter)]
+    ranking = next(p for _, p in policies if isinstance(p, Ranking))
 
     def judge(position: int) -> int | None:
         """The card's demotion level, or None when it is excluded (recorded)."""
@@ -152,7 +148,7 @@ def shortlist(
             return None
         level = 0
         for name, policy in filters:
-            judgement = policy.judge(req, card)
+            judgement = policy.judge(req, card, context)
             if judgement is None:
                 continue
             if judgement[0] == "exclude":
@@ -162,8 +158,8 @@ def shortlist(
         return level
 
     levels: dict[int, list[_Group]] = {}
-    for key, group in index.groups.items():
-        level = _group_level(key, req, router.policies)
+    for traits, group in index.groups.items():
+        level = _group_level(traits, req, filters)
         if level is not None:
             levels.setdefault(level, []).append(group)
 
@@ -174,14 +170,12 @@ def shortlist(
         if position is None or index.cards[position].pricing is None:
             continue  # unpriced cards rank by position alone, learned or not
         if (level := judge(position)) is not None:
-            cost = cheapest.cost(req, index.cards[position], output)
-            assert cost is not None  # priced
-            early.setdefault(level, []).append((cost, position))
+            figure = ranking.rank(req, index.cards[position], context)
+            assert figure is not None  # priced
+            early.setdefault(level, []).append((figure, position))
 
-    # Weights of the bound: cost >= prompt x floor + (1 + reuse) x output x floor.
-    prompt = max(1, req.estimated_prompt_tokens)
-    reuse = cheapest.expected_reuse if cheapest.prefix_cache else Decimal(0)
-    weight = float((1 + reuse) * output)
+    # Weights of the bound: figure >= prompt x prompt floor + weight x completion floor.
+    prompt, weight = ranking.rank_floor(req, context)
     for level in sorted(levels):
         groups = levels[level]
         priced = [g for g in groups if g.prompt]
@@ -191,7 +185,7 @@ def shortlist(
             weight,
             early.get(level, []),
             lambda pos: judge(pos) is not None,
-            lambda pos: cheapest.cost(req, index.cards[pos], output),
+            lambda pos: ranking.rank(req, index.cards[pos], context),
             examined,
         )
         for position in ranked:
@@ -202,26 +196,18 @@ def shortlist(
                 yield index.cards[position]
 
 
-def _group_level(key: _Key, req: ChatRequest, policies: Sequence[tuple[str, Policy]]) -> int | None:
-    """The demotion level of every card of a group for ``req``, or None when the chain
-    excludes the whole group (a needed capability stated absent, say)."""
-    tools, vision, context_unknown, priced = key
+def _group_level(
+    traits: CardTraits, req: ChatRequest, filters: Sequence[tuple[str, Filter]]
+) -> int | None:
+    """The demotion level of every card with ``traits`` for ``req``, or None when a
+    filter excludes them all (a needed capability stated absent, say)."""
     level = 0
-    for _, policy in policies:
-        if isinstance(policy, Capabilities):
-            needs = [(req.needs_tools, tools), (req.needs_vision, vision)]
-            if any(needed and has is False for needed, has in needs):
-                return None
-            if any(needed and has is None for needed, has in needs):
-                if policy.unknown == "exclude":
-                    return None
-                level += 1
-        elif isinstance(policy, ContextFit) and context_unknown:
-            if policy.unknown == "exclude":
+    for _, policy in filters:
+        judgement = policy.judge_traits(req, traits)
+        if judgement is not None:
+            if judgement[0] == "exclude":
                 return None
             level += 1
-        elif isinstance(policy, MaxPrice) and not priced and policy.judge(req, _UNPRICED):
-            return None  # a cap is set: an unpriced card cannot be shown to be under it
     return level
 
 

@@ -556,7 +556,9 @@ def test_send_aggregates_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     mx = provider()
     seen: list[Any] = []
 
-    def events(c: ModelCard, r: ChatRequest) -> Iterator[ServerSentEvent]:
+    def events(
+        c: ModelCard, r: ChatRequest, *, cache_breakpoints: bool
+    ) -> Iterator[ServerSentEvent]:
         seen.append(mx.chat_request(r, c, stream=False).json["stream"])
         yield from HELLO
 
@@ -573,7 +575,9 @@ def test_send_aggregates_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_asend_aggregates_the_stream_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
     mx = provider(usd_per_credit="0.0005")
 
-    async def aevents(c: ModelCard, r: ChatRequest) -> AsyncIterator[ServerSentEvent]:
+    async def aevents(
+        c: ModelCard, r: ChatRequest, *, cache_breakpoints: bool
+    ) -> AsyncIterator[ServerSentEvent]:
         for event in HELLO:
             yield event
 
@@ -595,7 +599,7 @@ def test_send_fails_on_a_cut_stream_an_unreadable_event_or_an_error_event(
         ([ServerSentEvent(data="{oops")], "unreadable event"),
         (sse({"type": "error", "detail": "model crashed"}), "model crashed"),
     ]:
-        monkeypatch.setattr(mx, "events", lambda c, r, events=events: iter(events))
+        monkeypatch.setattr(mx, "events", lambda c, r, events=events, **_: iter(events))
         with pytest.raises(Unavailable, match=problem):
             mx.send(card(), request)
 

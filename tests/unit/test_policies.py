@@ -16,8 +16,9 @@ from policies.cheapest import Cheapest
 from policies.context_fit import ContextFit
 from policies.max_price import MaxPrice
 from router.catalog import ModelCard, PriceTier, Pricing
+from router.planning.context import RoutingContext
 from router.planning.cost import expected_cost
-from router.policy import Verdict
+from router.policy import Policy, Verdict
 from router.types import ChatRequest
 
 D = Decimal
@@ -40,6 +41,11 @@ def request(chars: int = 4000, **fields: Any) -> ChatRequest:
     return ChatRequest(model="auto", messages=[{"role": "user", "content": "a" * chars}], **fields)
 
 
+def apply(policy: Policy, req: ChatRequest, cards: list[ModelCard]) -> Verdict:
+    """``policy`` on ``cards`` for ``req``, with the plain figures of a fresh context."""
+    return policy.apply(req, cards, RoutingContext(req))
+
+
 def ids(verdict: Verdict) -> list[str]:
     return [c.id for c in verdict.keep]
 
@@ -57,7 +63,7 @@ def test_capabilities_tools_excludes_known_lacking_and_demotes_unknown() -> None
         card("no", supports_tools=False),
         card("yes", supports_tools=True),
     ]
-    verdict = Capabilities().apply(request(tools=[TOOL]), cards)
+    verdict = apply(Capabilities(), request(tools=[TOOL]), cards)
     assert ids(verdict) == ["unknown", "yes"]  # a filter keeps the order it was given
     assert set(verdict.demoted) == {"p:unknown"}  # the router ranks it after the sure ones
     assert set(verdict.excluded) == {"p:no"}
@@ -66,7 +72,7 @@ def test_capabilities_tools_excludes_known_lacking_and_demotes_unknown() -> None
 
 def test_capabilities_unknown_exclude() -> None:
     cards = [card("unknown"), card("yes", supports_tools=True), card("no", supports_tools=False)]
-    verdict = Capabilities(unknown="exclude").apply(request(tools=[TOOL]), cards)
+    verdict = apply(Capabilities(unknown="exclude"), request(tools=[TOOL]), cards)
     assert ids(verdict) == ["yes"]
     assert set(verdict.excluded) == {"p:unknown", "p:no"}
     assert "tools" in verdict.excluded["p:unknown"]
@@ -83,7 +89,7 @@ def test_capabilities_vision_from_image_part() -> None:
         card("blind", supports_vision=False, supports_tools=True),
         card("sees", supports_vision=True, supports_tools=False),
     ]
-    verdict = Capabilities().apply(req, cards)
+    verdict = apply(Capabilities(), req, cards)
     assert ids(verdict) == ["unknown", "sees"]
     assert set(verdict.demoted) == {"p:unknown"}
     assert set(verdict.excluded) == {"p:blind"}
@@ -98,7 +104,7 @@ def test_capabilities_tools_and_vision_both_needed() -> None:
         card("vision-only", supports_tools=False, supports_vision=True),
         card("half-known", supports_tools=True),
     ]
-    verdict = Capabilities().apply(req, cards)
+    verdict = apply(Capabilities(), req, cards)
     assert ids(verdict) == ["both", "half-known"]
     assert "vision" in verdict.excluded["p:tools-only"]
     assert "tools" in verdict.excluded["p:vision-only"]
@@ -115,7 +121,7 @@ def test_capabilities_no_needs_keeps_everything_in_order() -> None:
         card("a"),
         card("b", supports_tools=True),
     ]
-    verdict = Capabilities(unknown="exclude").apply(request(tools=[]), cards)
+    verdict = apply(Capabilities(unknown="exclude"), request(tools=[]), cards)
     assert verdict.keep == cards
     assert verdict.excluded == {}
 
@@ -126,7 +132,7 @@ def test_capabilities_no_needs_keeps_everything_in_order() -> None:
 def test_context_fit_excludes_too_short_with_numbers() -> None:
     need = PROMPT_4000 + 300
     cards = [card("short", context_length=1200), card("exact", context_length=need)]
-    verdict = ContextFit().apply(request(), cards)
+    verdict = apply(ContextFit(), request(), cards)
     assert ids(verdict) == ["exact"]
     reason = verdict.excluded["p:short"]
     assert "1200" in reason
@@ -139,7 +145,7 @@ def test_context_fit_unknown_is_demoted() -> None:
         card("big", context_length=128_000),
         card("huge", context_length=10**6),
     ]
-    verdict = ContextFit().apply(request(), cards)
+    verdict = apply(ContextFit(), request(), cards)
     assert ids(verdict) == ["unknown", "big", "huge"]
     assert set(verdict.demoted) == {"p:unknown"}
     assert verdict.excluded == {}
@@ -147,7 +153,7 @@ def test_context_fit_unknown_is_demoted() -> None:
 
 def test_context_fit_unknown_exclude() -> None:
     cards = [card("unknown"), card("big", context_length=128_000)]
-    verdict = ContextFit(unknown="exclude").apply(request(), cards)
+    verdict = apply(ContextFit(unknown="exclude"), request(), cards)
     assert ids(verdict) == ["big"]
     assert "unknown" in verdict.excluded["p:unknown"]
 
@@ -158,7 +164,7 @@ def test_context_fit_max_tokens_above_output_limit() -> None:
         card("exact-out", context_length=10**6, max_output_tokens=2000),
         card("unknown-out", context_length=10**6),
     ]
-    verdict = ContextFit().apply(request(max_tokens=2000), cards)
+    verdict = apply(ContextFit(), request(max_tokens=2000), cards)
     assert ids(verdict) == ["exact-out", "unknown-out"]
     reason = verdict.excluded["p:small-out"]
     assert "2000" in reason
@@ -169,15 +175,15 @@ def test_context_fit_max_tokens_above_output_limit() -> None:
 def test_context_fit_uses_max_tokens_instead_of_expected_output(field: str) -> None:
     mid = card("mid", context_length=2500)
     # expected_output_tokens 300: 1,004 + 300 fits in 2,500
-    assert ids(ContextFit().apply(request(), [mid])) == ["mid"]
+    assert ids(apply(ContextFit(), request(), [mid])) == ["mid"]
     # max_tokens 2,000: 1,004 + 2,000 = 3,004 does not
-    verdict = ContextFit().apply(request(**{field: 2000}), [mid])
+    verdict = apply(ContextFit(), request(**{field: 2000}), [mid])
     assert verdict.keep == []
     assert "3004" in verdict.excluded["p:mid"]
     # max_tokens 10 below expected_output_tokens 5,000: 1,014 fits in 1,100
     small = card("small", context_length=1100)
-    assert ContextFit(expected_output_tokens=5000).apply(request(), [small]).keep == []
-    verdict = ContextFit(expected_output_tokens=5000).apply(request(**{field: 10}), [small])
+    assert apply(ContextFit(expected_output_tokens=5000), request(), [small]).keep == []
+    verdict = apply(ContextFit(expected_output_tokens=5000), request(**{field: 10}), [small])
     assert ids(verdict) == ["small"]
 
 
@@ -186,14 +192,14 @@ def test_context_fit_uses_max_tokens_instead_of_expected_output(field: str) -> N
 
 def test_max_price_caps_are_per_million_tokens() -> None:
     ds = card("ds", pricing=Pricing(prompt=D("0.000000087"), completion=D("0.000000173")))
-    assert MaxPrice(prompt_per_mtok=D("0.09")).apply(request(), [ds]).keep == [ds]
-    assert MaxPrice(prompt_per_mtok=D("0.087")).apply(request(), [ds]).keep == [ds]
-    verdict = MaxPrice(prompt_per_mtok=D("0.08")).apply(request(), [ds])
+    assert apply(MaxPrice(prompt_per_mtok=D("0.09")), request(), [ds]).keep == [ds]
+    assert apply(MaxPrice(prompt_per_mtok=D("0.087")), request(), [ds]).keep == [ds]
+    verdict = apply(MaxPrice(prompt_per_mtok=D("0.08")), request(), [ds])
     assert verdict.keep == []
     assert "0.087" in verdict.excluded["p:ds"]
     assert "0.08" in verdict.excluded["p:ds"]
-    assert MaxPrice(completion_per_mtok=D("0.18")).apply(request(), [ds]).keep == [ds]
-    verdict = MaxPrice(completion_per_mtok=D("0.17")).apply(request(), [ds])
+    assert apply(MaxPrice(completion_per_mtok=D("0.18")), request(), [ds]).keep == [ds]
+    verdict = apply(MaxPrice(completion_per_mtok=D("0.17")), request(), [ds])
     assert verdict.keep == []
     assert "completion" in verdict.excluded["p:ds"]
 
@@ -204,21 +210,21 @@ def test_max_price_both_caps() -> None:
         card("pricey-in", pricing=per_mtok("1.5", "2")),
         card("pricey-out", pricing=per_mtok("0.5", "4")),
     ]
-    verdict = MaxPrice(prompt_per_mtok=D(1), completion_per_mtok=D(3)).apply(request(), cards)
+    verdict = apply(MaxPrice(prompt_per_mtok=D(1), completion_per_mtok=D(3)), request(), cards)
     assert ids(verdict) == ["cheap"]
     assert set(verdict.excluded) == {"p:pricey-in", "p:pricey-out"}
 
 
 def test_max_price_excludes_unpriced() -> None:
     cards = [card("free", pricing=per_mtok("0", "0")), card("unpriced")]
-    verdict = MaxPrice(prompt_per_mtok=D(1)).apply(request(), cards)
+    verdict = apply(MaxPrice(prompt_per_mtok=D(1)), request(), cards)
     assert ids(verdict) == ["free"]
     assert "price" in verdict.excluded["p:unpriced"]
 
 
 def test_max_price_without_caps_keeps_everything() -> None:
     cards = [card("unpriced"), card("pricey", pricing=per_mtok("100", "100"))]
-    verdict = MaxPrice().apply(request(), cards)
+    verdict = apply(MaxPrice(), request(), cards)
     assert verdict.keep == cards
     assert verdict.excluded == {}
 
@@ -227,10 +233,10 @@ def test_max_price_uses_tier_rates_above_threshold() -> None:
     tier = PriceTier(name="over_200k", above_prompt_tokens=200_000, prompt=D(2) / MTOK)
     tiered = card("tiered", pricing=per_mtok("1", "1", tiers=(tier,)))
     policy = MaxPrice(prompt_per_mtok=D("1.5"))
-    assert policy.apply(request(), [tiered]).keep == [tiered]
+    assert apply(policy, request(), [tiered]).keep == [tiered]
     long_request = request(chars=1_000_000)
     assert long_request.estimated_prompt_tokens > 200_000
-    verdict = policy.apply(long_request, [tiered])
+    verdict = apply(policy, long_request, [tiered])
     assert verdict.keep == []
     assert "$2/1M" in verdict.excluded["p:tiered"]
 
@@ -251,7 +257,7 @@ CHEAP_OUT = card("cheap-out", pricing=per_mtok("3", "2"))
 def test_cheapest_orders_by_expected_cost(
     expected_output: int, first: str, order: tuple[ModelCard, ModelCard]
 ) -> None:
-    verdict = Cheapest(expected_output_tokens=expected_output).apply(request(), list(order))
+    verdict = apply(Cheapest(expected_output_tokens=expected_output), request(), list(order))
     assert ids(verdict)[0] == first
     assert len(verdict.keep) == 2
     assert verdict.excluded == {}
@@ -261,23 +267,23 @@ def test_cheapest_counts_the_prompt() -> None:
     # 300 output tokens: cheap-in costs P + 3000, cheap-out 3P + 600 (micro-USD); a long
     # prompt (P > 1,200) makes the input price decide.
     policy = Cheapest(expected_output_tokens=300)
-    assert ids(policy.apply(request(chars=400), [CHEAP_IN, CHEAP_OUT]))[0] == "cheap-out"
-    assert ids(policy.apply(request(chars=8000), [CHEAP_OUT, CHEAP_IN]))[0] == "cheap-in"
+    assert ids(apply(policy, request(chars=400), [CHEAP_IN, CHEAP_OUT]))[0] == "cheap-out"
+    assert ids(apply(policy, request(chars=8000), [CHEAP_OUT, CHEAP_IN]))[0] == "cheap-in"
 
 
 def test_cheapest_unpriced_last_in_order() -> None:
     cards = [card("u1"), CHEAP_OUT, card("u2"), CHEAP_IN]
-    verdict = Cheapest(expected_output_tokens=10).apply(request(), cards)
+    verdict = apply(Cheapest(expected_output_tokens=10), request(), cards)
     assert ids(verdict) == ["cheap-in", "cheap-out", "u1", "u2"]
 
 
 @pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
 def test_cheapest_max_tokens_caps_expected_output(field: str) -> None:
     policy = Cheapest(expected_output_tokens=1000)
-    assert ids(policy.apply(request(), [CHEAP_IN, CHEAP_OUT]))[0] == "cheap-out"
+    assert ids(apply(policy, request(), [CHEAP_IN, CHEAP_OUT]))[0] == "cheap-out"
     capped = request(**{field: 10})
     assert policy.output_tokens(capped) == 10
-    assert ids(policy.apply(capped, [CHEAP_OUT, CHEAP_IN]))[0] == "cheap-in"
+    assert ids(apply(policy, capped, [CHEAP_OUT, CHEAP_IN]))[0] == "cheap-in"
     # a cap above the expectation does not raise it
     assert policy.output_tokens(request(**{field: 5000})) == 1000
 
@@ -286,8 +292,8 @@ def test_cheapest_uses_tier_rates_for_long_prompts() -> None:
     tier = PriceTier(name="over_200k", above_prompt_tokens=200_000, prompt=D(10) / MTOK)
     tiered = card("tiered", pricing=per_mtok("1", "1", tiers=(tier,)))
     flat = card("flat", pricing=per_mtok("2", "1"))
-    assert ids(Cheapest().apply(request(), [flat, tiered])) == ["tiered", "flat"]
-    assert ids(Cheapest().apply(request(chars=1_000_000), [tiered, flat])) == ["flat", "tiered"]
+    assert ids(apply(Cheapest(), request(), [flat, tiered])) == ["tiered", "flat"]
+    assert ids(apply(Cheapest(), request(chars=1_000_000), [tiered, flat])) == ["flat", "tiered"]
 
 
 # -- expected_cost --------------------------------------------------------------------------

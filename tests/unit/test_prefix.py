@@ -8,6 +8,7 @@ import pytest
 
 from policies.cheapest import Cheapest
 from router.catalog import ModelCard, Pricing
+from router.planning.context import RoutingContext
 from router.state.prefix import CacheOutlook, CacheRule, MemoryPrefixes, prefix_chain
 from router.types import ChatRequest
 
@@ -101,16 +102,17 @@ def test_calibration_learns_the_reported_over_estimated_ratio():
     assert memory.calibration("p:m") == pytest.approx(2.55)
 
 
-class FixedContext:
+class FixedContext(RoutingContext):
     """A routing context with stated outlooks, for the pure policy test."""
 
-    def __init__(self, outlooks):
+    def __init__(self, request, outlooks):
+        super().__init__(request)
         self.outlooks = outlooks
 
-    def prompt_tokens(self, request, card):
+    def prompt_tokens(self, card):
         return 10_000
 
-    def outlook(self, request, card):
+    def cache_outlook(self, card):
         return self.outlooks[card.ref]
 
 
@@ -128,22 +130,22 @@ def test_cheapest_with_prefix_cache_prefers_the_warm_deployment_while_it_pays():
     )
     rule = CacheRule()
     req = ChatRequest(model="g", messages=[{"role": "user", "content": "x"}])
-    req._routing = FixedContext(
-        {"a:m": CacheOutlook(rule, 0, 0, 0.9), "b:m": CacheOutlook(rule, 9000, 8960, 0.9)}
+    ctx = FixedContext(
+        req, {"a:m": CacheOutlook(rule, 0, 0, 0.9), "b:m": CacheOutlook(rule, 9000, 8960, 0.9)}
     )
     # cold a: 10,000 x 1e-6 = $0.01; warm b: (10,000 - 8,064) x 1.2e-6 + 8,064 x 1e-7 = $0.0031296
     assert [
-        c.ref for c in Cheapest(prefix_cache=True).apply(req, [cheap_cold, pricey_warm]).keep
+        c.ref for c in Cheapest(prefix_cache=True).apply(req, [cheap_cold, pricey_warm], ctx).keep
     ] == ["b:m", "a:m"]
     assert [
-        c.ref for c in Cheapest(prefix_cache=False).apply(req, [cheap_cold, pricey_warm]).keep
+        c.ref for c in Cheapest(prefix_cache=False).apply(req, [cheap_cold, pricey_warm], ctx).keep
     ] == ["a:m", "b:m"]
     # a hit rate learned down to 0.1 no longer pays: (10,000 - 896) x 1.2e-6 + 896 x 1e-7 > $0.01
-    req._routing = FixedContext(
-        {"a:m": CacheOutlook(rule, 0, 0, 0.9), "b:m": CacheOutlook(rule, 9000, 8960, 0.1)}
+    ctx = FixedContext(
+        req, {"a:m": CacheOutlook(rule, 0, 0, 0.9), "b:m": CacheOutlook(rule, 9000, 8960, 0.1)}
     )
     assert [
-        c.ref for c in Cheapest(prefix_cache=True).apply(req, [cheap_cold, pricey_warm]).keep
+        c.ref for c in Cheapest(prefix_cache=True).apply(req, [cheap_cold, pricey_warm], ctx).keep
     ] == ["a:m", "b:m"]
 
 
@@ -165,13 +167,14 @@ def test_expected_write_premium_counts_against_explicit_caching():
     req = ChatRequest(model="g", messages=[{"role": "user", "content": "x"}])
     explicit = CacheRule(mode="explicit")
     # writing 10,000 tokens at the premium: 10,000 x 3.75e-6 = $0.0375 > 10,000 x 3.2e-6
-    req._routing = FixedContext(
+    ctx = FixedContext(
+        req,
         {
             "a:m": CacheOutlook(explicit, 0, 0, 0.9, write_tokens=10_000, breakpoints=True),
             "b:m": CacheOutlook(CacheRule(mode="none"), 0, 0, 0.9),
-        }
+        },
     )
-    assert [c.ref for c in Cheapest(prefix_cache=True).apply(req, [card, plain]).keep] == [
+    assert [c.ref for c in Cheapest(prefix_cache=True).apply(req, [card, plain], ctx).keep] == [
         "b:m",
         "a:m",
     ]
@@ -188,16 +191,19 @@ def test_expected_reuse_starts_a_conversation_where_staying_is_cheapest():
         pricing=Pricing(prompt=D("0.00000055"), completion=D("0"), cache_read=D("0.000000055")),
     )
     req = ChatRequest(model="g", messages=[{"role": "user", "content": "x"}])
-    req._routing = FixedContext(
+    ctx = FixedContext(
+        req,
         {
             "c:m": CacheOutlook(CacheRule(mode="none"), 0, 0, 0.9),
             "b:m": CacheOutlook(CacheRule(), 0, 0, 0.9),
-        }
+        },
     )
-    greedy = Cheapest(prefix_cache=True).apply(req, [cache_rich, no_cache]).keep
+    greedy = Cheapest(prefix_cache=True).apply(req, [cache_rich, no_cache], ctx).keep
     assert [c.ref for c in greedy] == ["c:m", "b:m"]  # cold, this request alone: list price
     # one expected reuse: 9,984 cacheable x 0.9 hit rate x $0.495/1M saved = $0.00444 > $0.0005 gap
-    ahead = Cheapest(prefix_cache=True, expected_reuse=1).apply(req, [cache_rich, no_cache]).keep
+    ahead = (
+        Cheapest(prefix_cache=True, expected_reuse=1).apply(req, [cache_rich, no_cache], ctx).keep
+    )
     assert [c.ref for c in ahead] == ["b:m", "c:m"]
 
 

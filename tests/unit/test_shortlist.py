@@ -1,6 +1,6 @@
 """The shortlist of a large catalog ranks exactly as the whole policy chain does.
 
-Pure units: hand-built catalogs handed to ``plan_route`` (nothing is fetched). For random
+Pure units: hand-built catalogs handed to the router's ``Planner`` (nothing is fetched). For random
 catalogs, requests, chains and learned state, the candidates a sent request would try,
 pulled one by one from the shortlist, are the whole chain's candidates in the same order.
 """
@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from router import Router
 from router.catalog import Catalog, ModelCard, PriceTier, Pricing
 from router.dispatch.fallback import Plan
-from router.planning.plan import _card_index, plan_route
 from router.planning.shortlist import SHORTLIST_MIN_CARDS
 from router.state.prefix import prefix_chain
 from router.types import ChatRequest
@@ -152,14 +151,14 @@ def test_the_shortlist_ranks_exactly_as_the_whole_chain(chain, a, b, request, le
         else:
             router.cooldowns.hold(ref, 60)
 
-    whole, expected = plan_route(router, ChatRequest.model_validate(request), catalogs)
+    whole, expected, _ = router.planner.plan(ChatRequest.model_validate(request), catalogs)
     req = ChatRequest.model_validate(request)
-    route, first = plan_route(router, req, catalogs, first=2)
-    shortlisted = [*first, *(req._routing.more or ())]
+    route, first, context = router.planner.plan(req, catalogs, first=2)
+    shortlisted = [*first, *(context.more or ())]
     assert [c.ref for c in shortlisted] == [c.ref for c in expected]
     # the estimates of the first candidates are the whole chain's
     assert route.candidates == whole.candidates[: len(route.candidates)]
-    if req._routing.more is not None:  # shortlisted: fewer judged than the whole chain
+    if context.more is not None:  # shortlisted: fewer judged than the whole chain
         assert route.unexamined >= 0
         refs = [e.ref for e in route.excluded]
         assert len(refs) == len(set(refs))  # each judged once
@@ -186,22 +185,22 @@ def test_a_sent_request_examines_a_few_cards_of_a_big_catalog() -> None:
     router = router_for([{"capabilities": {}}, {"context_fit": {}}, {"cheapest": {}}])
     catalogs = {"a": big_catalog(5000)}
     req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}], tools=[TOOL])
-    route, cards = plan_route(router, req, catalogs, first=4)
+    route, cards, _ = router.planner.plan(req, catalogs, first=4)
     assert len(cards) == 4
     assert route.unexamined > 4900  # the rest was never judged
     assert "more cards not examined" in str(route)
     assert [c.ref for c in cards] == [
-        c.ref for c in plan_route(router, req.model_copy(), catalogs)[1][:4]
+        c.ref for c in router.planner.plan(req.model_copy(), catalogs)[1][:4]
     ]
 
 
 def test_a_small_catalog_or_an_explain_judges_every_card() -> None:
     router = router_for([{"cheapest": {}}])
     req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}])
-    small = plan_route(router, req, {"a": big_catalog(SHORTLIST_MIN_CARDS - 1)}, first=4)[0]
+    small = router.planner.plan(req, {"a": big_catalog(SHORTLIST_MIN_CARDS - 1)}, first=4)[0]
     assert small.unexamined == 0
     assert len(small.candidates) == SHORTLIST_MIN_CARDS - 1
-    explained = plan_route(router, req, {"a": big_catalog(5000)})[0]
+    explained = router.planner.plan(req, {"a": big_catalog(5000)})[0]
     assert len(explained.candidates) == 5000
 
 
@@ -209,10 +208,10 @@ def test_a_fallback_pulls_more_shortlisted_candidates_when_a_provider_is_dropped
     router = router_for([{"cheapest": {}}])
     catalogs = {"a": big_catalog(400), "b": Catalog("b", big_catalog(400).models[:0])}
     req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}])
-    route, cards = plan_route(router, req, catalogs, first=1)
-    plan = Plan(cards, router.fallback, router.cooldowns, route, more=req._routing.more)
+    route, cards, context = router.planner.plan(req, catalogs, first=1)
+    plan = Plan(cards, router.fallback, router.cooldowns, route, context)
     assert plan._fill(3) == 3  # pulled on demand, in order
-    order = [c.ref for c in plan_route(router, req.model_copy(), catalogs)[1]]
+    order = [c.ref for c in router.planner.plan(req.model_copy(), catalogs)[1]]
     assert [c.ref for c in plan.queue] == order[:3]
 
 
@@ -227,16 +226,16 @@ def test_free_cards_keep_their_catalog_order() -> None:
     router = router_for([{"cheapest": {}}])
     router.prefixes.calibrate("a:m60", 1000, 300)
     req = ChatRequest(model="auto", messages=[{"role": "user", "content": "hi"}])
-    whole = [c.ref for c in plan_route(router, req.model_copy(), catalogs)[1][:3]]
+    whole = [c.ref for c in router.planner.plan(req.model_copy(), catalogs)[1][:3]]
     assert whole[:2] == ["a:m3", "a:m60"]
-    assert [c.ref for c in plan_route(router, req, catalogs, first=3)[1]] == whole
+    assert [c.ref for c in router.planner.plan(req, catalogs, first=3)[1]] == whole
 
 
 def test_a_request_no_card_serves_lists_each_exclusion_once() -> None:
     router = router_for([{"context_fit": {}}, {"cheapest": {}}])
     catalogs = {"a": big_catalog(100)}  # 128k-token contexts
     req = ChatRequest(model="auto", messages=[{"role": "user", "content": "x" * 800_000}])
-    route, cards = plan_route(router, req, catalogs, first=2)
+    route, cards, _ = router.planner.plan(req, catalogs, first=2)
     assert cards == []
     assert len(route.excluded) == 100
     assert {e.policy for e in route.excluded} == {"context_fit"}
@@ -253,7 +252,7 @@ def test_card_indexes_built_in_many_threads_at_once() -> None:
     def index() -> None:
         try:
             for _ in range(3000):
-                _card_index(router, [Catalog("a", models)])
+                router.planner._card_index([Catalog("a", models)])
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -268,4 +267,4 @@ def test_card_indexes_built_in_many_threads_at_once() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
-    assert len(router._card_indexes) <= 8
+    assert len(router.planner._indexes) <= 8
