@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from router import Router
-from router.simulator import CATALOGS, ROUTSTR_LIVE_CATALOG, Simulator
+from router.testing.simulator import CATALOGS, ROUTSTR_LIVE_CATALOG, Simulator
 
 MODEL = "agent-model"
 DEPLOYMENTS = {

@@ -18,7 +18,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from router import Router
-from router.simulator import Simulator
+from router.testing.simulator import Simulator
 from simulated import CONFIG, point_config_at
 
 

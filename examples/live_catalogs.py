@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from router import Router
 from router.cli import main as cli
-from router.simulator import Simulator
+from router.testing.simulator import Simulator
 from simulated import CONFIG, point_config_at
 
 

@@ -19,7 +19,7 @@ import httpx
 import openai
 
 from router import Router
-from router.simulator import Simulator
+from router.testing.simulator import Simulator
 from simulated import CONFIG, point_config_at
 
 MODELS = ("auto", "deepseek-v4-flash", "gpt-5-mini")

@@ -16,7 +16,7 @@ import httpx
 import openai
 
 from router import Router
-from router.simulator import Simulator
+from router.testing.simulator import Simulator
 from simulated import CONFIG, point_config_at
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from router.simulator import Simulator
+from router.testing.simulator import Simulator
 
 CONFIG = Path(__file__).with_name("router.yaml")
 """The documented configuration the examples load."""

@@ -1,8 +1,8 @@
 """``router demo``: the router at work on a mixed workload, offline, in a few seconds.
 
-Starts the built-in provider simulator (:mod:`router.simulator`) on 127.0.0.1, points a
-router at five simulated providers (pinstripes, PipeLLM, Majestix's inference-api, Routstr,
-OpenRouter), and sends a short mixed workload with ``model="auto"``: a plain question,
+Starts the built-in provider simulator (:mod:`router.testing.simulator`) on 127.0.0.1,
+points a router at five simulated providers (pinstripes, PipeLLM, Majestix's inference-api,
+Routstr, OpenRouter), and sends a short mixed workload with ``model="auto"``: a plain question,
 a tool-calling turn, an image, a ~300k-token document, a six-turn conversation over a
 long system prompt (the prefix cache warms up), and an outage of the provider of the
 cheapest deployment. For each request it prints who answered and why: the top
@@ -37,7 +37,7 @@ from router.catalog import ModelCard
 from router.core import Router
 from router.errors import RouterError
 from router.planning.route import Estimate, Route
-from router.simulator import Simulator
+from router.testing.simulator import Simulator
 from router.types import ChatRequest
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from router import Router
-from router.simulator import API_KEYS
+from router.testing.simulator import API_KEYS
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 

@@ -119,3 +119,32 @@ def test_unknown_name_is_an_attribute_error():
         router.Nope  # noqa: B018
     with pytest.raises(ImportError):
         from router import Nope  # type: ignore[attr-defined]  # noqa: F401
+
+
+SIMULATOR_LAYERS = (
+    "http",
+    "model",
+    "openai",
+    "anthropic",
+    "majestix",
+    "providers",
+    "catalogs",
+    "core",
+)
+"""The simulator's modules, lowest first: each may import only those before it."""
+
+
+def test_simulator_modules_import_only_lower_ones():
+    package = ROOT / "router" / "testing" / "simulator"
+    assert {p.stem for p in package.glob("*.py")} == {"__init__", *SIMULATOR_LAYERS}
+    for index, name in enumerate(SIMULATOR_LAYERS):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        } | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        ours = {m for m in imported if m == "router" or m.startswith("router.")}
+        allowed = {f"router.testing.simulator.{lower}" for lower in SIMULATOR_LAYERS[:index]}
+        assert ours <= allowed, f"{name} imports {sorted(ours - allowed)}"
+        assert not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree))

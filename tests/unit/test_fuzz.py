@@ -43,7 +43,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.provider import Provider
-from router.simulator import CATALOGS
+from router.testing.simulator import CATALOGS
 from router.wire.anthropic_messages import AnthropicStream
 from router.wire.openai_chat import OpenAIStream
 from router.wire.retry_after import parse_retry_after

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from router.simulator import Simulator
+from router.testing.simulator import Simulator
 
 KINDS = ("pinstripes", "pipellm", "inference-api", "routstr", "openrouter", "openai")
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from router import CatalogError, Router
-from router.simulator import CATALOGS, Reply
+from router.testing.simulator import CATALOGS, Reply
 from tests.wire.conftest import KINDS, config, provider_conf
 
 pytestmark = pytest.mark.wire

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from router.cli import main
-from router.simulator import Reply
+from router.testing.simulator import Reply
 from tests.wire.conftest import KINDS, config
 
 pytestmark = pytest.mark.wire

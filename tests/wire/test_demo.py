@@ -21,7 +21,7 @@ from router.demo import (
     run_demo,
     workload,
 )
-from router.simulator import API_KEYS, Simulator
+from router.testing.simulator import API_KEYS, Simulator
 
 from .conftest import config
 

@@ -33,7 +33,7 @@ from router.errors import (
     Unavailable,
     UpstreamError,
 )
-from router.simulator import Reply, Simulator
+from router.testing.simulator import Reply, Simulator
 from router.types import ChatRequest
 from router.wire.aiohttp_transport import AiohttpClient
 from tests.wire.conftest import config, provider_conf

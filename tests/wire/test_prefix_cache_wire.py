@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from router import Router
-from router.simulator import Reply
 from router.state.prefix import MemoryPrefixes
+from router.testing.simulator import Reply
 from tests.wire.conftest import config, provider_conf
 
 pytestmark = pytest.mark.wire

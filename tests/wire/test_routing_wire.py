@@ -19,7 +19,7 @@ from router.errors import (
     Rejected,
     StreamInterrupted,
 )
-from router.simulator import Reply, prompt_tokens_of
+from router.testing.simulator import Reply, prompt_tokens_of
 from tests.wire.conftest import config, provider_conf
 
 pytestmark = pytest.mark.wire

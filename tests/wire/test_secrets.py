@@ -25,7 +25,7 @@ import yaml
 from router import Router
 from router.cli import main
 from router.errors import ConfigError, RouterError
-from router.simulator import API_KEYS, Reply, Simulator
+from router.testing.simulator import API_KEYS, Reply, Simulator
 from router.types import ChatRequest
 from tests.wire.conftest import KINDS
 

@@ -24,7 +24,7 @@ from router.cli import main
 from router.config import ServerSettings, load_yaml, resolve, server_settings
 from router.plugins import Plugins
 from router.serving.server import MISSING_EXTRA, create_app
-from router.simulator import API_KEYS, Reply
+from router.testing.simulator import API_KEYS, Reply
 from tests.wire.conftest import config
 
 pytestmark = pytest.mark.wire

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from router.simulator import (
+from router.testing.simulator import (
     API_KEYS,
     CATALOGS,
     PROVIDERS,
@@ -1657,3 +1657,13 @@ def test_cache_rule_and_clock_arguments(sim: Simulator) -> None:
     assert sim.now() == before + 2.5
     sim.reset()
     assert sim.now() == before + 2.5  # reset empties the caches, the clock goes on
+
+
+def test_the_old_module_still_exports_the_simulator() -> None:
+    # router.simulator is a shim over router.testing.simulator: the same objects.
+    import router.simulator as old
+    import router.testing.simulator as new
+
+    assert old.__all__ == new.__all__
+    assert all(getattr(old, name) is getattr(new, name) for name in new.__all__)
+    assert old.Simulator is Simulator

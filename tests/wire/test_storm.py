@@ -22,8 +22,8 @@ import pytest
 
 from router import Router
 from router.errors import RouterError
-from router.simulator import Reply, Simulator
 from router.state.prefix import MemoryPrefixes
+from router.testing.simulator import Reply, Simulator
 
 KINDS = ("pinstripes", "routstr", "openrouter", "pipellm")
 GROUP = [

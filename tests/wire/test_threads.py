@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from router import Router
-from router.simulator import Reply, Simulator
 from router.state.cooldowns import MemoryCooldowns
+from router.testing.simulator import Reply, Simulator
 from tests.wire.conftest import KINDS, config
 
 pytestmark = pytest.mark.wire

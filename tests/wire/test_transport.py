@@ -12,7 +12,7 @@ import pytest
 
 from router import Router
 from router.serving.transport import AsyncRouterTransport, RouterTransport
-from router.simulator import API_KEYS, Reply
+from router.testing.simulator import API_KEYS, Reply
 from tests.wire.conftest import config
 
 pytestmark = pytest.mark.wire

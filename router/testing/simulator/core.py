@@ -1,0 +1,421 @@
+"""The :class:`Simulator`: the simulated providers on one loopback HTTP server, their
+scripts, records, keys, catalogs and prefix caches."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from router.testing.simulator.catalogs import CATALOGS
+from router.testing.simulator.http import (
+    _UNSET,
+    Recorded,
+    Reply,
+    _Cacheable,
+    _Call,
+    _merge,
+    _phrase,
+    _Response,
+    _Server,
+)
+from router.testing.simulator.model import _count, _Element, _elements
+from router.testing.simulator.openai import _SimProvider
+from router.testing.simulator.providers import _PROVIDERS, API_KEYS, _provider
+
+
+@dataclass(frozen=True)
+class _CacheRule:
+    """A provider's prefix-caching rule (see :meth:`Simulator.set_cache_rule`)."""
+
+    min_tokens: int = 1024
+    step: int = 128
+    lifetime: float = 300.0
+    enabled: bool = True
+    all_models: bool = False
+
+    def rounded(self, tokens: int) -> int:
+        """Cached tokens for a shared prefix of ``tokens``: 0 below the minimum, else
+        the minimum plus whole steps."""
+        if tokens < self.min_tokens or tokens <= 0:
+            return 0
+        return self.min_tokens + (tokens - self.min_tokens) // self.step * self.step
+
+
+_DEFAULT_RULE = _CacheRule()
+
+
+def _positive_rate(value: object) -> bool:
+    """Whether ``value`` is a price above zero (a number or a numeric string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        return Decimal(str(value)) > 0
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def _prefix_keys(elements: list[_Element]) -> list[bytes]:
+    """One key per prefix of ``elements`` (k = 1..n): a hash chained over the identities."""
+    keys: list[bytes] = []
+    digest = b""
+    for element in elements:
+        digest = hashlib.blake2b(digest + element.identity.encode(), digest_size=16).digest()
+        keys.append(digest)
+    return keys
+
+
+class Simulator:
+    """The simulated providers on one loopback HTTP server (see the module docstring).
+
+    ``with Simulator() as sim:`` starts and stops it; all methods are thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._scripts: dict[str, deque[Reply]] = {}
+        self._records: dict[str, list[Recorded]] = {}
+        self._down: set[str] = set()
+        self._catalogs: dict[str, object] = {}
+        self._keys: dict[str, str] = {}
+        self._cache_read: dict[str, int] = {}
+        self._cache_write: dict[str, int] = {}
+        self._rules: dict[str, _CacheRule] = {}
+        # provider -> (model, prefix key) -> the simulator time of its last use
+        self._prefixes: dict[str, dict[tuple[str, bytes], float]] = {}
+        self._clock = 0.0
+        self.reset()
+
+    # lifecycle
+
+    def start(self) -> Simulator:
+        """Bind 127.0.0.1 on a free port and serve in a daemon thread; returns self."""
+        if self._server is None:
+            self._server = _Server(self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},  # so that stop() returns quickly
+                name="router-simulator",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket; a no-op when not running."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (only once started)."""
+        if self._server is None:
+            msg = "the simulator is not running: call start() first"
+            raise RuntimeError(msg)
+        return self._server.server_port
+
+    def base_url(self, provider: str) -> str:
+        """The base URL a router config should use for ``provider``."""
+        p = _provider(provider)
+        return f"http://127.0.0.1:{self.port}{p.mount}{p.api_root}"
+
+    # scripting and inspection
+
+    def api_key(self, provider: str) -> str:
+        """The key ``provider`` currently accepts (``API_KEYS`` unless changed)."""
+        with self._lock:
+            return self._keys[_provider(provider).name]
+
+    def set_api_key(self, provider: str, key: str) -> None:
+        """Make ``provider`` accept ``key`` instead (until :meth:`reset`)."""
+        with self._lock:
+            self._keys[_provider(provider).name] = key
+
+    def script(self, provider: str, replies: Iterable[Reply]) -> None:
+        """Append ``replies`` to ``provider``'s queue: one per request, any route."""
+        queued = list(replies)
+        if not all(isinstance(r, Reply) for r in queued):
+            msg = "script() takes Reply objects"
+            raise TypeError(msg)
+        with self._lock:
+            self._scripts[_provider(provider).name].extend(queued)
+
+    def catalog(self, provider: str) -> object:
+        """A deep copy of the payload ``provider``'s catalog route serves now."""
+        with self._lock:
+            return copy.deepcopy(self._catalogs[_provider(provider).name])
+
+    def set_catalog(self, provider: str, payload: object) -> None:
+        """Serve ``payload`` (any JSON-able object, deep-copied) on the catalog route."""
+        json.dumps(payload)  # fail here, not in the server thread
+        with self._lock:
+            self._catalogs[_provider(provider).name] = copy.deepcopy(payload)
+
+    def set_down(self, provider: str, down: bool) -> None:
+        """While down, every request to ``provider`` not answered by the script gets 503."""
+        name = _provider(provider).name
+        with self._lock:
+            if down:
+                self._down.add(name)
+            else:
+                self._down.discard(name)
+
+    def set_cached_tokens(self, provider: str, tokens: int) -> None:
+        """Make every chat answer of ``provider`` report ``min(tokens, prompt)`` cached
+        prompt tokens (until :meth:`reset`). Majestix reports no tokens.
+
+        This override wins over the prefix cache: while it (or
+        :meth:`set_cache_write_tokens`) is set, ``provider``'s answers report exactly the
+        overrides (0 for one not set) and its prefix cache is neither read nor written.
+        """
+        name = _provider(provider).name
+        with self._lock:
+            self._cache_read[name] = _tokens_arg(tokens)
+
+    def set_cache_write_tokens(self, provider: str, tokens: int) -> None:
+        """Make PipeLLM's Anthropic route (``/v1/messages``) report
+        ``min(tokens, prompt - cached)`` as ``cache_creation_input_tokens``."""
+        name = _provider(provider).name
+        if name != "pipellm":
+            msg = f"cache-write tokens are reported by pipellm's /v1/messages only, not {name!r}"
+            raise ValueError(msg)
+        with self._lock:
+            self._cache_write[name] = _tokens_arg(tokens)
+
+    def set_cache_rule(
+        self,
+        provider: str,
+        *,
+        min_tokens: int = 1024,
+        step: int = 128,
+        lifetime: float = 300.0,
+        enabled: bool = True,
+        all_models: bool = False,
+    ) -> None:
+        """Set how ``provider`` caches prompt prefixes (until :meth:`reset`).
+
+        ``min_tokens``: shortest prefix cached; ``step``: automatic caching rounds the
+        cached tokens above ``min_tokens`` down to whole steps (the Anthropic route does
+        not); ``lifetime``: seconds a prefix stays cached after its last use, on the
+        simulator's clock (:meth:`advance`); ``enabled=False``: a deployment that never
+        reports cache hits; ``all_models=True``: cache every model, whatever its catalog
+        lists (how to make the vLLM-like ``openai`` server cache). Every argument left
+        out takes its default; the cached prefixes are kept.
+        """
+        name = _provider(provider).name
+        if _count(min_tokens) is None:
+            msg = f"min_tokens must be an int >= 0, not {min_tokens!r}"
+            raise ValueError(msg)
+        if _count(step) is None or step < 1:
+            msg = f"step must be an int >= 1, not {step!r}"
+            raise ValueError(msg)
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+            msg = f"lifetime must be a number of seconds > 0, not {lifetime!r}"
+            raise ValueError(msg)
+        rule = _CacheRule(min_tokens, step, float(lifetime), bool(enabled), bool(all_models))
+        with self._lock:
+            self._rules[name] = rule
+
+    def now(self) -> float:
+        """The simulator's clock, in seconds (starts at 0; only :meth:`advance` moves it)."""
+        with self._lock:
+            return self._clock
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulator's clock forward by ``seconds`` (>= 0): cached prefixes age
+        without the test sleeping. :meth:`reset` does not turn it back."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            msg = f"seconds must be a number >= 0, not {seconds!r}"
+            raise ValueError(msg)
+        with self._lock:
+            self._clock += seconds
+
+    def cache_size(self, provider: str) -> int:
+        """How many prefixes ``provider``'s caches hold now (all models, expired ones
+        dropped)."""
+        name = _provider(provider).name
+        with self._lock:
+            self._expire(name)
+            return len(self._prefixes[name])
+
+    def _expire(self, name: str) -> dict[tuple[str, bytes], float]:
+        """``name``'s cached prefixes, those past their lifetime dropped (lock held)."""
+        held = self._prefixes[name]
+        oldest = self._clock - self._rules.get(name, _DEFAULT_RULE).lifetime
+        for key in [k for k, used in held.items() if used < oldest]:
+            del held[key]
+        return held
+
+    def _prompt_cache(
+        self,
+        provider: _Cacheable,
+        call: _Call,
+        entry: Mapping[str, Any],
+        body: Mapping[str, Any],
+        *,
+        explicit: bool,
+    ) -> tuple[int, int]:
+        """Cache-read and cache-write tokens of an answer to ``body`` on ``provider``.
+
+        Reads ``provider``'s prefix cache for the model (``entry`` is its catalog
+        entry) and, when the answer completes, writes the prompt's prefixes to it:
+        automatically, or at ``cache_control`` breakpoints when ``explicit``.
+        """
+        name, model = provider.name, str(body.get("model"))
+        elements = _elements(body)
+        totals = [0]  # totals[k] = tokens of the first k elements
+        for element in elements:
+            totals.append(totals[-1] + element.tokens)
+        prompt = totals[-1]
+        keys = _prefix_keys(elements)
+        with self._lock:
+            if name in self._cache_read or name in self._cache_write:
+                read = min(self._cache_read.get(name, 0), prompt)
+                return read, min(self._cache_write.get(name, 0), prompt - read)
+            rule = self._rules.get(name, _DEFAULT_RULE)
+            if not rule.enabled:
+                return 0, 0
+            if not rule.all_models and not _positive_rate(provider.cache_read_rate(entry)):
+                return 0, 0
+            held = self._expire(name)
+            now = self._clock
+            if explicit:
+                ends = [k for k, element in enumerate(elements, 1) if element.breakpoint]
+                if not ends:
+                    return 0, 0
+                last = ends[-1]
+            else:
+                ends, last = list(range(1, len(elements) + 1)), len(elements)
+            hit = max(
+                (k for k in range(1, last + 1) if (model, keys[k - 1]) in held),
+                default=0,
+            )
+            read = totals[hit] if totals[hit] >= rule.min_tokens else 0
+            if call.completes:
+                for k in range(1, hit + 1):  # using a prefix refreshes it
+                    if (model, keys[k - 1]) in held:
+                        held[model, keys[k - 1]] = now
+                for k in ends:
+                    if totals[k] >= rule.min_tokens and totals[k] > 0:
+                        held[model, keys[k - 1]] = now
+        if explicit:
+            written = totals[last] - read if totals[last] >= rule.min_tokens else 0
+            return read, max(written, 0)
+        return min(rule.rounded(read), prompt), 0
+
+    def requests(self, provider: str) -> list[Recorded]:
+        """Every request ``provider`` received (401s included), oldest first."""
+        with self._lock:
+            return list(self._records[_provider(provider).name])
+
+    def reset(self) -> None:
+        """Clear scripts, records, down flags and cache-token settings; restore the
+        default catalogs, keys and cache rules; empty every prefix cache (the clock
+        keeps its time)."""
+        with self._lock:
+            self._scripts = {name: deque() for name in _PROVIDERS}
+            self._records = {name: [] for name in _PROVIDERS}
+            self._down = set()
+            self._catalogs = {name: copy.deepcopy(CATALOGS[name]) for name in _PROVIDERS}
+            self._keys = dict(API_KEYS)
+            self._cache_read = {}
+            self._cache_write = {}
+            self._rules = {}
+            self._prefixes = {name: {} for name in _PROVIDERS}
+
+    # dispatch (called from the server's threads)
+
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> _Response:
+        parts = urlsplit(target)
+        path, query = parts.path, parts.query
+        provider = next(
+            (p for p in _PROVIDERS.values() if path == p.mount or path.startswith(p.mount + "/")),
+            None,
+        )
+        if provider is None:
+            return _Response.of_json(404, {"error": f"no simulated provider at {path}"})
+        rest = path[len(provider.mount) :] or "/"
+        with self._lock:
+            self._records[provider.name].append(Recorded(method, target, headers, body))
+            queue = self._scripts[provider.name]
+            reply = queue.popleft() if queue else None
+            down = provider.name in self._down
+            key = self._keys[provider.name]
+        if reply is not None and reply.delay:
+            time.sleep(reply.delay)
+        if reply is not None and reply.scripted_body:
+            response = self._scripted(provider, rest, reply)
+        else:
+            call = _Call(self, method, rest, query, headers, body, key, reply)
+            response = self._normal(provider, call, down, key)
+            if reply is not None and reply.headers:
+                response = replace(response, headers=_merge(response.headers, reply.headers))
+        if reply is not None and reply.cut_after is not None:
+            response = response.broken(reply.cut_after)
+        return response
+
+    @staticmethod
+    def _scripted(provider: _SimProvider, path: str, reply: Reply) -> _Response:
+        if reply.json is not _UNSET:
+            return _Response.of_json(reply.status, reply.json, reply.headers)
+        if reply.body is not None:
+            data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+            html = data.lstrip().startswith(b"<")
+            kind = "text/html; charset=utf-8" if html else "application/json"
+            return _Response(reply.status, data, _merge({"Content-Type": kind}, reply.headers))
+        message = f"{_phrase(reply.status)} (simulated)"
+        payload = provider.error_payload(reply.status, message, path)
+        return _Response.of_json(reply.status, payload, reply.headers)
+
+    @staticmethod
+    def _normal(provider: _SimProvider, call: _Call, down: bool, key: str) -> _Response:
+        def error(status: int, message: str, headers: Mapping[str, str] = {}) -> _Response:
+            payload = provider.error_payload(status, message, call.path)
+            return _Response.of_json(status, payload, headers)
+
+        if down:
+            return error(503, f"{provider.name} is temporarily unavailable (simulated outage)")
+        if not provider.authorized(call.headers, key):
+            return error(401, "Invalid or missing API key")
+        handler = provider.routes.get((call.method, call.path))
+        if handler is not None:
+            return handler(call)
+        allowed = sorted(m for m, p in provider.routes if p == call.path)
+        if allowed:
+            return error(405, "Method not allowed", {"Allow": ", ".join(allowed)})
+        return error(404, f"Not found: {call.method} {call.path}")
+
+
+def _tokens_arg(tokens: int) -> int:
+    if _count(tokens) is None:
+        msg = f"tokens must be an int >= 0, not {tokens!r}"
+        raise ValueError(msg)
+    return tokens
