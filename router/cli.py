@@ -10,6 +10,9 @@ it is installed and stdout is a terminal; plain aligned text otherwise) or, with
 non-loopback address unless ``server.api_keys`` is set.
 Exit status: 0 ok; 1 a provider or the request failed, or a command could not run (a
 missing extra); 2 the configuration, the command line or the request given is wrong.
+
+Longer than most modules: every command is a short function of its own, and they share
+the parser, the config lookup and the table printers kept here.
 """
 
 from __future__ import annotations

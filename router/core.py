@@ -43,8 +43,10 @@ from router.state.prefix import CacheRule, MemoryPrefixes, PrefixState
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
+    import httpx
+
     from router.provider import Provider
-    from router.serving.transport import AsyncRouterTransport, RouterTransport
+
 
 __all__ = ["Router"]
 
@@ -340,7 +342,7 @@ class Router:
 
     # -- OpenAI wire format ------------------------------------------------------------
 
-    def transport(self) -> RouterTransport:
+    def transport(self) -> httpx.BaseTransport:
         """An ``httpx`` transport that answers OpenAI's ``/chat/completions`` and
         ``/models`` with this router: ``openai.OpenAI(base_url="http://router/v1",
         api_key="x", http_client=httpx.Client(transport=router.transport()))``."""
@@ -348,7 +350,7 @@ class Router:
 
         return RouterTransport(self)
 
-    def async_transport(self) -> AsyncRouterTransport:
+    def async_transport(self) -> httpx.AsyncBaseTransport:
         """Async :meth:`transport`, for ``httpx.AsyncClient`` and ``openai.AsyncOpenAI``."""
         from router.serving.transport import AsyncRouterTransport
 

@@ -22,6 +22,10 @@ its entries read (:meth:`Provider.parse_model`), and registers itself::
 
 Provider-specific YAML keys go on a subclass of :class:`ProviderOptions` named by the
 class attribute ``Options``; unknown keys are rejected there.
+
+Longer than most modules (~650 lines): :class:`Provider` is one base class whose parts
+(options, clients, auth, catalog, error reading, send and stream) plugins override one
+by one; splitting it would scatter the one class a plugin author reads.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ events) back into OpenAI completions and chunks. Pure: no IO.
 Usage differs from OpenAI's: Anthropic's ``input_tokens`` **excludes**
 ``cache_read_input_tokens`` and ``cache_creation_input_tokens`` (DESIGN.md, wire facts),
 so the prompt count is the sum of the three.
+
+Longer than most modules (~550 lines) on purpose: both directions of one dialect (the
+request, the whole answer, the stream events) stay together, since each must agree with
+the others about blocks, tool calls and usage.
 """
 
 from __future__ import annotations
