@@ -23,7 +23,9 @@ class Capabilities(Filter):
     def judge(self, request: ChatRequest, card: ModelCard, context: RoutingContext) -> Judgement:
         return self._judge(request, card.supports_tools, card.supports_vision)
 
-    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+    def judge_traits(
+        self, request: ChatRequest, traits: CardTraits, context: RoutingContext
+    ) -> Judgement:
         return self._judge(request, traits.supports_tools, traits.supports_vision)
 
     def _judge(self, request: ChatRequest, tools: bool | None, vision: bool | None) -> Judgement:

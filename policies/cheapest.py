@@ -35,14 +35,14 @@ class Cheapest(Ranking):
     """With ``prefix_cache``: how many later requests are expected to reuse this
     request's prompt as their prefix; 0 decides on this request alone."""
 
-    def output_tokens(self, request: ChatRequest) -> int:
-        """The completion tokens this request is expected to produce."""
+    def output_tokens(self, request: ChatRequest, context: RoutingContext) -> int:
+        """The completion tokens this request is expected to produce: the chain's figure
+        (this policy's ``expected_output_tokens`` when set), capped by ``max_tokens``."""
+        if "expected_output_tokens" not in self.model_fields_set:
+            return context.expected_output
         limit = request.output_limit
-        return (
-            self.expected_output_tokens
-            if limit is None
-            else min(limit, self.expected_output_tokens)
-        )
+        expected = self.expected_output_tokens
+        return expected if limit is None else min(limit, expected)
 
     def cost(
         self, request: ChatRequest, card: ModelCard, output: int, context: RoutingContext
@@ -62,13 +62,13 @@ class Cheapest(Ranking):
     def rank(
         self, request: ChatRequest, card: ModelCard, context: RoutingContext
     ) -> Decimal | None:
-        return self.cost(request, card, self.output_tokens(request), context)
+        return self.cost(request, card, self.output_tokens(request, context), context)
 
     def rank_floor(self, request: ChatRequest, context: RoutingContext) -> tuple[int, float]:
         # cost >= prompt x prompt floor + (1 + reuse) x output x completion floor: each
         # later request reusing the prompt pays at least the output again.
         reuse = self.expected_reuse if self.prefix_cache else Decimal(0)
-        output = self.output_tokens(request)
+        output = self.output_tokens(request, context)
         return max(1, request.estimated_prompt_tokens), float((1 + reuse) * output)
 
 

@@ -1,9 +1,17 @@
 """``context_fit``: the estimated prompt plus the expected output must fit the context.
 
 The output counted is the request's ``max_tokens`` (or ``max_completion_tokens``), else
-``expected_output_tokens``. A ``max_tokens`` above the model's output limit excludes it
-too. Unknown context lengths are kept, ranked after known ones (or excluded with
-``unknown: exclude``).
+the expected output (``expected_output_tokens``, one figure for the whole chain). A
+``max_tokens`` above the model's output limit excludes it too.
+
+The prompt counted is the estimate calibrated by what the deployment reported before,
+but never less than the raw estimate minus 10% (:data:`CALIBRATION_MARGIN`): a few
+answers that counted fewer tokens than estimated cannot loosen a hard limit.
+
+An unknown context length is judged by risk: every chat model has at least
+``assume_context`` tokens (default 8,192), so a request that needs no more is kept as
+if the length were known; one that needs more is ranked after known ones (or excluded
+with ``unknown: exclude``).
 """
 
 from __future__ import annotations
@@ -18,12 +26,27 @@ from router.planning.context import RoutingContext
 from router.policy import CardTraits, Filter, Judgement
 from router.types import ChatRequest
 
+CALIBRATION_MARGIN = 0.1
+"""The share of the raw prompt estimate that calibration may take off in this check."""
+
 
 class ContextFit(Filter):
     expected_output_tokens: int = Field(default=300, ge=0)
-    """Output tokens assumed when the request sets no ``max_tokens``."""
+    """Output tokens assumed when the request sets no ``max_tokens`` (one figure for the
+    chain: ``cheapest`` uses the same)."""
     unknown: Literal["allow", "exclude"] = "allow"
-    """What to do with a candidate whose context length is unknown."""
+    """What to do with a candidate whose context length is unknown and not assumed."""
+    assume_context: int = Field(default=8192, ge=0)
+    """Tokens every chat model is assumed to hold: an unknown context length costs
+    nothing for a request that needs no more."""
+
+    def _output(self, request: ChatRequest, context: RoutingContext) -> int:
+        limit = request.output_limit
+        if limit is not None:
+            return limit
+        if "expected_output_tokens" in self.model_fields_set:
+            return self.expected_output_tokens
+        return context.typical_output
 
     def judge(self, request: ChatRequest, card: ModelCard, context: RoutingContext) -> Judgement:
         limit = request.output_limit
@@ -31,9 +54,10 @@ class ContextFit(Filter):
         if limit is not None and most is not None and limit > most:
             return "exclude", f"max_tokens {limit} > max output {most}"
         if card.context_length is None:
-            return self.unknown_verdict, "context length unknown"
-        output = limit if limit is not None else self.expected_output_tokens
-        prompt = context.prompt_tokens(card)
+            return self._unknown(request, context)
+        output = self._output(request, context)
+        raw = request.estimated_prompt_tokens
+        prompt = max(context.prompt_tokens(card), raw - int(raw * CALIBRATION_MARGIN))
         if card.context_length < prompt + output:
             return "exclude", (
                 f"context {card.context_length} < {prompt + output} needed"
@@ -41,10 +65,20 @@ class ContextFit(Filter):
             )
         return None
 
-    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+    def judge_traits(
+        self, request: ChatRequest, traits: CardTraits, context: RoutingContext
+    ) -> Judgement:
         # A card with a known context length may still be excluded (too short, or an
-        # output limit below max_tokens); one without is demoted or excluded whole.
-        return None if traits.context_known else (self.unknown_verdict, "context length unknown")
+        # output limit below max_tokens); one without is judged by the request's size.
+        return None if traits.context_known else self._unknown(request, context)
+
+    def _unknown(self, request: ChatRequest, context: RoutingContext) -> Judgement:
+        needed = request.estimated_prompt_tokens + self._output(request, context)
+        if needed <= self.assume_context:
+            return None
+        return self.unknown_verdict, (
+            f"context length unknown; ~{needed} tokens needed > {self.assume_context} assumed"
+        )
 
 
 @hookimpl

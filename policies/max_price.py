@@ -31,7 +31,7 @@ class MaxPrice(Filter):
 
     def judge(self, request: ChatRequest, card: ModelCard, context: RoutingContext) -> Judgement:
         if card.pricing is None:
-            return self.judge_traits(request, CardTraits.of(card))
+            return self.judge_traits(request, CardTraits.of(card), context)
         if self.prompt_per_mtok is None and self.completion_per_mtok is None:
             return None
         rates = card.pricing.rates_for(context.prompt_tokens(card))
@@ -45,7 +45,9 @@ class MaxPrice(Filter):
         ]
         return ("exclude", "; ".join(over)) if over else None
 
-    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+    def judge_traits(
+        self, request: ChatRequest, traits: CardTraits, context: RoutingContext
+    ) -> Judgement:
         capped = self.prompt_per_mtok is not None or self.completion_per_mtok is not None
         if capped and not traits.priced:
             return "exclude", "no published price"

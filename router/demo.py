@@ -409,7 +409,7 @@ def _ranking(router: Router, request: Mapping[str, Any]) -> dict[str, Decimal]:
         return {}
     req = ChatRequest.model_validate(request)
     context = router.planner.context(req)
-    output = policy.output_tokens(req)
+    output = policy.output_tokens(req, context)
     figures: dict[str, Decimal] = {}
     for name in router.providers:
         for card in router.catalog(name).models:

@@ -111,7 +111,9 @@ class Filter(Policy):
     def judge(self, request: ChatRequest, card: ModelCard, context: RoutingContext) -> Judgement:
         """None to keep ``card``; ``("exclude", why)`` or ``("demote", why)`` otherwise."""
 
-    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+    def judge_traits(
+        self, request: ChatRequest, traits: CardTraits, context: RoutingContext
+    ) -> Judgement:
         """What :meth:`judge` says of *every* card with ``traits``, known without the card:
         ``("exclude", why)`` when it excludes them all, ``("demote", why)`` when it
         demotes them all (it may still exclude some), None when it demotes none of them

@@ -40,7 +40,9 @@ class Budget(Filter):
             return "exclude", f"expected ${cost:.6f} > budget ${self.max_usd}"
         return None
 
-    def judge_traits(self, request: ChatRequest, traits: CardTraits) -> Judgement:
+    def judge_traits(
+        self, request: ChatRequest, traits: CardTraits, context: RoutingContext
+    ) -> Judgement:
         # Every unpriced card is out; a priced one is judged on its own.
         return None if traits.priced else ("exclude", "no published price")
 

@@ -48,6 +48,7 @@ class RoutingContext:
         caching: Caching = _no_caching,
         prefix_cache: bool = False,
         expected_output: int | None = None,
+        output_source: str = "default",
     ) -> None:
         self.request = request
         """The request being routed."""
@@ -56,14 +57,18 @@ class RoutingContext:
         self.prefix_cache = prefix_cache and prefixes is not None
         """Whether a policy prices the prefix cache (else nothing is hashed or remembered
         for it: only explicit caching's breakpoints need the prompt's prefixes)."""
+        typical = DEFAULT_EXPECTED_OUTPUT if expected_output is None else expected_output
+        self.typical_output = typical
+        """Completion tokens a typical answer has: the chain's ``expected_output_tokens``
+        (the policy that sets one), else 300."""
         limit = request.output_limit
-        if expected_output is None:
-            self.expected_output = limit or DEFAULT_EXPECTED_OUTPUT
-        else:
-            self.expected_output = expected_output if limit is None else min(limit, expected_output)
-        """Completion tokens expected: the chain's ``expected_output_tokens`` (its first
-        policy that states one), capped by the request's ``max_tokens``; else the cap,
-        else 300."""
+        capped = limit is not None and limit < typical
+        self.expected_output = limit if capped and limit is not None else typical
+        """Completion tokens expected for this request: ``typical_output`` capped by the
+        request's ``max_tokens``. One figure for every policy and the route."""
+        self.output_source = "max_tokens" if capped else output_source
+        """Where ``expected_output`` comes from: ``max_tokens``, the option that set it
+        (``cheapest.expected_output_tokens``), or ``default``."""
         self.costs: dict[tuple[str, int, bool], Decimal | None] = {}
         """``request_cost`` memo: (ref, output tokens, prefix_cache) → USD."""
         self.more: Iterator[ModelCard] | None = None

@@ -13,12 +13,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from router.catalog import Catalog, ModelCard
-from router.errors import CatalogError, NoRouteError
+from router.errors import CatalogError, ConfigError, NoRouteError
 from router.planning.context import Caching, RoutingContext
 from router.planning.cost import request_cost
 from router.planning.route import Estimate, Exclusion, Route
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
-from router.policy import Filter, Policy
+from router.policy import Filter, Policy, Ranking
 from router.state.cooldowns import CooldownState
 from router.state.prefix import PrefixState
 from router.types import ChatRequest
@@ -34,7 +34,9 @@ class ChainTraits:
     """What the policy chain as a whole implies for every request, worked out once."""
 
     expected_output: int | None
-    """``expected_output_tokens`` of the first policy that states it."""
+    """``expected_output_tokens`` as a policy of the chain sets it (None: the default)."""
+    output_source: str
+    """Which option set it (``cheapest.expected_output_tokens``), or ``default``."""
     prefix_cache: bool
     """Whether some policy counts prefix-cache savings."""
     shortlisted: bool
@@ -42,15 +44,25 @@ class ChainTraits:
 
 
 def chain_traits(policies: Chain) -> ChainTraits:
-    """The traits of a policy chain."""
+    """The traits of a policy chain. One expected-output figure serves every policy:
+    two policies that set ``expected_output_tokens`` to different values are a
+    ``ConfigError`` (the second one's key path)."""
     output: int | None = None
+    source = "default"
     prefix_cache = False
-    for _, policy in policies:
+    for i, (name, policy) in enumerate(policies):
         expected = getattr(policy, "expected_output_tokens", None)
-        if output is None and isinstance(expected, int):
-            output = expected
+        if isinstance(expected, int) and "expected_output_tokens" in policy.model_fields_set:
+            if output is None:
+                output, source = expected, f"{name}.expected_output_tokens"
+            elif expected != output:
+                raise ConfigError(
+                    f"policy[{i}].{name}.expected_output_tokens",
+                    f"{expected} differs from {source} ({output}): one figure serves"
+                    " every policy; set it once",
+                )
         prefix_cache = prefix_cache or getattr(policy, "prefix_cache", False) is True
-    return ChainTraits(output, prefix_cache, shortlisted_chain(policies))
+    return ChainTraits(output, source, prefix_cache, shortlisted_chain(policies))
 
 
 class Planner:
@@ -73,6 +85,10 @@ class Planner:
         self.cooldowns = cooldowns
         self.prefixes = prefixes
         self.caching = caching
+        self._ranking = next(
+            (policy for _, policy in reversed(policies) if isinstance(policy, Ranking)), None
+        )
+        """The chain's last ranking policy: its figure decides the order (stable sorts)."""
         self._indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
         self._indexes_lock = threading.Lock()
 
@@ -84,6 +100,7 @@ class Planner:
             caching=self.caching,
             prefix_cache=self.traits.prefix_cache,
             expected_output=self.traits.expected_output,
+            output_source=self.traits.output_source,
         )
 
     def providers_for(self, model: str) -> list[str]:
@@ -110,8 +127,8 @@ class Planner:
         exclusions examined, with ``unexamined`` counting the cards never judged.
         Without it (``explain``), every card is judged and every exclusion listed.
         """
-        route = Route(model=request.model)
         context = self.context(request)
+        route = Route(model=request.model, output_source=context.output_source)
         excluded = route.excluded
         if request.model == "auto":
             for name, catalog in catalogs.items():
@@ -136,7 +153,9 @@ class Planner:
         if unsure:
             # A candidate some policy was unsure of ranks after every sure one (stable sort).
             cards.sort(key=lambda card: len(unsure.get(card.ref, ())))
-        route.candidates = [_estimate(context, card, unsure.get(card.ref, ())) for card in cards]
+        route.candidates = [
+            self._estimate(context, card, unsure.get(card.ref, ())) for card in cards
+        ]
         return route, cards, context
 
     def _cards(
@@ -222,7 +241,7 @@ class Planner:
                 if isinstance(policy, Filter)
                 and (judgement := policy.judge(request, card, context)) is not None
             ]
-            route.candidates.append(_estimate(context, card, unsure))
+            route.candidates.append(self._estimate(context, card, unsure))
         route.unexamined = len(index.cards) - len(examined)
         context.more = more
         return cards
@@ -241,30 +260,35 @@ class Planner:
             self._indexes[key] = (tuple(catalogs), index)
         return index
 
+    def _estimate(
+        self, context: RoutingContext, card: ModelCard, unsure: Iterable[str]
+    ) -> Estimate:
+        output = context.expected_output
+        prefix_cache = context.prefix_cache
+        cost = request_cost(context, card, output, prefix_cache=prefix_cache)
+        outlook = context.cache_outlook(card) if prefix_cache else None
+        cached = outlook.cached_tokens if outlook else 0
+        saved = None
+        rank = None
+        if self._ranking is not None:
+            rank = self._ranking.rank(context.request, card, context)
+        if outlook is not None and cost is not None and outlook.rule.mode != "none":
+            cold = request_cost(context, card, output)
+            saved = None if cold is None else cold - cost
+        return Estimate(
+            card.ref,
+            context.prompt_tokens(card),
+            output,
+            cost,
+            tuple(unsure),
+            cached_tokens=cached,
+            hit_rate=outlook.hit_rate if outlook and outlook.rule.mode != "none" else None,
+            saved=saved,
+            rank=None if rank == cost else rank,
+        )
+
 
 def _lookup(ref: str, catalogs: Mapping[str, Catalog | CatalogError]) -> ModelCard | None:
     provider, _, model_id = ref.partition(":")
     catalog = catalogs.get(provider)
     return catalog.card(model_id) if isinstance(catalog, Catalog) else None
-
-
-def _estimate(context: RoutingContext, card: ModelCard, unsure: Iterable[str]) -> Estimate:
-    output = context.expected_output
-    prefix_cache = context.prefix_cache
-    cost = request_cost(context, card, output, prefix_cache=prefix_cache)
-    outlook = context.cache_outlook(card) if prefix_cache else None
-    cached = outlook.cached_tokens if outlook else 0
-    saved = None
-    if outlook is not None and cost is not None and outlook.rule.mode != "none":
-        cold = request_cost(context, card, output)
-        saved = None if cold is None else cold - cost
-    return Estimate(
-        card.ref,
-        context.prompt_tokens(card),
-        output,
-        cost,
-        tuple(unsure),
-        cached_tokens=cached,
-        hit_rate=outlook.hit_rate if outlook and outlook.rule.mode != "none" else None,
-        saved=saved,
-    )

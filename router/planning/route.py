@@ -36,6 +36,9 @@ class Estimate:
     """The deployment's learned cache hit rate used for ``cached_tokens``."""
     saved: Decimal | None = None
     """USD the expected cache hits save on this request."""
+    rank: Decimal | None = None
+    """The figure the chain's ranking policy orders by, when it is not ``cost`` (with
+    ``expected_reuse``, ``cheapest`` ranks by this request and the later ones)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,9 @@ class Route:
     """Exact USD billed for the answer, from the live prices and the returned usage."""
     usage_estimated: bool = False
     """True when the provider returned no token counts and the router estimated them."""
+    output_source: str = "default"
+    """Where the candidates' expected output comes from: ``max_tokens``, the option
+    that set it (``cheapest.expected_output_tokens``), or ``default``."""
     unexamined: int = 0
     """Cards of a large catalog not judged one by one (a sent request's route is
     shortlisted; ``explain`` judges every card): none ranks before ``candidates``, and
@@ -84,6 +90,7 @@ class Route:
                     "expected_cached_tokens": c.cached_tokens,
                     "hit_rate": c.hit_rate,
                     "saved": None if c.saved is None else _plain(c.saved),
+                    "rank": None if c.rank is None else _plain(c.rank),
                 }
                 for c in self.candidates
             ],
@@ -97,11 +104,15 @@ class Route:
             "chosen": self.chosen,
             "cost": None if self.cost is None else _plain(self.cost),
             "usage_estimated": self.usage_estimated,
+            "output_source": self.output_source,
             "unexamined": self.unexamined,
         }
 
     def __str__(self) -> str:
         lines = [f"model {self.model!r}: {len(self.candidates)} candidates"]
+        if self.candidates:
+            output = self.candidates[0].output_tokens
+            lines[0] += f" (expected output {output} tokens: {self.output_source})"
         for i, c in enumerate(self.candidates, 1):
             cost = "unpriced" if c.cost is None else f"${_plain(c.cost)}"
             unsure = f"  (ranked after: {'; '.join(c.unsure)})" if c.unsure else ""
@@ -109,9 +120,10 @@ class Route:
             if c.hit_rate is not None:
                 saved = f"${_plain(c.saved)}" if c.saved is not None else "?"
                 cache = f"  cache ~{c.cached_tokens} tok (hit rate {c.hit_rate:.2f}, saves {saved})"
+            rank = f", ranks at ${_plain(c.rank)}" if c.rank is not None else ""
             lines.append(
                 f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
-                f"  est. {cost}{cache}{unsure}"
+                f"  est. {cost}{rank}{cache}{unsure}"
             )
         if self.unexamined:
             lines.append(

@@ -36,7 +36,6 @@ from router.catalog import ModelCard, Pricing
 from router.planning.context import RoutingContext
 from router.planning.route import Exclusion
 from router.policy import CardTraits, Filter, Policy, Ranking
-from router.types import ChatRequest
 
 __all__ = ["SHORTLIST_MIN_CARDS", "CardIndex", "shortlist", "shortlisted_chain"]
 
@@ -159,7 +158,7 @@ def shortlist(
 
     levels: dict[int, list[_Group]] = {}
     for traits, group in index.groups.items():
-        level = _group_level(traits, req, filters)
+        level = _group_level(traits, context, filters)
         if level is not None:
             levels.setdefault(level, []).append(group)
 
@@ -197,13 +196,13 @@ def shortlist(
 
 
 def _group_level(
-    traits: CardTraits, req: ChatRequest, filters: Sequence[tuple[str, Filter]]
+    traits: CardTraits, context: RoutingContext, filters: Sequence[tuple[str, Filter]]
 ) -> int | None:
     """The demotion level of every card with ``traits`` for ``req``, or None when a
     filter excludes them all (a needed capability stated absent, say)."""
     level = 0
     for _, policy in filters:
-        judgement = policy.judge_traits(req, traits)
+        judgement = policy.judge_traits(context.request, traits, context)
         if judgement is not None:
             if judgement[0] == "exclude":
                 return None

@@ -145,6 +145,25 @@ LEARNED_MAX = 50_000
 """Most refs :meth:`MemoryPrefixes.learned` lists (it stops tracking beyond)."""
 
 
+CALIBRATION_WEIGHT_TOKENS = 1_000
+"""An estimate this long (or longer) counts fully when calibrating; a shorter one counts
+in proportion, so a six-token request barely moves what long ones taught."""
+
+
+def next_calibration(current: float | None, estimated: int, reported: int, alpha: float) -> float:
+    """The prompt-token calibration of a deployment after it reported ``reported``
+    tokens for a request estimated at ``estimated`` (both > 0).
+
+    The ratio ``reported / estimated`` (clamped to 0.25-4) moves the calibration by a
+    share ``weight`` of the way, ``weight = min(1, estimated / 1,000)``: the first
+    observation from 1.0, later ones by ``alpha x weight`` (a moving average)."""
+    ratio = min(4.0, max(0.25, reported / estimated))
+    weight = min(1.0, estimated / CALIBRATION_WEIGHT_TOKENS)
+    if current is None:
+        return 1.0 + weight * (ratio - 1.0)
+    return current + alpha * weight * (ratio - current)
+
+
 class PrefixState(Protocol):
     """Where the prefix memory lives: in-process by default; a shared backend implements this."""
 
@@ -243,13 +262,10 @@ class MemoryPrefixes:
     def calibrate(self, key: str, estimated: int, reported: int) -> None:
         if estimated <= 0 or reported <= 0:
             return
-        ratio = min(4.0, max(0.25, reported / estimated))
         with self._lock:
             self._learn(key)
             current = self._ratios.get(key)
-            self._ratios[key] = (
-                ratio if current is None else (1 - self._alpha) * current + self._alpha * ratio
-            )
+            self._ratios[key] = next_calibration(current, estimated, reported, self._alpha)
 
     def calibration(self, key: str) -> float:
         with self._lock:

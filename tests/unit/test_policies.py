@@ -19,6 +19,7 @@ from router.catalog import ModelCard, PriceTier, Pricing
 from router.planning.context import RoutingContext
 from router.planning.cost import expected_cost
 from router.policy import Policy, Verdict
+from router.state.prefix import MemoryPrefixes
 from router.types import ChatRequest
 
 D = Decimal
@@ -139,21 +140,78 @@ def test_context_fit_excludes_too_short_with_numbers() -> None:
     assert str(need) in reason
 
 
-def test_context_fit_unknown_is_demoted() -> None:
+def test_context_fit_unknown_is_demoted_only_above_the_assumed_context() -> None:
     cards = [
         card("unknown"),
         card("big", context_length=128_000),
         card("huge", context_length=10**6),
     ]
-    verdict = apply(ContextFit(), request(), cards)
+    # ~1,004 prompt + 300 output tokens fit the 8,192 every chat model has: not demoted
+    small = apply(ContextFit(), request(), cards)
+    assert ids(small) == ["unknown", "big", "huge"]
+    assert small.demoted == {}
+    # 8,192 tokens needed exactly still fits; one more does not
+    fits = request(chars=(8192 - 300 - 4) * 4)
+    assert fits.estimated_prompt_tokens + 300 == 8192
+    assert apply(ContextFit(), fits, cards).demoted == {}
+    over = request(chars=(8192 - 300 - 4) * 4 + 1)
+    verdict = apply(ContextFit(), over, cards)
     assert ids(verdict) == ["unknown", "big", "huge"]
-    assert set(verdict.demoted) == {"p:unknown"}
+    assert verdict.demoted == {
+        "p:unknown": "context length unknown; ~8193 tokens needed > 8192 assumed"
+    }
     assert verdict.excluded == {}
+    # the floor is an option
+    assert apply(ContextFit(assume_context=1000), request(), cards).demoted == {
+        "p:unknown": "context length unknown; ~1304 tokens needed > 1000 assumed"
+    }
+
+
+def test_context_fit_calibration_cannot_loosen_the_limit_below_the_margin() -> None:
+    req = request(chars=40_000)  # ~10,004 tokens
+    tight = card("tight", context_length=9_300)
+    ctx = RoutingContext(req, prefixes=MemoryPrefixes())
+    assert ctx.prefixes is not None
+    ctx.prefixes.calibrate(tight.ref, estimated=10_000, reported=2_500)  # learned 0.25x
+    assert ctx.prompt_tokens(tight) == 2501
+    # counted: max(2,501, 10,004 - 1,000) = 9,004 + 300 output > 9,300
+    verdict = ContextFit().apply(req, [tight], ctx)
+    assert verdict.excluded == {"p:tight": "context 9300 < 9304 needed (~9004 prompt + 300 output)"}
+
+
+def test_one_expected_output_figure_serves_the_whole_chain() -> None:
+    from router.errors import ConfigError
+    from router.planning.plan import chain_traits
+
+    traits = chain_traits((("context_fit", ContextFit()), ("cheapest", Cheapest())))
+    assert (traits.expected_output, traits.output_source) == (None, "default")
+    traits = chain_traits(
+        (("context_fit", ContextFit()), ("cheapest", Cheapest(expected_output_tokens=500)))
+    )
+    assert (traits.expected_output, traits.output_source) == (
+        500,
+        "cheapest.expected_output_tokens",
+    )
+    with pytest.raises(ConfigError, match=r"policy\[1\]\.cheapest\.expected_output_tokens: 300"):
+        chain_traits(
+            (
+                ("context_fit", ContextFit(expected_output_tokens=500)),
+                ("cheapest", Cheapest(expected_output_tokens=300)),
+            )
+        )
+    # context_fit without its own figure counts the chain's
+    req = request()
+    ctx = RoutingContext(req, expected_output=5000, output_source="cheapest.expected_output_tokens")
+    small = card("small", context_length=6000)
+    assert (
+        "needed (~1004 prompt + 5000 output)"
+        in ContextFit().apply(req, [small], ctx).excluded[small.ref]
+    )
 
 
 def test_context_fit_unknown_exclude() -> None:
     cards = [card("unknown"), card("big", context_length=128_000)]
-    verdict = apply(ContextFit(unknown="exclude"), request(), cards)
+    verdict = apply(ContextFit(unknown="exclude"), request(chars=40_000), cards)
     assert ids(verdict) == ["big"]
     assert "unknown" in verdict.excluded["p:unknown"]
 
@@ -282,10 +340,14 @@ def test_cheapest_max_tokens_caps_expected_output(field: str) -> None:
     policy = Cheapest(expected_output_tokens=1000)
     assert ids(apply(policy, request(), [CHEAP_IN, CHEAP_OUT]))[0] == "cheap-out"
     capped = request(**{field: 10})
-    assert policy.output_tokens(capped) == 10
+    assert policy.output_tokens(capped, RoutingContext(capped)) == 10
     assert ids(apply(policy, capped, [CHEAP_OUT, CHEAP_IN]))[0] == "cheap-in"
     # a cap above the expectation does not raise it
-    assert policy.output_tokens(request(**{field: 5000})) == 1000
+    wide = request(**{field: 5000})
+    assert policy.output_tokens(wide, RoutingContext(wide)) == 1000
+    # without its own figure, the chain's (the context's), capped likewise
+    assert Cheapest().output_tokens(capped, RoutingContext(capped, expected_output=700)) == 10
+    assert Cheapest().output_tokens(wide, RoutingContext(wide, expected_output=700)) == 700
 
 
 def test_cheapest_uses_tier_rates_for_long_prompts() -> None:

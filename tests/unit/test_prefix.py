@@ -98,8 +98,19 @@ def test_calibration_learns_the_reported_over_estimated_ratio():
     assert memory.calibration("p:m") == pytest.approx(1.2)
     memory.calibrate("p:m", estimated=1000, reported=1000)
     assert memory.calibration("p:m") == pytest.approx(1.1)
-    memory.calibrate("p:m", estimated=10, reported=10_000)  # clamped to 4x
-    assert memory.calibration("p:m") == pytest.approx(2.55)
+    # a tiny request barely moves it: ratio clamped to 4x, weight 10/1,000
+    memory.calibrate("p:m", estimated=10, reported=10_000)
+    assert memory.calibration("p:m") == pytest.approx(1.1 + 0.5 * 0.01 * (4 - 1.1))
+
+
+def test_a_tiny_first_request_cannot_set_the_calibration_outright():
+    memory = MemoryPrefixes()
+    memory.calibrate("p:m", estimated=6, reported=60)  # ratio 10, clamped to 4
+    assert memory.calibration("p:m") == pytest.approx(1 + 0.006 * 3)
+    memory.calibrate("q:m", estimated=2000, reported=500)  # a long one counts fully
+    assert memory.calibration("q:m") == pytest.approx(0.25)
+    memory.calibrate("r:m", estimated=500, reported=1000)  # half weight
+    assert memory.calibration("r:m") == pytest.approx(1.5)
 
 
 class FixedContext(RoutingContext):
