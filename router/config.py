@@ -81,6 +81,15 @@ class ServerSettings(BaseModel):
     """Address to bind (``--host`` overrides it)."""
     port: int = Field(default=8000, ge=0, le=65535)
     """Port to bind (``--port`` overrides it; 0: any free port)."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """A request's header block must arrive within this many seconds of its first byte (of
+    the connection, for a new one), however slowly it drips: else 408 and the connection
+    is closed."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A request's body must arrive within this many seconds of its header block: else 408
+    and the connection is closed."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Most concurrent client connections served; a request beyond them is answered 503."""
 
     @field_validator("api_keys")
     @classmethod

@@ -116,24 +116,23 @@ class RawUpstream:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while (request := read_request(conn)) is not None:
-                if request.method == "GET" and request.path.endswith("/models"):
-                    conn.sendall(json_response(self.catalog))
-                    continue
-                self.requests.append(request)
-                self.chat(conn, request)
-                return
-        with contextlib.suppress(OSError):
+        try:
+            with contextlib.suppress(OSError):
+                while (request := read_request(conn)) is not None:
+                    if request.method == "GET" and request.path.endswith("/models"):
+                        conn.sendall(json_response(self.catalog))
+                        continue
+                    self.requests.append(request)
+                    self.chat(conn, request)
+        finally:
             conn.close()
 
     def close(self) -> None:
         self._closed.set()
         self._listener.close()
-        for conn in self._open:
+        for conn in list(self._open):  # wakes each handler, which closes its socket
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
 
     def __enter__(self) -> RawUpstream:
         return self

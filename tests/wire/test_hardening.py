@@ -8,6 +8,7 @@ requests; 408s; upstream URLs in client-facing bodies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -19,9 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from router import Router
-from router.config import load_yaml
+from router.config import ServerSettings, load_yaml, server_settings
 from router.errors import (
     AllProvidersFailed,
     CatalogError,
@@ -29,7 +31,7 @@ from router.errors import (
     DeadlineExceeded,
     InvalidRequest,
 )
-from router.serving.server import create_app
+from router.serving.server import create_app, uvicorn_config
 from tests.wire.raw import (
     RawRequest,
     RawUpstream,
@@ -38,6 +40,7 @@ from tests.wire.raw import (
     head,
     provider_block,
     trickle,
+    wait_until,
 )
 from tests.wire.test_server import serving
 
@@ -472,3 +475,129 @@ def test_client_facing_bodies_carry_no_upstream_url():
         assert "internal" not in text, text
         assert "127.0.0.1" not in text, text
         assert "<upstream" in text, text
+
+
+# -- 5. slow clients against router serve --------------------------------------------------
+
+
+@contextlib.contextmanager
+def serve(router: Router, **server: Any) -> Iterator[int]:
+    """``router serve``'s app and uvicorn settings on a free loopback port; yields the port."""
+    settings = ServerSettings(**server)
+    app = create_app(router, body_timeout_seconds=settings.body_timeout_seconds)
+    config_ = uvicorn_config(
+        app, settings, host="127.0.0.1", port=0, log_config=None, log_level="warning", ws="none"
+    )
+    server_ = uvicorn.Server(config_)
+    thread = threading.Thread(target=server_.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server_.started)
+    (port,) = {sock.getsockname()[1] for s in server_.servers for sock in s.sockets}
+    try:
+        yield port
+    finally:
+        server_.should_exit = True
+        thread.join(10)
+
+
+def _read_all(sock: socket.socket, seconds: float) -> bytes:
+    sock.settimeout(seconds)
+    data = b""
+    with contextlib.suppress(TimeoutError, ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.fixture
+def served_router() -> Iterator[Router]:
+    with RawUpstream(answer(completion())) as upstream:
+        router = Router.from_config({"providers": [provider_block(upstream)]})
+        yield router
+        router.close()
+
+
+def test_a_header_block_dripping_past_its_timeout_gets_408(served_router, stop):
+    with serve(served_router, header_timeout_seconds=0.5) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        drip = threading.Thread(
+            target=trickle,
+            args=(sock, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n" + b"x-a: b\r\n" * 50,
+                  0.05, stop),
+            daemon=True,
+        )  # fmt: skip
+        started = time.monotonic()
+        drip.start()
+        data = _read_all(sock, 3)
+        elapsed = time.monotonic() - started
+        stop.set()
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert b'"code":"request_timeout"' in data
+    assert 0.4 < elapsed < 1.5
+
+
+def test_a_connection_that_sends_nothing_gets_408(served_router):
+    with serve(served_router, header_timeout_seconds=0.3) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        data = _read_all(sock, 3)
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_body_dripping_past_its_timeout_gets_408(served_router, stop):
+    body = json.dumps({"model": "raw:m", "messages": HELLO}).encode()
+    with serve(served_router, body_timeout_seconds=0.5) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        threading.Thread(target=trickle, args=(sock, body, 0.05, stop), daemon=True).start()
+        started = time.monotonic()
+        data = _read_all(sock, 3)
+        elapsed = time.monotonic() - started
+        stop.set()
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert b'"code":"request_timeout"' in data
+    assert 0.4 < elapsed < 1.5
+
+
+def test_max_connections_bounds_concurrent_clients(served_router):
+    with serve(served_router, max_connections=2, header_timeout_seconds=5) as port:
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        time.sleep(0.2)
+        over = httpx.get(f"http://127.0.0.1:{port}/health")
+        for sock in idle:
+            sock.close()
+        time.sleep(0.2)
+        after = httpx.get(f"http://127.0.0.1:{port}/health")
+    assert over.status_code == 503
+    assert after.status_code == 200
+
+
+def test_slow_client_limits_leave_normal_clients_alone(served_router):
+    with (
+        serve(served_router, header_timeout_seconds=0.3, body_timeout_seconds=0.3) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}") as client,
+    ):
+        first = client.post("/v1/chat/completions", json={"model": "raw:m", "messages": HELLO})
+        time.sleep(0.6)  # idle on the kept-alive connection, longer than either timeout
+        second = client.post("/v1/chat/completions", json={"model": "raw:m", "messages": HELLO})
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.json()["choices"][0]["message"]["content"] == "hi"
+
+
+@pytest.mark.parametrize(
+    ("block", "path"),
+    [
+        ({"header_timeout_seconds": 0}, "server.header_timeout_seconds"),
+        ({"body_timeout_seconds": ".inf"}, "server.body_timeout_seconds"),
+        ({"max_connections": 0}, "server.max_connections"),
+    ],
+)
+def test_server_limits_are_validated(block, path):
+    with pytest.raises(ConfigError) as caught:
+        server_settings({"server": block})
+    assert caught.value.key_path == path
