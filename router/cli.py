@@ -403,9 +403,14 @@ def _serve(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     try:
         import uvicorn
 
-        from router.serving.server import create_app
+        from router.serving.server import create_app, uvicorn_config
 
-        app = create_app(router, api_keys=keys, max_body_bytes=settings.max_body_bytes)
+        app = create_app(
+            router,
+            api_keys=keys,
+            max_body_bytes=settings.max_body_bytes,
+            body_timeout_seconds=settings.body_timeout_seconds,
+        )
     except ImportError:
         from router.serving.server import MISSING_EXTRA
 
@@ -418,8 +423,9 @@ def _serve(router: Router, args: argparse.Namespace, out: TextIO) -> int:
         file=sys.stderr,
     )
     server = uvicorn.Server(
-        uvicorn.Config(
+        uvicorn_config(
             app,
+            settings,
             host=host,
             port=port,
             log_level="debug" if args.verbose > 1 else "info",

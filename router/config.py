@@ -10,6 +10,7 @@ from ``${VAR}``).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ DEFAULT_POLICY: tuple[str, ...] = ("capabilities", "context_fit", "cheapest")
 class FallbackConfig(BaseModel):
     """The ``fallback:`` block: how failed requests move on to the next candidate."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     attempts: int = Field(default=4, ge=1, le=100)
     """Most attempts per request, across all candidates."""
@@ -69,7 +70,7 @@ class FallbackConfig(BaseModel):
 class ServerSettings(BaseModel):
     """The ``server:`` block: how ``router serve`` listens and whom it answers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     api_keys: tuple[SecretStr, ...] = ()
     """Client keys (``Authorization: Bearer <key>``); none: every caller is answered, and
@@ -80,16 +81,27 @@ class ServerSettings(BaseModel):
     """Address to bind (``--host`` overrides it)."""
     port: int = Field(default=8000, ge=0, le=65535)
     """Port to bind (``--port`` overrides it; 0: any free port)."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """A request's header block must arrive within this many seconds of its first byte (of
+    the connection, for a new one), however slowly it drips: else 408 and the connection
+    is closed."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """A request's body must arrive within this many seconds of its header block: else 408
+    and the connection is closed."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Most concurrent client connections served; a request beyond them is answered 503."""
 
     @field_validator("api_keys")
     @classmethod
     def _usable_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
         for key in keys:
             value = key.get_secret_value()
-            # An empty key would let any "Bearer " in; one with spaces could never be sent.
-            if not value or any(c.isspace() or not c.isprintable() for c in value):
+            # An empty key would let any "Bearer " in; one with spaces, control or non-ASCII
+            # characters could never be sent in a header as it is.
+            if not value or not all("!" <= c <= "~" for c in value):
                 raise ValueError(
-                    "a client key must be non-empty, without spaces or control characters"
+                    "a client key must be non-empty printable ASCII, without spaces or"
+                    " control characters (a trailing newline from a file or a secret?)"
                 )
         return keys
 
@@ -125,7 +137,17 @@ def load_yaml(source: str | os.PathLike[str]) -> Any:
 
     text = _read_source(source)
     try:
-        return yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _refuse_duplicate_keys(node)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except ConfigError:
+        raise
     except yaml.MarkedYAMLError as exc:
         # The problem and position only: PyYAML's own message quotes the offending line,
         # which may hold a literal secret.
@@ -139,6 +161,43 @@ def load_yaml(source: str | os.PathLike[str]) -> Any:
         raise ConfigError(
             "", "YAML error: a value could not be built (check explicit '!!' tags)"
         ) from None
+
+
+def _refuse_duplicate_keys(root: Any) -> None:
+    """A ``ConfigError`` for a mapping that gives one key twice: YAML says keys are unique,
+    and PyYAML would keep the last silently (a second ``api_key`` or ``attempts``).
+
+    Walks the composed nodes (each mapping once, aliases included) with the key path; a
+    merge (``<<: *base``) may override what it merges, as YAML intends."""
+    import yaml
+
+    seen: set[int] = set()
+    todo: list[tuple[Any, str]] = [(root, "")]
+    while todo:
+        node, path = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for key, value in node.value:
+                if key.tag == "tag:yaml.org,2002:merge":
+                    todo.append((value, path))
+                    continue
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                where = _join(path, name)
+                if isinstance(key, yaml.ScalarNode):
+                    if name in keys:
+                        mark = key.start_mark
+                        raise ConfigError(
+                            where,
+                            f"duplicate key (again at line {mark.line + 1}, column"
+                            f" {mark.column + 1}); each key may be given once",
+                        )
+                    keys.add(name)
+                todo.append((value, where))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
 
 
 def _read_source(source: str | os.PathLike[str]) -> str:
@@ -186,6 +245,9 @@ def _walk(node: Any, environ: Mapping[str, str], path: str, budget: list[int]) -
         raise ConfigError("", msg)
     if isinstance(node, str):
         return _VAR.sub(lambda m: _substitute(m, environ, path), node) if "$" in node else node
+    if isinstance(node, float) and not math.isfinite(node):
+        # .inf timeouts overflow the socket layer; .inf waits never end
+        raise ConfigError(path, "must be a finite number (not .inf or .nan)")
     if isinstance(node, dict):
         return {k: _walk(v, environ, _join(path, k), budget) for k, v in node.items()}
     if isinstance(node, list):

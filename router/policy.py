@@ -52,7 +52,7 @@ class Verdict:
 class Policy(BaseModel, abc.ABC):
     """A routing policy plugin. Subclass it, declare options as fields, implement ``apply``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @abc.abstractmethod
     def apply(

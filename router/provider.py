@@ -34,10 +34,12 @@ import abc
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import ssl
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass, field
@@ -62,9 +64,17 @@ from router.parsing import Entry, EntryError
 from router.state.prefix import NO_CACHE, CacheRule
 from router.types import ChatRequest
 from router.wire import openai_chat, safe_json
+from router.wire.deadline_backend import DeadlineAsyncClient, DeadlineClient
 from router.wire.retry_after import parse_retry_after
 
-__all__ = ["Outgoing", "Provider", "ProviderOptions", "StreamDecoder"]
+__all__ = [
+    "Outgoing",
+    "Provider",
+    "ProviderOptions",
+    "StreamDecoder",
+    "encoded_forms",
+    "usable_token",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +108,10 @@ logger = logging.getLogger("router.provider")
 
 
 class ProviderOptions(BaseModel):
-    """The YAML block of one provider (``providers[i]``). Unknown keys are an error."""
+    """The YAML block of one provider (``providers[i]``). Unknown keys are an error; so is a
+    number that is not finite (``.inf``, or ``inf`` from ``${VAR}``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     """Unique name of this provider in the config; the prefix of its deployment refs."""
@@ -138,8 +149,25 @@ class ProviderOptions(BaseModel):
         if not value or value != value.strip():
             msg = "must be a non-empty name without surrounding spaces"
             raise ValueError(msg)
+        if not value.isprintable():
+            msg = "must not contain control characters"
+            raise ValueError(msg)
         if ":" in value:
             msg = "must not contain ':' (deployment refs are '<provider>:<model id>')"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # It travels in an HTTP header: a newline (a key read from a file, a .env or a
+        # Kubernetes secret), a space or a non-ASCII character would be refused there by the
+        # HTTP library, whose error quotes the header, key included. Never the value here.
+        if value is not None and not usable_token(value.get_secret_value()):
+            msg = (
+                "must be printable ASCII without spaces or control characters"
+                " (a trailing newline from a file or a secret?)"
+            )
             raise ValueError(msg)
         return value
 
@@ -161,6 +189,30 @@ class ProviderOptions(BaseModel):
             msg = "must not contain credentials (user:password@); give the key as api_key"
             raise ValueError(msg)
         return value.rstrip("/")
+
+
+def usable_token(value: str) -> bool:
+    """Whether ``value`` can be sent as an HTTP header credential as it is: printable
+    ASCII, no spaces (an empty value sends no header at all)."""
+    return all("!" <= c <= "~" for c in value)
+
+
+@functools.lru_cache(maxsize=64)
+def encoded_forms(secret: str) -> tuple[str, ...]:
+    """``secret`` and the forms in which libraries print it: Python escapes (the repr of a
+    str or of bytes, ``b'Bearer <key>\\n'``), JSON escapes, percent-encoding. Longest
+    first, so a form that contains another is replaced whole."""
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+    }
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,9 +326,15 @@ class Provider(abc.ABC):
         return self.redact(text)[:limit]
 
     def redact(self, text: str) -> str:
-        """``text`` with the credential blanked out, for anything that may be shown."""
+        """``text`` with the credential blanked out, for anything that may be shown: as it
+        is, and in every encoded form a library may print it (:func:`encoded_forms`)."""
         key = self.api_key
-        return text.replace(key, "**********") if key else text
+        if not key:
+            return text
+        for form in encoded_forms(key):
+            if form in text:
+                text = text.replace(form, "**********")
+        return text
 
     # -- HTTP clients: one pool per provider, reused ------------------------------
 
@@ -285,7 +343,7 @@ class Provider(abc.ABC):
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    self._client = httpx.Client(timeout=self.timeouts, verify=_tls())
+                    self._client = DeadlineClient(timeout=self.timeouts, verify=_tls())
         return self._client
 
     def aclient(self) -> httpx.AsyncClient:
@@ -300,7 +358,7 @@ class Provider(abc.ABC):
 
                 client = AiohttpClient(timeout=self.timeouts, verify=_tls())
             else:
-                client = httpx.AsyncClient(timeout=self.timeouts, verify=_tls())
+                client = DeadlineAsyncClient(timeout=self.timeouts, verify=_tls())
             entry = self._aclients[loop] = _LoopClient.start(client, self._aclients, loop)
         return entry.client
 
@@ -319,6 +377,9 @@ class Provider(abc.ABC):
 
         A stream's read timeout is not capped: it also bounds the gaps between chunks
         after the first one reached the caller, where the deadline no longer applies.
+        Until then each read is capped at the time left by the pool itself
+        (:mod:`router.wire.deadline_backend`, :mod:`router.wire.aiohttp_transport`), which
+        also bounds a body or a run of keep-alives trickled within the read timeout.
         """
         left = time_left()
         base = self.timeouts

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-__all__ = ["ChatRequest"]
+__all__ = ["MAX_DEPTH", "ChatRequest", "check_values"]
 
 # A rough, network-free prompt estimate: about four characters per token for English
 # text and code, a few tokens of framing per message, and a flat charge per image
@@ -16,6 +18,53 @@ __all__ = ["ChatRequest"]
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_IMAGE = 765
+
+MAX_DEPTH = 128
+"""Deepest nesting of lists and objects a request may have (a JSON Schema of a tool is a
+few levels; the prefix memory and the wire codecs recurse)."""
+
+
+def check_values(data: Any) -> None:
+    """Raise ``ValueError`` (naming where) when ``data`` holds what no provider's JSON can
+    carry: a number that is not finite (``NaN``, ``Infinity``), a string with a lone
+    surrogate (``\\ud800``: not UTF-8), or nesting deeper than :data:`MAX_DEPTH`.
+
+    Iterative: a hostile document cannot exhaust the stack here. The path of each value is
+    a linked (parent, key) pair, spelt out only for the error."""
+    todo: list[tuple[Any, Any, int]] = [(data, None, 0)]
+    while todo:
+        node, path, depth = todo.pop()
+        if isinstance(node, str):
+            if not node.isascii():
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError:
+                    problem = "a string is not valid Unicode (a lone surrogate)"
+                    raise ValueError(f"{_spell(path)}: {problem}") from None
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                problem = "a number must be finite (not NaN or Infinity)"
+                raise ValueError(f"{_spell(path)}: {problem}")
+        elif isinstance(node, dict | list | tuple):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"{_spell(path)}: nested deeper than {MAX_DEPTH} levels")
+            depth += 1
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if isinstance(key, str) and not key.isascii():
+                        todo.append((key, path, depth))
+                    todo.append((value, (path, key), depth))
+            else:
+                todo.extend((value, (path, index), depth) for index, value in enumerate(node))
+
+
+def _spell(path: Any) -> str:
+    parts: list[str] = []
+    while path is not None:
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{str(key)[:40]}")
+    text = "".join(reversed(parts)).removeprefix(".")
+    return (text if len(text) <= 80 else text[:80] + "...") or "request"
 
 
 class ChatRequest(BaseModel):
@@ -34,6 +83,15 @@ class ChatRequest(BaseModel):
     temperature: float | None = None
     stop: str | list[str] | None = None
     stream: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sendable(cls, data: Any) -> Any:
+        try:
+            check_values(data)
+        except ValueError as exc:
+            raise PydanticCustomError("unsendable_value", str(exc)) from None
+        return data
 
     @property
     def output_limit(self) -> int | None:

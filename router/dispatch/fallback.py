@@ -211,7 +211,10 @@ class Plan:
     def _retryable(self, exc: UpstreamError) -> bool:
         allowed = self.config.retry_on
         if isinstance(exc, Timeout):
-            return (exc.code or "timeout") in allowed
+            # The kind is the router's own ("connect" for a connect timeout): an HTTP 408
+            # or an error event says "timeout" whatever code its body gives.
+            connect = exc.status is None and exc.code == "connect"
+            return ("connect" if connect else "timeout") in allowed
         if isinstance(exc, RateLimited):
             return 429 in allowed
         if isinstance(exc, Unavailable) and exc.status is not None and exc.status >= 500:

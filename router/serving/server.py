@@ -24,10 +24,17 @@ says so; malformed JSON is a 400; no response ever carries a stack trace or an
 exception's text that is not the router's own (redacted) message: anything unexpected
 is logged and answered 500 ``server_error``. The caller's ``Authorization`` header is
 never passed on to the router.
+
+Slow clients (:func:`uvicorn_config`, the ``server:`` settings): a header block must
+arrive within ``header_timeout_seconds`` of its first byte, a body within
+``body_timeout_seconds`` of the header block, however slowly either drips; a client cut
+for slowness gets 408 and the connection is closed. ``max_connections`` bounds the
+concurrent connections served (uvicorn answers 503 beyond them).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
@@ -40,12 +47,14 @@ import httpx
 from pydantic import SecretStr
 
 if TYPE_CHECKING:
+    import uvicorn
     from starlette.applications import Starlette
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from router.config import ServerSettings
     from router.core import Router
 
-__all__ = ["MISSING_EXTRA", "create_app", "health"]
+__all__ = ["MISSING_EXTRA", "create_app", "health", "uvicorn_config"]
 
 logger = logging.getLogger("router.serving.server")
 
@@ -53,6 +62,7 @@ MISSING_EXTRA = "the server needs the 'server' extra: pip install 'router[server
 """The message of the ``ImportError`` raised when Starlette or uvicorn is missing."""
 
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
 
 # Never passed on to the router (credentials), or recomputed on the way (framing).
 _REQUEST_DROP = frozenset(
@@ -115,6 +125,22 @@ class _TooLarge(Exception):
     """The request body went over the limit while it was read."""
 
 
+class _TooSlow(Exception):
+    """The request body did not arrive within the body timeout."""
+
+
+def _timeout_response() -> bytes:
+    body = _error_body(
+        "Request timeout: the request did not arrive in time",
+        "invalid_request_error",
+        "request_timeout",
+    )
+    return (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
 # -- the guard: auth, size, catch-all ------------------------------------------------------
 
 
@@ -128,11 +154,13 @@ class _Guard:
         *,
         keys: tuple[bytes, ...],
         max_body_bytes: int,
+        body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
         quiet: tuple[type[Exception], ...] = (),
     ) -> None:
         self.app = app
         self.keys = keys
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_seconds = body_timeout_seconds
         self.quiet = quiet
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -162,8 +190,38 @@ class _Guard:
                 started = True
             await send(message)
 
+        import anyio  # with the app: the server extra
+
+        body_done = False
+        until = anyio.current_time() + self.body_timeout_seconds
+
+        async def timed(receive: Receive = receive) -> Message:
+            # The whole body within the timeout, however it drips; after it, receive only
+            # waits for the client to go away (a streamed answer), which takes its time.
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, until - anyio.current_time())):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
         try:
-            await self.app(scope, receive, tracked)
+            await self.app(scope, timed, tracked)
+        except _TooSlow:
+            if not started:
+                await _send_error(
+                    send,
+                    408,
+                    "Request timeout: the body did not arrive in time",
+                    "invalid_request_error",
+                    "request_timeout",
+                    [(b"connection", b"close")],
+                )
         except _TooLarge:
             if not started:
                 await _send_error(send, *_too_large(self.max_body_bytes))
@@ -233,11 +291,13 @@ def create_app(
     *,
     api_keys: Sequence[str | SecretStr] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
 ) -> Starlette:
     """An ASGI app serving ``router`` over OpenAI's HTTP API (see the module docstring).
 
     ``api_keys``: client keys; when given, every request must present one as a Bearer
-    token. ``max_body_bytes``: the largest request body accepted. On shutdown (the ASGI
+    token. ``max_body_bytes``: the largest request body accepted.
+    ``body_timeout_seconds``: how long a body may take to arrive (408 after). On shutdown (the ASGI
     lifespan) the router's HTTP clients of the server's event loop are closed.
     Raises ``ImportError`` (:data:`MISSING_EXTRA`) without the ``server`` extra.
     """
@@ -345,10 +405,79 @@ def create_app(
             Route("/health", health_route, methods=["GET"]),
         ],
         middleware=[
-            Middleware(_Guard, keys=keys, max_body_bytes=max_body_bytes, quiet=(ClientDisconnect,))
+            Middleware(
+                _Guard,
+                keys=keys,
+                max_body_bytes=max_body_bytes,
+                body_timeout_seconds=body_timeout_seconds,
+                quiet=(ClientDisconnect,),
+            )
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
+    )
+
+
+def _header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, with a deadline on each request's header block: uvicorn has
+    none, so a client that sends a header a byte at a time (or nothing) holds a
+    connection for ever. The clock starts when the connection is made, or at the first
+    byte of the next request on a kept-alive one; when it runs out before the header
+    block is complete, 408 is written and the connection closed."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class Protocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+        _header_timer: asyncio.TimerHandle | None = None
+        _header_cycle: object = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self._start_header_clock()
+
+        def data_received(self, data: bytes) -> None:
+            cycle = self.cycle
+            if self._header_timer is None and (cycle is None or cycle.response_complete):
+                self._start_header_clock()  # the first byte of the next request
+            super().data_received(data)
+            if self._header_timer is not None and self.cycle is not self._header_cycle:
+                self._header_timer.cancel()  # a new request: its header block is complete
+                self._header_timer = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+            super().connection_lost(exc)
+
+        def _start_header_clock(self) -> None:
+            self._header_cycle = self.cycle
+            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            if self.cycle is not self._header_cycle or self.transport.is_closing():
+                return
+            self.transport.write(_timeout_response())
+            self.transport.close()
+
+    return Protocol
+
+
+def uvicorn_config(
+    app: ASGIApp, settings: ServerSettings, *, host: str, port: int, **kwargs: Any
+) -> uvicorn.Config:
+    """The uvicorn configuration ``router serve`` runs ``app`` with: ``settings``' slow-client
+    limits (header timeout, connection limit), ``host`` and ``port``, and ``kwargs``."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_header_timeout_protocol(settings.header_timeout_seconds),
+        # uvicorn counts the connection asking among those open: N + 1 lets N be served
+        limit_concurrency=settings.max_connections + 1,
+        **kwargs,
     )
 
 

@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import re
+import urllib.parse
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -56,7 +57,6 @@ from router.errors import (
     UpstreamError,
 )
 from router.planning.route import Route
-from router.wire import safe_json
 
 if TYPE_CHECKING:
     from router.core import Router
@@ -116,11 +116,18 @@ def _parse(request: httpx.Request, content: bytes) -> _Call:
     raise _NotFound(f"Invalid URL ({method} {request.url.path})", None)
 
 
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN, Infinity and -Infinity; JSON has no such numbers.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _chat_body(content: bytes) -> dict[str, Any]:
     """The JSON object of a chat request, less what the router decides itself."""
     try:
-        body = safe_json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json.loads(content, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidRequest("the body is not valid JSON: nested too deep") from None
+    except ValueError as exc:  # not UTF-8, not JSON, NaN / Infinity
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
@@ -146,14 +153,29 @@ def _usd(cost: Decimal) -> str:
     return format(cost.normalize(), "f")
 
 
+_HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%") + " "
+
+
+def _header_value(value: str) -> str:
+    """``value`` as a header value that cannot fail or split a response: printable ASCII is
+    kept as is, anything else (non-ASCII, CR, LF, other controls) and ``%`` are
+    percent-encoded (UTF-8), so ``urllib.parse.unquote`` always gives the value back.
+
+    These headers are built after the provider billed the answer: an exception here would
+    lose it."""
+    if value.isascii() and value.isprintable() and "%" not in value:
+        return value
+    return urllib.parse.quote(value, safe=_HEADER_SAFE)
+
+
 def _completion_response(completion: ChatCompletion) -> httpx.Response:
     headers: dict[str, str] = {}
     if completion.provider:
-        headers["x-router-provider"] = completion.provider
+        headers["x-router-provider"] = _header_value(completion.provider)
     route = completion.route
     if isinstance(route, Route):
         if route.chosen:
-            headers["x-router-model"] = route.chosen
+            headers["x-router-model"] = _header_value(route.chosen)
         if route.cost is not None:
             headers["x-router-cost"] = _usd(route.cost)
     return _json(200, completion.model_dump(mode="json", exclude_none=True), headers)
@@ -164,7 +186,7 @@ def _stream_response(
 ) -> httpx.Response:
     headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
     if first is not None and first.provider:
-        headers["x-router-provider"] = first.provider
+        headers["x-router-provider"] = _header_value(first.provider)
     return httpx.Response(200, headers=headers, stream=stream)
 
 
@@ -173,9 +195,9 @@ def _frame(chunk: ChatCompletionChunk) -> bytes:
     return f"data: {data}\n\n".encode()
 
 
-def _error_frame(exc: Exception) -> bytes:
+def _error_frame(exc: Exception, hosts: Iterable[str]) -> bytes:
     """The last event of a stream that broke: OpenAI's mid-stream error object."""
-    _, payload, _ = _error(exc)
+    _, payload, _ = _error(exc, hosts)
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
 
 
@@ -205,10 +227,42 @@ def _models_response(
 # -- errors ------------------------------------------------------------------------
 
 
-def _error(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+_ADDRESS = re.compile(r"\(\s*'<upstream>',\s*\d+[^)]*\)")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
+
+
+def upstream_hosts(router: Router) -> tuple[str, ...]:
+    """The providers' ``host:port`` and host names, longest first: what :func:`_scrub`
+    takes out of what callers are told."""
+    hosts: set[str] = set()
+    for provider in router.providers.values():
+        try:
+            url = httpx.URL(provider.base_url)
+        except httpx.InvalidURL:
+            continue
+        if url.host:
+            hosts.add(url.host)
+            hosts.add(f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}")
+    return tuple(sorted(hosts, key=len, reverse=True))
+
+
+def _scrub(text: str, hosts: Iterable[str]) -> str:
+    """``text`` without upstream URLs and hosts: a client of the router is not told where
+    its providers live (a catalog URL, an internal address in a connect error). Logs and
+    exceptions keep them."""
+    text = _URL.sub("<upstream URL>", text)
+    for host in hosts:
+        if host in text:
+            text = text.replace(host, "<upstream>")
+    # the (host, port) a socket error names
+    return _ADDRESS.sub("<upstream>", text) if "'<upstream>'" in text else text
+
+
+def _error(exc: Exception, hosts: Iterable[str] = ()) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, OpenAI error body and extra headers for ``exc``."""
     status, kind, code, retry_after = _classify(exc)
-    body = {"error": {"message": _message(exc), "type": kind, "param": None, "code": code}}
+    message = _scrub(_message(exc), hosts)
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     headers = {}
     if retry_after is not None and 0 <= retry_after < _MAX_RETRY_AFTER:
         headers["retry-after"] = str(math.ceil(retry_after))
@@ -273,8 +327,8 @@ def _uniform(exc: AllProvidersFailed) -> bool:
     return len({(a.kind, a.status) for a in exc.attempts}) == 1
 
 
-def _error_response(exc: Exception) -> httpx.Response:
-    status, body, headers = _error(exc)
+def _error_response(exc: Exception, hosts: Iterable[str]) -> httpx.Response:
+    status, body, headers = _error(exc, hosts)
     return _json(status, body, headers)
 
 
@@ -285,10 +339,14 @@ class _SSEStream(httpx.SyncByteStream):
     """A routed stream as SSE bytes, pulled from the provider as the client reads."""
 
     def __init__(
-        self, first: ChatCompletionChunk | None, rest: Iterator[ChatCompletionChunk]
+        self,
+        first: ChatCompletionChunk | None,
+        rest: Iterator[ChatCompletionChunk],
+        hosts: tuple[str, ...],
     ) -> None:
         self._first = first
         self._rest = rest
+        self._hosts = hosts
 
     def __iter__(self) -> Iterator[bytes]:
         if self._first is not None:
@@ -297,7 +355,7 @@ class _SSEStream(httpx.SyncByteStream):
             for chunk in self._rest:
                 yield _frame(chunk)
         except Exception as exc:
-            yield _error_frame(exc)
+            yield _error_frame(exc, self._hosts)
             return
         yield _DONE
 
@@ -311,10 +369,14 @@ class _AsyncSSEStream(httpx.AsyncByteStream):
     """Async :class:`_SSEStream`."""
 
     def __init__(
-        self, first: ChatCompletionChunk | None, rest: AsyncIterator[ChatCompletionChunk]
+        self,
+        first: ChatCompletionChunk | None,
+        rest: AsyncIterator[ChatCompletionChunk],
+        hosts: tuple[str, ...],
     ) -> None:
         self._first = first
         self._rest = rest
+        self._hosts = hosts
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._first is not None:
@@ -323,7 +385,7 @@ class _AsyncSSEStream(httpx.AsyncByteStream):
             async for chunk in self._rest:
                 yield _frame(chunk)
         except Exception as exc:
-            yield _error_frame(exc)
+            yield _error_frame(exc, self._hosts)
             return
         yield _DONE
 
@@ -341,6 +403,7 @@ class RouterTransport(httpx.BaseTransport):
 
     def __init__(self, router: Router) -> None:
         self.router = router
+        self.hosts = upstream_hosts(router)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
@@ -351,10 +414,10 @@ class RouterTransport(httpx.BaseTransport):
             if call.action == "stream":
                 chunks = self.router.stream(**call.body)
                 first = next(chunks, None)  # routing and fallback happen here
-                return _stream_response(first, _SSEStream(first, chunks))
+                return _stream_response(first, _SSEStream(first, chunks, self.hosts))
             return _models_response(call, self.router.models(), self.router.groups)
         except Exception as exc:
-            return _error_response(exc)
+            return _error_response(exc, self.hosts)
 
 
 class AsyncRouterTransport(httpx.AsyncBaseTransport):
@@ -362,6 +425,7 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, router: Router) -> None:
         self.router = router
+        self.hosts = upstream_hosts(router)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
@@ -372,7 +436,7 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
             if call.action == "stream":
                 chunks = self.router.astream(**call.body)
                 first = await anext(chunks, None)  # routing and fallback happen here
-                return _stream_response(first, _AsyncSSEStream(first, chunks))
+                return _stream_response(first, _AsyncSSEStream(first, chunks, self.hosts))
             return _models_response(call, await self.router.amodels(), self.router.groups)
         except Exception as exc:
-            return _error_response(exc)
+            return _error_response(exc, self.hosts)

@@ -43,7 +43,7 @@ BLOCK_CHARS = 512
 class CacheRule(BaseModel):
     """How a provider caches prompt prefixes (the YAML ``providers[].cache`` block)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     mode: Literal["automatic", "explicit", "none"] = "automatic"
     """``automatic``: every prompt is cached (OpenAI style); ``explicit``: only up to

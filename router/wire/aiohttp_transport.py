@@ -25,6 +25,8 @@ async client is made.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +34,8 @@ from typing import Any
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport as _Base
+
+from router.dispatch.deadline import time_left
 
 __all__ = ["ERRORS", "AiohttpClient", "AiohttpTransport", "httpx_error"]
 
@@ -78,6 +82,21 @@ def httpx_error(exc: BaseException) -> httpx.TransportError | None:
 _CAUGHT = (httpx.TransportError, aiohttp.ClientError, TimeoutError)
 
 
+@contextlib.asynccontextmanager
+async def _deadline(left: float) -> AsyncIterator[None]:
+    """The wait inside bounded by the ``left`` seconds before the request's deadline
+    (aiohttp's timeouts bound each read, not the wall time): a ``ReadTimeout`` after."""
+    if left <= 0:
+        raise httpx.ReadTimeout("the request's deadline passed")
+    try:
+        async with asyncio.timeout(left):
+            yield
+    except TimeoutError as exc:
+        if isinstance(exc, aiohttp.ClientError):  # aiohttp's own timeout, mapped as usual
+            raise
+        raise httpx.ReadTimeout("the request's deadline passed") from None
+
+
 class _Body(httpx.AsyncByteStream):
     """httpx-aiohttp's response body, with its errors mapped as :data:`ERRORS` says."""
 
@@ -88,7 +107,16 @@ class _Body(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._inner:
+            chunks = aiter(self._inner)
+            while True:
+                left = time_left()
+                if left is None:
+                    chunk = await anext(chunks, None)
+                else:
+                    async with _deadline(left):
+                        chunk = await anext(chunks, None)
+                if chunk is None:
+                    break
                 yield chunk
         except _CAUGHT as exc:
             mapped = httpx_error(exc)
@@ -119,7 +147,12 @@ class AiohttpTransport(_Base):
             both = None if pool is None or connect is None else pool + connect
             request.extensions["timeout"] = {**timeout, "pool": both}
         try:
-            response = await super().handle_async_request(request)
+            left = time_left()
+            if left is None:
+                response = await super().handle_async_request(request)
+            else:
+                async with _deadline(left):
+                    response = await super().handle_async_request(request)
         except _CAUGHT as exc:
             mapped = httpx_error(exc)
             if mapped is None:

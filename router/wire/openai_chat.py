@@ -59,9 +59,27 @@ def parse_completion(payload: Any) -> tuple[ChatCompletion, TokenCounts | None]:
     if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
         msg = "not a chat.completion object (no 'choices' list)"
         raise ValueError(msg)
+    # A 200 that carries an error (OpenRouter: ``"error": {...}`` beside the choices, or a
+    # choice ending in ``finish_reason: "error"``), or that has no choice at all, is no
+    # answer: unreadable, so another candidate is tried and nothing is billed.
+    if payload.get("error") is not None:
+        raise ValueError(f"the answer carries an error: {_error_text(payload['error'])}")
+    if not payload["choices"]:
+        msg = "the answer has no choices"
+        raise ValueError(msg)
+    for choice in payload["choices"]:
+        if isinstance(choice, dict) and (
+            choice.get("finish_reason") == "error" or choice.get("error") is not None
+        ):
+            raise ValueError(f"a choice ended in an error: {_error_text(choice.get('error'))}")
     counts = read_usage(payload.get("usage"))
     completion = ChatCompletion.model_validate({**payload, "object": "chat.completion"})
     return completion, counts
+
+
+def _error_text(error: Any) -> str:
+    message = error.get("message") if isinstance(error, dict) else error
+    return str(message)[:200] if message is not None else "no message"
 
 
 class OpenAIStream:
@@ -85,9 +103,7 @@ class OpenAIStream:
             msg = "stream event is not a JSON object"
             raise ValueError(msg)
         if "error" in payload:
-            error = payload["error"]
-            message = error.get("message") if isinstance(error, dict) else error
-            raise ValueError(f"error event in stream: {message}")
+            raise ValueError(f"error event in stream: {_error_text(payload['error'])}")
         if payload.get("usage") is not None:
             self.counts = read_usage(payload["usage"]) or self.counts
         # The payload is ours (just parsed): set the router's fields in place, no copy.
@@ -95,6 +111,9 @@ class OpenAIStream:
         payload["usage"] = None
         payload["provider"] = self.card.provider
         chunk = ChatCompletionChunk.model_validate(payload)
+        if any(choice.finish_reason == "error" for choice in chunk.choices):
+            msg = "a choice ended in an error (finish_reason 'error')"
+            raise ValueError(msg)
         if any(choice.finish_reason for choice in chunk.choices):
             self.finished = True
         return [chunk] if chunk.choices else []

@@ -137,7 +137,7 @@ providers:
         ("pa$$word", {}, "pa$word"),
         ("$${KEY}", {"KEY": "abc"}, "${KEY}"),
         ("$$$${KEY}", {}, "$${KEY}"),
-        ("cost $5", {}, "cost $5"),
+        ("cost-$5", {}, "cost-$5"),
     ],
 )
 def test_interpolation(value: str, environ: dict[str, str], expected: str) -> None:

@@ -1,5 +1,7 @@
 """Fuzzing with hypothesis: the config loader, every catalog parser, the stream decoders,
-``Retry-After`` parsing and provider error bodies. No network.
+``Retry-After`` parsing, provider error bodies, provider keys, and request bodies sent
+through the in-process transport and ``router serve`` (loopback only: the one provider
+is a closed port).
 
 Each property says what a parser may do with hostile input: return its normal result or
 raise its one typed error, never another exception, never hang, never echo a secret.
@@ -837,3 +839,110 @@ def test_upstream_error_code_is_redacted(kind, field):
 def test_upstream_error_on_a_body_nested_too_deep(kind):
     error = provider_of(kind).upstream_error(CARD, 502, httpx.Headers(), b"[" * 100_000)
     assert isinstance(error, Unavailable)
+
+
+# -- 8. provider keys: a ConfigError at their path, or a key that travels and is redacted ---
+
+
+@FUZZ
+@given(key=st.text(max_size=40) | st.from_regex(r"\A[ -~]{1,30}[\r\n\t ]{0,2}\Z"))
+def test_any_provider_key_is_a_config_error_or_usable(key):
+    conf = {"providers": [{"name": "p", "kind": "pinstripes", "api_key": key}]}
+    error: ConfigError | None = None
+    try:
+        router = Router.from_config(conf, environ={})
+    except ConfigError as exc:
+        error = exc
+    if error is not None:
+        assert error.key_path in ("providers[0].api_key", "")
+        assert len(key.strip()) < 4 or key.strip() not in str(error)
+        return
+    provider = router.providers["p"]
+    for name, value in provider.auth_headers().items():  # what the HTTP libraries accept
+        assert httpx.Headers({name: value}).raw
+        value.encode("ascii")
+    if key and "*" not in key:
+        shown = f"{key} {key.encode()!r} {json.dumps(key)} {f'Bearer {key}'.encode()!r}"
+        assert key not in provider.redact(shown).replace("**********", "")
+    router.close()
+
+
+# -- 9. request bodies through the transport and the server: an answer or a 4xx/5xx error
+#       body of the router's own, never a 500, never a traceback ------------------------------
+
+REQUEST_LEAVES = (
+    LEAVES
+    | st.sampled_from([float("nan"), float("inf"), "\ud800", "\x00", "é", "\r\n"])
+    | st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=3)
+)
+
+
+def _request_bodies() -> st.SearchStrategy[bytes]:
+    shaped = st.fixed_dictionaries(
+        {"model": st.sampled_from(["down:m", "auto", "g", "nope"]) | st.text(max_size=8)},
+        optional={
+            "messages": json_values(REQUEST_LEAVES, size=8),
+            "temperature": REQUEST_LEAVES,
+            "max_tokens": REQUEST_LEAVES,
+            "stream": st.booleans() | REQUEST_LEAVES,
+            "tools": json_values(REQUEST_LEAVES, size=6),
+            "stop": REQUEST_LEAVES,
+        },
+    )
+
+    def encode(doc: Any) -> bytes:
+        return json.dumps(doc).encode()  # NaN, Infinity and lone surrogates as Python writes
+
+    deep = st.integers(100, 5000).map(lambda n: ("[" * n + "]" * n).encode())
+    return shaped.map(encode) | json_values(REQUEST_LEAVES).map(encode) | st.binary() | deep
+
+
+@functools.cache
+def _fuzz_router() -> Router:
+    # every provider down: a request that passes validation fails fast, on loopback
+    return Router.from_config(
+        {
+            "providers": [
+                {"name": "down", "kind": "openai", "base_url": "http://127.0.0.1:9/v1",
+                 "api_key": SECRET},
+            ],
+            "models": {"g": ["down:m"]},
+            "fallback": {"attempts": 1},
+        }
+    )  # fmt: skip
+
+
+def _check_answer(status: int, body: bytes) -> None:
+    assert status != 500, body
+    if status >= 400:
+        error = json.loads(body)["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert "Traceback" not in error["message"]
+        assert SECRET not in error["message"]
+        assert "127.0.0.1" not in error["message"]
+
+
+@FUZZ
+@given(body=_request_bodies())
+def test_any_request_body_through_the_transport(body):
+    client = httpx.Client(transport=_fuzz_router().transport(), base_url="http://router/v1")
+    response = client.post("/chat/completions", content=body)
+    _check_answer(response.status_code, response.read())
+
+
+@pytest.fixture(scope="module")
+def fuzz_server() -> Any:
+    from router.serving.server import create_app
+    from tests.wire.test_server import serving
+
+    with serving(create_app(_fuzz_router())) as base, httpx.Client(base_url=base) as client:
+        yield client
+
+
+@FUZZ
+@given(body=_request_bodies())
+def test_any_request_body_through_the_server(fuzz_server, body):
+    response = fuzz_server.post(
+        "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
+    _check_answer(response.status_code, response.content)

@@ -36,6 +36,7 @@ from router.errors import (
 from router.testing.simulator import Reply, Simulator
 from router.types import ChatRequest
 from router.wire.aiohttp_transport import AiohttpClient
+from router.wire.deadline_backend import DeadlineAsyncClient
 from tests.wire.conftest import config, provider_conf
 
 BACKENDS = ["aiohttp", "httpx"]
@@ -156,7 +157,7 @@ def test_the_option_picks_the_async_client(sim, http):
         async with make_router(sim, http, "pinstripes") as router:
             return type(router.providers["pinstripes"].aclient())
 
-    expected = AiohttpClient if http == "aiohttp" else httpx.AsyncClient
+    expected = AiohttpClient if http == "aiohttp" else DeadlineAsyncClient
     assert asyncio.run(main()) is expected
 
 
