@@ -232,8 +232,11 @@ def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
 
 
 def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
+    from router.checks import config_findings
+
     reports: list[dict[str, Any]] = []
     refs: set[str] = set()
+    fetched: list[Catalog] = []
     for name, provider in router.providers.items():
         report: dict[str, Any] = {"provider": name, "kind": provider.options.kind, "ok": False}
         try:
@@ -243,6 +246,7 @@ def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
         else:
             report.update(_catalog_report(catalog))
             refs.update(card.ref for card in catalog.models)
+            fetched.append(catalog)
         reports.append(report)
     missing = [
         {"group": group, "ref": ref}
@@ -250,18 +254,48 @@ def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
         for ref in members
         if ref.partition(":")[0] in {r["provider"] for r in reports if r["ok"]} and ref not in refs
     ]
-    ok = all(r["ok"] for r in reports) and not missing
+    findings = [
+        {"key_path": f.key_path, "problem": f.problem, "severity": f.severity}
+        for f in config_findings(router, fetched)
+    ]
+    ok = (
+        all(r["ok"] for r in reports)
+        and not missing
+        and all(f["severity"] != "problem" for f in findings)
+    )
     if args.json:
-        _dump({"ok": ok, "providers": reports, "missing_group_members": missing}, out)
+        _dump(
+            {
+                "ok": ok,
+                "providers": reports,
+                "missing_group_members": missing,
+                "findings": findings,
+            },
+            out,
+        )
     elif (console := _console(out)) is not None:
-        _rich_check(console, reports, missing, ok)
+        _rich_check(console, reports, missing, findings, ok)
     else:
-        _plain_check(out, reports, missing, ok)
+        _plain_check(out, reports, missing, findings, ok)
     return 0 if ok else 1
 
 
+def _verdict(findings: list[dict[str, str]], ok: bool) -> str:
+    """The last line of ``check``: all good, all good but for warnings, or problems."""
+    if not ok:
+        return "problems found"
+    warnings = sum(f["severity"] == "warning" for f in findings)
+    if warnings:
+        return f"all good, but {warnings} warning{'s' if warnings > 1 else ''} above"
+    return "all good"
+
+
 def _plain_check(
-    out: TextIO, reports: list[dict[str, Any]], missing: list[dict[str, str]], ok: bool
+    out: TextIO,
+    reports: list[dict[str, Any]],
+    missing: list[dict[str, str]],
+    findings: list[dict[str, str]],
+    ok: bool,
 ) -> None:
     for r in reports:
         if "error" in r:
@@ -278,7 +312,10 @@ def _plain_check(
             out.write(f"         last refresh failed: {r['stale_error']}\n")
     for m in missing:
         out.write(f"FAIL   models.{m['group']}: {m['ref']} is not in its provider's catalog\n")
-    out.write("all good\n" if ok else "problems found\n")
+    for f in findings:
+        label = "FAIL  " if f["severity"] == "problem" else "WARN  "
+        out.write(f"{label} {f['key_path']}: {f['problem']}\n")
+    out.write(_verdict(findings, ok) + "\n")
 
 
 def _catalog_report(catalog: Catalog) -> dict[str, Any]:
@@ -506,7 +543,11 @@ def _rich_models(console: Console, rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def _rich_check(
-    console: Console, reports: list[dict[str, Any]], missing: list[dict[str, str]], ok: bool
+    console: Console,
+    reports: list[dict[str, Any]],
+    missing: list[dict[str, str]],
+    findings: list[dict[str, str]],
+    ok: bool,
 ) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -530,7 +571,11 @@ def _rich_check(
     for m in missing:
         line = f"FAIL  models.{m['group']}: {m['ref']} is not in its provider's catalog"
         console.print(Text(line, style="red"))
-    console.print(Text("all good", "green") if ok else Text("problems found", "bold red"))
+    for f in findings:
+        problem = f["severity"] == "problem"
+        line = f"{'FAIL' if problem else 'WARN'}  {f['key_path']}: {f['problem']}"
+        console.print(Text(line, style="red" if problem else "yellow"))
+    console.print(Text(_verdict(findings, ok), "green" if ok else "bold red"))
 
 
 def _rich_route(console: Console, route: Route) -> None:

@@ -276,7 +276,14 @@ class Provider(abc.ABC):
     def redact(self, text: str) -> str:
         """``text`` with the credential blanked out, for anything that may be shown."""
         key = self.api_key
-        return text.replace(key, "**********") if key else text
+        if not key:
+            return text
+        # Also as an error message may show it: stripped, or escaped (httpx quotes a
+        # header value it refuses, a key pasted with a line break among them).
+        for form in sorted({key, key.strip(), repr(key)[1:-1]}, key=len, reverse=True):
+            if form:
+                text = text.replace(form, "**********")
+        return text
 
     # -- HTTP clients: one pool per provider, reused ------------------------------
 

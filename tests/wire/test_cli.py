@@ -126,6 +126,72 @@ def test_check_fails_on_a_provider_error_and_on_a_missing_group_member(capsys, s
     assert [p["ok"] for p in report["providers"]] == [True, False]
 
 
+def test_check_fails_on_a_price_cap_typed_per_token(capsys, sim, tmp_path):
+    conf = config(sim, "pinstripes", "openrouter")
+    conf["policy"] = [{"max_price": {"prompt_per_mtok": 0.000005}}, "cheapest"]
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, _ = run(capsys, "check", "-c", str(path))
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[-3:] == [
+        "WARN   policy[0].max_price.prompt_per_mtok: $0.000005 per 1M tokens is less than any"
+        " provider charges: it looks like a price per token; this option is USD per 1M tokens"
+        " (per token x 1,000,000: 5)",
+        "FAIL   policy[0].max_price.prompt_per_mtok: below every prompt price in the catalogs"
+        " (the lowest is $0.033 per 1M tokens, pinstripes:ps/gpt-oss-120b): no request can be"
+        " routed; the cap is USD per 1M tokens",
+        "problems found",
+    ]
+    status, out, _ = run(capsys, "check", "-c", str(path), "--json")
+    assert status == 1
+    report = json.loads(out)
+    assert report["ok"] is False
+    assert [(f["key_path"], f["severity"]) for f in report["findings"]] == [
+        ("policy[0].max_price.prompt_per_mtok", "warning"),
+        ("policy[0].max_price.prompt_per_mtok", "problem"),
+    ]
+
+
+def test_check_warns_about_an_empty_secret_and_names_no_value(capsys, sim, tmp_path, monkeypatch):
+    conf = config(sim, "pinstripes", "openai", "openrouter")
+    conf["providers"][0]["api_key"] = "${EMPTY_KEY_19}"
+    conf["providers"][2]["api_key"] += "\n"
+    conf["providers"][1]["api_key"] = "${LOCAL_KEY_19:-}"  # optional for kind openai: fine
+    monkeypatch.setenv("EMPTY_KEY_19", "")
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, _ = run(capsys, "check", "-c", str(path))
+    assert status == 1  # the provider refuses the empty key: its catalog fails
+    assert "FAIL   pinstripes (pinstripes): " in out
+    assert out.splitlines()[-3:] == [
+        "WARN   providers[0].api_key: empty: the environment variable it names is set but"
+        " empty, so the provider will refuse every request (401); export the key, then run"
+        " check again",
+        "WARN   providers[2].api_key: starts or ends with spaces or a line break (pasted with"
+        " them?); the provider will likely refuse it",
+        "problems found",
+    ]
+    assert sim.api_key("openrouter") not in out
+
+
+def test_check_passes_with_warnings_and_says_so(capsys, sim, tmp_path):
+    conf = config(sim, "pinstripes", "openai")
+    conf["providers"][1]["model_info"] = {
+        "*": {"prompt_per_mtok": 0.0000001, "completion_per_mtok": 0.2}
+    }
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, _ = run(capsys, "check", "-c", str(path))
+    assert out.splitlines()[-2:] == [
+        "WARN   providers[1].model_info.*.prompt_per_mtok: $0.0000001 per 1M tokens is less"
+        " than any provider charges: it looks like a price per token; this option is USD per 1M"
+        " tokens (per token x 1,000,000: 0.1)",
+        "all good, but 1 warning above",
+    ]
+    assert status == 0
+
+
 def test_check_json_counts_skipped_entries(capsys, sim, conf_file):
     sim.script("pinstripes", [Reply(200, json={"data": [{"id": "x", "pricing": {"prompt": "?"}}]})])
     status, out, _ = run(capsys, "check", "-c", str(conf_file), "--json")
