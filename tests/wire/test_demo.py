@@ -16,11 +16,10 @@ from router.demo import (
     PROVIDERS,
     ROUTER,
     SAME_MODEL,
-    _Plain,
-    _writer,
     run_demo,
     workload,
 )
+from router.demo.output import Plain, writer
 from router.testing.simulator import API_KEYS, Simulator
 
 from .conftest import config
@@ -160,8 +159,8 @@ def test_no_simulator_key_in_the_output(output: str) -> None:
 
 
 def test_plain_text_unless_a_terminal_and_rich(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert isinstance(_writer(io.StringIO(), None), _Plain)  # not a terminal
-    assert isinstance(_writer(io.StringIO(), True), _Plain)
-    assert not isinstance(_writer(io.StringIO(), False), _Plain)  # rich, asked for
+    assert isinstance(writer(io.StringIO(), None), Plain)  # not a terminal
+    assert isinstance(writer(io.StringIO(), True), Plain)
+    assert not isinstance(writer(io.StringIO(), False), Plain)  # rich, asked for
     monkeypatch.setitem(sys.modules, "rich.console", None)  # rich not installed
-    assert isinstance(_writer(io.StringIO(), False), _Plain)
+    assert isinstance(writer(io.StringIO(), False), Plain)
