@@ -142,4 +142,17 @@ def run_demo(out: TextIO | None = None, *, seed: int = 7, plain: bool | None = N
         " (recorded, not slept)",
         "dim",
     )
+    for text, style in WHAT_NEXT:
+        write.line(text, style)
     return 0
+
+
+WHAT_NEXT: tuple[tuple[str, str], ...] = (
+    ("", ""),
+    ("What next:", "bold"),
+    ("  router sim      keeps these simulated providers running and writes a router.yaml for", ""),
+    ("                  them: then try router check, router explain -p 'Hi' and router chat", ""),
+    ("                  'Hi' yourself, offline, or point the Python API at the same file", ""),
+    ("  README.md       the YAML reference, the policies, and how to write your own plugin", ""),
+)
+"""The demo's closing lines: where a newcomer goes from here."""

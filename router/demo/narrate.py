@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from router.demo.runner import Run, Sent, Strategy
 from router.demo.workload import Step
-from router.planning.route import Estimate
 
 __all__ = ["Line", "cost_rows", "describe", "overflows", "policy_text", "usd"]
 
@@ -34,46 +33,94 @@ def _tokens(sent: Sent) -> str:
     return f"{sent.prompt_tokens:,} prompt{cached} + {sent.completion_tokens:,} completion tokens"
 
 
-def _candidate(i: int, estimate: Estimate, sent: Sent, width: int) -> str:
-    cost = "unpriced" if estimate.cost is None else usd(estimate.cost, 9)
-    extra = ""
-    if estimate.cached_tokens:
-        extra += f", cache ~{estimate.cached_tokens:,} tok"
-    figure = sent.ranked.get(estimate.ref)
-    if figure is not None and figure != estimate.cost:
-        extra += f", ranked as {usd(figure, 9)} counting {sent.reuse:g} later turns"
-    if estimate.unsure:
-        extra += ", tried last: " + "; ".join(u.partition("] ")[2] for u in estimate.unsure)
-    mark = "  <- answered" if estimate.ref == sent.route.chosen else ""
-    return f"       {i}. {estimate.ref:<{width}} est. {cost}{extra}{mark}"
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-def _why(sent: Sent, *, catalog: bool) -> list[Line]:
-    """The decision: top candidates, what was ranked last, the notable exclusions."""
+def _unsure_phrase(reason: str) -> str:
+    """``context length unknown`` -> ``does not state its context length``."""
+    what = reason.removesuffix(" unknown").removesuffix(" support")
+    return (
+        f"does not say whether it supports {what}"
+        if "support" in reason
+        else (f"does not state its {what}")
+    )
+
+
+def _look_ahead(sent: Sent, ref: str) -> Decimal | None:
+    """What the look-ahead ranked ``ref`` by, where that differs from its estimate."""
+    figure = sent.ranked.get(ref)
+    estimate = next((c.cost for c in sent.route.candidates if c.ref == ref), None)
+    return figure if figure is not None and figure != estimate else None
+
+
+def _choice(sent: Sent) -> str:
+    """One sentence: why the first candidate is first."""
+    route = sent.route
+    first = route.candidates[0]
+    others = [c for c in route.candidates[1:] if c.cost is not None]
+    n = len(route.candidates)
+    if first.cost is None:
+        return f"first of {n} candidates; none has a published price."
+    runner_up = others[0] if others else None
+    lead = f"the cheapest of the {_plural(n, 'deployment')} able to serve it"
+    ahead = _look_ahead(sent, first.ref)
+    if ahead is not None and runner_up is not None:
+        second = _look_ahead(sent, runner_up.ref) or runner_up.cost or Decimal(0)
+        return (
+            f"{lead}, counting this request and the {sent.reuse:g} more expected to reuse its"
+            f" prompt: {usd(ahead, 9)} for all, against {usd(second, 9)} at {runner_up.ref}."
+        )
+    if runner_up is None or runner_up.cost is None:
+        return f"{lead}: est. {usd(first.cost, 9)}."
+    return (
+        f"{lead}: est. {usd(first.cost, 9)}, against {usd(runner_up.cost, 9)} at {runner_up.ref}."
+    )
+
+
+_UNSURE = {
+    "context length unknown": "do not state their context length",
+    "tools support unknown": "do not say whether they can call tools",
+    "vision support unknown": "do not say whether they see images",
+}
+
+
+def _left_out(sent: Sent, *, catalog: bool) -> list[Line]:
+    """What was left out, and what is kept as a last resort, one line each."""
     route = sent.route
     lines: list[Line] = []
-    sure = [c for c in route.candidates if not c.unsure]
-    shown = sure[:3] or route.candidates[:3]
-    if route.chosen not in {c.ref for c in shown}:
-        shown += [c for c in route.candidates if c.ref == route.chosen]
-    lines.append((f"     why: {len(route.candidates)} candidates, in the order tried:", "dim"))
-    width = max(len(c.ref) for c in shown)
-    lines.extend((_candidate(route.candidates.index(c) + 1, c, sent, width), "dim") for c in shown)
     unsure = Counter(u.partition("] ")[2] for c in route.candidates for u in c.unsure)
     if unsure:
-        ranked = "; ".join(f"{why} ({n})" for why, n in unsure.items())
-        lines.append((f"     ranked after the sure ones: {ranked}", "dim"))
-    groups: dict[str, list[str]] = {}
+        kept = "; ".join(
+            f"{n:,} that {_UNSURE.get(reason, reason)}" for reason, n in unsure.items()
+        )
+        lines.append((f"     Kept as a last resort: {kept}.", "dim"))
+    groups: dict[str, list[tuple[str, str]]] = {}
     for exclusion in route.excluded:
         if exclusion.policy != "catalog" or catalog:
-            groups.setdefault(exclusion.policy, []).append(f"{exclusion.ref} ({exclusion.reason})")
+            groups.setdefault(exclusion.policy, []).append((exclusion.ref, exclusion.reason))
     for policy, refs in groups.items():
-        more = f", +{len(refs) - 2} more" if len(refs) > 2 else ""
         style = "yellow" if policy == "cooldown" else "dim"
-        lines.append(
-            (f"     excluded by {policy} ({len(refs)}): {', '.join(refs[:2])}{more}", style)
-        )
+        examples = ", ".join(f"{ref} ({why})" for ref, why in refs[:2])
+        more = f" and {len(refs) - 2} more" if len(refs) > 2 else ""
+        lines.append((f"     Left out by {policy}: {examples}{more}.", style))
     return lines
+
+
+def _estimate_note(sent: Sent) -> Line | None:
+    """Why the bill differs from the estimate, when the answer's length is the reason."""
+    chosen = next((c for c in sent.route.candidates if c.ref == sent.route.chosen), None)
+    if chosen is None or chosen.cost is None or not sent.completion_tokens:
+        return None
+    expected = chosen.output_tokens
+    if abs(sent.completion_tokens - expected) * 2 < expected:
+        return None
+    lower = "lower" if sent.completion_tokens < expected else "higher"
+    return (
+        f"     The estimate assumed a {expected:,}-token answer; this one had"
+        f" {sent.completion_tokens:,}, so the bill is {lower}.",
+        "dim",
+    )
 
 
 def describe(sent: Sent, previous: Sent | None, total_steps: int, number: int) -> list[Line]:
@@ -87,19 +134,17 @@ def describe(sent: Sent, previous: Sent | None, total_steps: int, number: int) -
         lines.append((f"   ! {sent.event}", "bold yellow"))
     lines.append((f"   > {_short(sent.turn.label)}", ""))
     lines.extend((f"     x failed: {attempt}", "red") for attempt in route.attempts)
+    same_step = previous is not None and previous.step is sent.step
     warm = (
-        previous is not None
-        and previous.step is sent.step
+        same_step
+        and previous is not None
         and previous.route.chosen == route.chosen
         and sent.cached_tokens > 0
     )
-    note = "  (stays warm)" if warm else ""
     context = ""
     if sent.prompt_tokens > 100_000:
         context = f" [context {sent.card.context_length or 0:,}]"
-    lines.append(
-        (f"   -> {route.chosen}{context}: {_tokens(sent)} = {usd(sent.cost)}{note}", "green")
-    )
+    lines.append((f"   -> {route.chosen}{context}: {_tokens(sent)} = {usd(sent.cost)}", "green"))
     lines.append((f"      answer: {_short(sent.answer, 66)}", "dim"))
     limit = sent.card.context_length
     if limit is not None and sent.prompt_tokens > limit:
@@ -109,32 +154,75 @@ def describe(sent: Sent, previous: Sent | None, total_steps: int, number: int) -
                 "red",
             )
         )
+    if route.attempts:
+        providers = sorted({a.ref.partition(":")[0] for a in route.attempts})
+        lines.append(
+            (
+                f"     Why: {' and '.join(providers)} did not answer, so the router moved on"
+                f" down the list; {route.chosen} answered.",
+                "",
+            )
+        )
     for ref, left in sent.cooling:
         lines.append(
             (
-                f"     {ref}: {sent.cooldown_after} failures in a row,"
-                f" cooling down for {left:.0f} s",
+                f"     {ref} failed {sent.cooldown_after} times in a row: it is left out of"
+                f" routing for the next {left:.0f} s.",
                 "yellow",
             )
         )
-    rerouted = previous is None or previous.route.chosen != route.chosen
+    moved = previous is None or previous.route.chosen != route.chosen
     cooldown = any(e.policy == "cooldown" for e in route.excluded)
-    if sent.index == 0 or cooldown or (rerouted and not route.attempts):
-        lines.extend(_why(sent, catalog=previous is None))
-    elif warm:
-        costs = [(c.ref, c.cost, c.cached_tokens) for c in route.candidates if c.cost is not None]
-        here = [(cost, cached) for ref, cost, cached in costs if ref == route.chosen]
-        elsewhere = [(ref, cost) for ref, cost, _ in costs if ref != route.chosen]
-        if here and elsewhere:
-            (cost, cached), (other, other_cost) = here[0], elsewhere[0]
-            lines.append(
-                (
-                    f"     est. {usd(cost, 9)} here with ~{cached:,} cached"
-                    f" vs {usd(other_cost, 9)} at {other}",
-                    "dim",
-                )
-            )
+    if warm:
+        lines.append((_stay(sent), ""))
+    elif same_step and moved and sent.step.conversation and previous is not None:
+        if not route.attempts:
+            lines.append((_switch(sent, previous), ""))
+    elif not route.attempts and (sent.index == 0 or cooldown or moved):
+        lines.append((f"     Why: {_choice(sent)}", ""))
+        lines.extend(_left_out(sent, catalog=previous is None))
+    note = _estimate_note(sent)
+    if note is not None:
+        lines.append(note)
     return lines
+
+
+def _stay(sent: Sent) -> str:
+    route = sent.route
+    here = next((c for c in route.candidates if c.ref == route.chosen), None)
+    other = next((c for c in route.candidates if c.ref != route.chosen and c.cost), None)
+    cached = here.cached_tokens if here else 0
+    text = f"     Why: it stays, because ~{cached:,} tokens of this prompt are cached there"
+    if here is not None and here.cost is not None and other is not None and other.cost:
+        text += f" (est. {usd(here.cost, 9)}, against {usd(other.cost, 9)} at {other.ref})"
+    return text + "."
+
+
+def _switch(sent: Sent, previous: Sent) -> str:
+    route = sent.route
+    old, new = str(previous.route.chosen), str(route.chosen)
+    by_ref = {c.ref: c for c in route.candidates}
+    stayed, moved = by_ref.get(old), by_ref.get(new)
+    if stayed is None or moved is None or stayed.cost is None or moved.cost is None:
+        return f"     Why: it moves, because {old} is no longer a candidate."
+    old_ahead, new_ahead = _look_ahead(sent, old), _look_ahead(sent, new)
+    if moved.cost > stayed.cost and old_ahead is not None and new_ahead is not None:
+        why = (
+            f"     Why: it moves although {old} is warm, because over this turn and the"
+            f" {sent.reuse:g} expected next it costs less here ({usd(new_ahead, 9)} against"
+            f" {usd(old_ahead, 9)}; this turn alone: {usd(moved.cost, 9)} against"
+            f" {usd(stayed.cost, 9)})"
+        )
+        rates = (previous.card.pricing, sent.card.pricing)
+        if rates[0] is not None and rates[1] is not None:
+            old_read, new_read = rates[0].cache_read, rates[1].cache_read
+            if new_read is not None and old_read is not None and new_read < old_read:
+                why += ": its cached tokens are cheaper to read"
+        return why + "."
+    return (
+        f"     Why: it moves, because it costs less here: est. {usd(moved.cost, 9)}, against"
+        f" {usd(stayed.cost, 9)} at {old}."
+    )
 
 
 def policy_text(strategy: Strategy) -> str:
