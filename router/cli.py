@@ -1,9 +1,10 @@
-"""The ``router`` command line: ``models``, ``check``, ``explain``, ``chat``, ``serve`` and
-``demo``.
+"""The ``router`` command line: ``models``, ``check``, ``explain``, ``chat``, ``serve``,
+``sim`` and ``demo``.
 
 The configuration comes from ``--config F``, else ``$ROUTER_CONFIG``, else ``./router.yaml``
-(``demo`` needs none). ``models``, ``check`` and ``explain`` print tables (with rich, when
-it is installed and stdout is a terminal; plain aligned text otherwise) or, with
+(``sim`` and ``demo`` need none; ``sim`` writes one for its simulated providers).
+``models``, ``check`` and ``explain`` print tables (with rich, when it is installed and
+stdout is a terminal; plain aligned text otherwise) or, with
 ``--json``, JSON; ``chat --json`` prints the completion instead of streaming it.
 ``serve`` runs the OpenAI-compatible server (the ``server`` extra) on ``--host`` /
 ``--port``, else the config's ``server:`` block, else 127.0.0.1:8000, and refuses a
@@ -54,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "demo":
         return _demo()
+    if args.command == "sim":
+        return _sim(args, sys.stdout)
     # Imported here, not at the top: ``router --help`` and a command line error need
     # neither pydantic nor httpx.
     from router.config import load_yaml, server_settings
@@ -139,6 +142,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: server.host or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: server.port or 8000)")
     serve.set_defaults(run=_serve)
+
+    sim = commands.add_parser(
+        "sim",
+        parents=[verbose],
+        help="run the simulated providers on 127.0.0.1 with a ready config (offline, no keys)",
+        description="Start the provider simulator on 127.0.0.1, write a router YAML for it and"
+        " a file of the variables it reads, and print what to export. Every other command, and"
+        " the Python API, can then be tried offline. Runs until Ctrl-C.",
+    )
+    sim.add_argument("--port", type=int, default=0, help="port to bind (default: any free one)")
+    sim.add_argument(
+        "--write",
+        default="router-sim.yaml",
+        metavar="FILE",
+        help="the YAML to write (default: ./router-sim.yaml); the variables go beside it"
+        " (router-sim.env)",
+    )
 
     commands.add_parser(
         "demo",
@@ -479,6 +499,65 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# -- router sim ------------------------------------------------------------------------
+
+
+def _sim(args: argparse.Namespace, out: TextIO) -> int:
+    import shlex
+    import threading
+    from pathlib import Path
+
+    from router.testing.simulator import Simulator
+
+    if not 0 <= args.port <= 65535:
+        print(f"router: --port {args.port}: not a TCP port (0-65535)", file=sys.stderr)
+        return 2
+    sim = Simulator(port=args.port)
+    try:
+        sim.start()
+    except OSError as exc:
+        print(f"router: cannot bind 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        config = Path(args.write).resolve()
+        env_file = config.with_suffix(".env")
+        providers = ("pinstripes", "pipellm", "inference-api", "routstr", "openrouter")
+        variables = {"ROUTER_CONFIG": str(config), **sim.environ(*providers)}
+        exports = [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+        try:
+            config.write_text(sim.config_yaml(*providers), encoding="utf-8")
+            env_file.write_text("\n".join(exports) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"router: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return 1
+        here = Path.cwd()
+        shown = str(env_file.relative_to(here)) if env_file.is_relative_to(here) else str(env_file)
+        lines = [
+            f"router sim: 5 simulated providers on http://127.0.0.1:{sim.port}"
+            " (pinstripes, pipellm, majestix, routstr, openrouter); offline, fake keys",
+            f"wrote {config}",
+            f"  and {env_file}: in another shell, run  source {shlex.quote(shown)}",
+            "  or export these:",
+            *(f"    {line}" for line in exports),
+            "then try:",
+            "  router check",
+            "  router models --sort price",
+            "  router explain -p 'Summarise our refund policy'",
+            "  router chat 'Hello'",
+            f"  in Python: Router.from_yaml({str(config)!r}).complete(model='auto', messages=...)",
+            "Ctrl-C stops the simulator.",
+        ]
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("router sim: stopped", file=sys.stderr)
+        return 0
+    finally:
+        sim.stop()
 
 
 # -- router demo -----------------------------------------------------------------------
