@@ -10,7 +10,9 @@ the built-in simulator.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -19,7 +21,6 @@ from langchain_openai import ChatOpenAI
 
 from router import Router
 from router.testing.simulator import Simulator
-from simulated import CONFIG, point_config_at
 
 
 @tool
@@ -28,9 +29,13 @@ def lookup(query: str) -> str:
     return f"the notes say '{query}' was settled last week"
 
 
+CONFIG = Path(__file__).with_name("router.yaml")
+"""The documented configuration: it reads every base URL and key from the environment."""
+
+
 def main() -> None:
     with Simulator() as sim:
-        point_config_at(sim)
+        os.environ.update(sim.environ())  # the URLs and keys router.yaml reads
         with Router.from_yaml(CONFIG) as router:
             llm = ChatOpenAI(
                 model="auto",

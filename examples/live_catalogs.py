@@ -10,10 +10,15 @@ provider's catalog normalized to USD per token, the cheapest deployments, the
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from router import Router
 from router.cli import main as cli
 from router.testing.simulator import Simulator
-from simulated import CONFIG, point_config_at
+
+CONFIG = Path(__file__).with_name("router.yaml")
+"""The documented configuration: it reads every base URL and key from the environment."""
 
 
 def section(title: str) -> None:
@@ -22,7 +27,7 @@ def section(title: str) -> None:
 
 def main() -> None:
     with Simulator() as sim:
-        point_config_at(sim)
+        os.environ.update(sim.environ())  # the URLs and keys router.yaml reads
 
         section("router models --sort price --min-context 200000 (chat models, $ per 1M tokens)")
         cli(["models", "--config", str(CONFIG), "--sort", "price", "--min-context", "200000"])

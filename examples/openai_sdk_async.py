@@ -12,15 +12,16 @@ summed exactly from the ``x-router-cost`` header of each response (USD, a decima
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import openai
 
 from router import Router
 from router.testing.simulator import Simulator
-from simulated import CONFIG, point_config_at
 
 MODELS = ("auto", "deepseek-v4-flash", "gpt-5-mini")
 REQUESTS = 50
@@ -70,9 +71,13 @@ async def run() -> None:
         print(f"\nprovider: {(last.model_extra or {})['provider']}, cost: ${cost:.10f}")
 
 
+CONFIG = Path(__file__).with_name("router.yaml")
+"""The documented configuration: it reads every base URL and key from the environment."""
+
+
 def main() -> None:
     with Simulator() as sim:
-        point_config_at(sim)
+        os.environ.update(sim.environ())  # the URLs and keys router.yaml reads
         asyncio.run(run())
 
 

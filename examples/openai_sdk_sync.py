@@ -10,19 +10,23 @@ serve it; the answer says which provider served it and what it cost.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import openai
 
 from router import Router
 from router.testing.simulator import Simulator
-from simulated import CONFIG, point_config_at
+
+CONFIG = Path(__file__).with_name("router.yaml")
+"""The documented configuration: it reads every base URL and key from the environment."""
 
 
 def main() -> None:
     with Simulator() as sim:
-        point_config_at(sim)
+        os.environ.update(sim.environ())  # the URLs and keys router.yaml reads
         with (
             Router.from_yaml(CONFIG) as router,
             openai.OpenAI(

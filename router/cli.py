@@ -1,9 +1,10 @@
-"""The ``router`` command line: ``models``, ``check``, ``explain``, ``chat``, ``serve`` and
-``demo``.
+"""The ``router`` command line: ``models``, ``check``, ``explain``, ``chat``, ``serve``,
+``sim`` and ``demo``.
 
 The configuration comes from ``--config F``, else ``$ROUTER_CONFIG``, else ``./router.yaml``
-(``demo`` needs none). ``models``, ``check`` and ``explain`` print tables (with rich, when
-it is installed and stdout is a terminal; plain aligned text otherwise) or, with
+(``sim`` and ``demo`` need none; ``sim`` writes one for its simulated providers).
+``models``, ``check`` and ``explain`` print tables (with rich, when it is installed and
+stdout is a terminal; plain aligned text otherwise) or, with
 ``--json``, JSON; ``chat --json`` prints the completion instead of streaming it.
 ``serve`` runs the OpenAI-compatible server (the ``server`` extra) on ``--host`` /
 ``--port``, else the config's ``server:`` block, else 127.0.0.1:8000, and refuses a
@@ -54,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "demo":
         return _demo()
+    if args.command == "sim":
+        return _sim(args, sys.stdout)
     # Imported here, not at the top: ``router --help`` and a command line error need
     # neither pydantic nor httpx.
     from router.config import load_yaml, server_settings
@@ -139,6 +142,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: server.host or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: server.port or 8000)")
     serve.set_defaults(run=_serve)
+
+    sim = commands.add_parser(
+        "sim",
+        parents=[verbose],
+        help="run the simulated providers on 127.0.0.1 with a ready config (offline, no keys)",
+        description="Start the provider simulator on 127.0.0.1, write a router YAML for it and"
+        " a file of the variables it reads, and print what to export. Every other command, and"
+        " the Python API, can then be tried offline. Runs until Ctrl-C.",
+    )
+    sim.add_argument("--port", type=int, default=0, help="port to bind (default: any free one)")
+    sim.add_argument(
+        "--write",
+        default="router-sim.yaml",
+        metavar="FILE",
+        help="the YAML to write (default: ./router-sim.yaml); the variables go beside it"
+        " (router-sim.env)",
+    )
 
     commands.add_parser(
         "demo",
@@ -232,8 +252,11 @@ def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
 
 
 def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
+    from router.checks import config_findings
+
     reports: list[dict[str, Any]] = []
     refs: set[str] = set()
+    fetched: list[Catalog] = []
     for name, provider in router.providers.items():
         report: dict[str, Any] = {"provider": name, "kind": provider.options.kind, "ok": False}
         try:
@@ -243,6 +266,7 @@ def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
         else:
             report.update(_catalog_report(catalog))
             refs.update(card.ref for card in catalog.models)
+            fetched.append(catalog)
         reports.append(report)
     missing = [
         {"group": group, "ref": ref}
@@ -250,18 +274,48 @@ def _check(router: Router, args: argparse.Namespace, out: TextIO) -> int:
         for ref in members
         if ref.partition(":")[0] in {r["provider"] for r in reports if r["ok"]} and ref not in refs
     ]
-    ok = all(r["ok"] for r in reports) and not missing
+    findings = [
+        {"key_path": f.key_path, "problem": f.problem, "severity": f.severity}
+        for f in config_findings(router, fetched)
+    ]
+    ok = (
+        all(r["ok"] for r in reports)
+        and not missing
+        and all(f["severity"] != "problem" for f in findings)
+    )
     if args.json:
-        _dump({"ok": ok, "providers": reports, "missing_group_members": missing}, out)
+        _dump(
+            {
+                "ok": ok,
+                "providers": reports,
+                "missing_group_members": missing,
+                "findings": findings,
+            },
+            out,
+        )
     elif (console := _console(out)) is not None:
-        _rich_check(console, reports, missing, ok)
+        _rich_check(console, reports, missing, findings, ok)
     else:
-        _plain_check(out, reports, missing, ok)
+        _plain_check(out, reports, missing, findings, ok)
     return 0 if ok else 1
 
 
+def _verdict(findings: list[dict[str, str]], ok: bool) -> str:
+    """The last line of ``check``: all good, all good but for warnings, or problems."""
+    if not ok:
+        return "problems found"
+    warnings = sum(f["severity"] == "warning" for f in findings)
+    if warnings:
+        return f"all good, but {warnings} warning{'s' if warnings > 1 else ''} above"
+    return "all good"
+
+
 def _plain_check(
-    out: TextIO, reports: list[dict[str, Any]], missing: list[dict[str, str]], ok: bool
+    out: TextIO,
+    reports: list[dict[str, Any]],
+    missing: list[dict[str, str]],
+    findings: list[dict[str, str]],
+    ok: bool,
 ) -> None:
     for r in reports:
         if "error" in r:
@@ -278,7 +332,10 @@ def _plain_check(
             out.write(f"         last refresh failed: {r['stale_error']}\n")
     for m in missing:
         out.write(f"FAIL   models.{m['group']}: {m['ref']} is not in its provider's catalog\n")
-    out.write("all good\n" if ok else "problems found\n")
+    for f in findings:
+        label = "FAIL  " if f["severity"] == "problem" else "WARN  "
+        out.write(f"{label} {f['key_path']}: {f['problem']}\n")
+    out.write(_verdict(findings, ok) + "\n")
 
 
 def _catalog_report(catalog: Catalog) -> dict[str, Any]:
@@ -450,6 +507,65 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# -- router sim ------------------------------------------------------------------------
+
+
+def _sim(args: argparse.Namespace, out: TextIO) -> int:
+    import shlex
+    import threading
+    from pathlib import Path
+
+    from router.testing.simulator import Simulator
+
+    if not 0 <= args.port <= 65535:
+        print(f"router: --port {args.port}: not a TCP port (0-65535)", file=sys.stderr)
+        return 2
+    sim = Simulator(port=args.port)
+    try:
+        sim.start()
+    except OSError as exc:
+        print(f"router: cannot bind 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        config = Path(args.write).resolve()
+        env_file = config.with_suffix(".env")
+        providers = ("pinstripes", "pipellm", "inference-api", "routstr", "openrouter")
+        variables = {"ROUTER_CONFIG": str(config), **sim.environ(*providers)}
+        exports = [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+        try:
+            config.write_text(sim.config_yaml(*providers), encoding="utf-8")
+            env_file.write_text("\n".join(exports) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"router: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+            return 1
+        here = Path.cwd()
+        shown = str(env_file.relative_to(here)) if env_file.is_relative_to(here) else str(env_file)
+        lines = [
+            f"router sim: 5 simulated providers on http://127.0.0.1:{sim.port}"
+            " (pinstripes, pipellm, majestix, routstr, openrouter); offline, fake keys",
+            f"wrote {config}",
+            f"  and {env_file}: in another shell, run  source {shlex.quote(shown)}",
+            "  or export these:",
+            *(f"    {line}" for line in exports),
+            "then try:",
+            "  router check",
+            "  router models --sort price",
+            "  router explain -p 'Summarise our refund policy'",
+            "  router chat 'Hello'",
+            f"  in Python: Router.from_yaml({str(config)!r}).complete(model='auto', messages=...)",
+            "Ctrl-C stops the simulator.",
+        ]
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("router sim: stopped", file=sys.stderr)
+        return 0
+    finally:
+        sim.stop()
+
+
 # -- router demo -----------------------------------------------------------------------
 
 
@@ -512,7 +628,11 @@ def _rich_models(console: Console, rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def _rich_check(
-    console: Console, reports: list[dict[str, Any]], missing: list[dict[str, str]], ok: bool
+    console: Console,
+    reports: list[dict[str, Any]],
+    missing: list[dict[str, str]],
+    findings: list[dict[str, str]],
+    ok: bool,
 ) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -536,7 +656,11 @@ def _rich_check(
     for m in missing:
         line = f"FAIL  models.{m['group']}: {m['ref']} is not in its provider's catalog"
         console.print(Text(line, style="red"))
-    console.print(Text("all good", "green") if ok else Text("problems found", "bold red"))
+    for f in findings:
+        problem = f["severity"] == "problem"
+        line = f"{'FAIL' if problem else 'WARN'}  {f['key_path']}: {f['problem']}"
+        console.print(Text(line, style="red" if problem else "yellow"))
+    console.print(Text(_verdict(findings, ok), "green" if ok else "bold red"))
 
 
 def _rich_route(console: Console, route: Route) -> None:

@@ -20,6 +20,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from router.config_hints import (
+    check_policy_items,
+    did_you_mean,
+    fields_at,
+    misspelled_first,
+    misspelled_key,
+    plugin_modules,
+    unknown_policy,
+)
 from router.errors import ConfigError
 
 if TYPE_CHECKING:  # annotations only: importing router.provider here would load httpx
@@ -33,6 +42,7 @@ __all__ = [
     "ServerSettings",
     "interpolate",
     "load_yaml",
+    "plugin_modules",
     "resolve",
     "server_settings",
 ]
@@ -114,6 +124,7 @@ class _Document(BaseModel):
     policy: list[str | dict[str, dict[str, Any] | None]] | None = None
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     server: ServerSettings | None = None
+    plugins: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -289,11 +300,14 @@ def _loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def _raise_first(exc: ValidationError, prefix: str, known: tuple[str, ...] = ()) -> None:
-    error = exc.errors(include_url=False, include_input=False)[0]
-    path = _loc(prefix, tuple(error["loc"]))
+def _raise_first(exc: ValidationError, prefix: str, model: type[BaseModel]) -> None:
+    errors = exc.errors(include_url=False, include_input=False)
+    error = misspelled_first(errors) or errors[0]
+    loc = tuple(error["loc"])
+    path = _loc(prefix, loc)
     if error["type"] == "extra_forbidden":
-        problem = "unknown key"
+        known = fields_at(model, loc[:-1])
+        problem = "unknown key" + did_you_mean(str(loc[-1]), known)
         if known:
             problem += f" (known keys: {', '.join(known)})"
     elif error["type"] == "missing":
@@ -310,7 +324,7 @@ def _validate(model: type[BaseModel], data: Any, prefix: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        _raise_first(exc, prefix, tuple(model.model_fields))
+        _raise_first(exc, prefix, model)
     raise AssertionError  # pragma: no cover - _raise_first always raises
 
 
@@ -324,6 +338,7 @@ def resolve(
         data = interpolate(data, os.environ if environ is None else environ)
     except RecursionError:
         raise ConfigError("", "the document contains itself (a recursive YAML alias)") from None
+    check_policy_items(data.get("policy"), plugins)
     doc: _Document = _validate(_Document, data, "")
 
     kinds = plugins.providers()
@@ -333,11 +348,13 @@ def resolve(
         where = f"providers[{i}]"
         kind = entry.get("kind")
         if not isinstance(kind, str):
+            misspelled_key(entry, "kind", where)
             raise ConfigError(f"{where}.kind", f"required: one of {', '.join(sorted(kinds))}")
         if kind not in kinds:
             raise ConfigError(
                 f"{where}.kind",
-                f"unknown provider kind; known: {', '.join(sorted(kinds))}",
+                f"unknown provider kind{did_you_mean(kind, sorted(kinds))};"
+                f" known: {', '.join(sorted(kinds))}",
             )
         cls = kinds[kind]
         options: ProviderOptions = _validate(cls.Options, entry, where)
@@ -384,7 +401,7 @@ def resolve(
             raise ConfigError(f"policy[{i}]", "each item names one policy: '- cheapest: {...}'")
         if name not in known:
             # neither quoted nor in the path: '- ${VAR}' may have put a secret here
-            raise ConfigError(f"policy[{i}]", f"unknown policy; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"policy[{i}]", unknown_policy(name, known))
         where = f"policy[{i}].{name}"
         chain.append((name, _validate(known[name], block or {}, where)))
 

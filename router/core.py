@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from router.catalog import Catalog, ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk
-from router.config import FallbackConfig, load_yaml, resolve
+from router.config import FallbackConfig, load_yaml, plugin_modules, resolve
 from router.dispatch.answer import Answer, StreamSession
 from router.dispatch.fallback import Plan
 from router.errors import (
@@ -61,9 +61,10 @@ class Router:
     its ``catalog_ttl``.
 
     Keyword arguments (all optional): ``plugins``, plugin objects or modules to register
-    for this router only; ``entry_points``, whether to load installed plugins (default:
-    yes unless ``ROUTER_NO_ENTRY_POINTS`` is set); ``environ``, the mapping ``${VAR}``
-    reads (default ``os.environ``); ``timer``, the monotonic clock of catalog lifetimes,
+    for this router only (beside those the YAML's ``plugins:`` list names);
+    ``entry_points``, whether to load installed plugins (default: yes unless
+    ``ROUTER_NO_ENTRY_POINTS`` is set); ``environ``, the mapping ``${VAR}`` reads
+    (default ``os.environ``); ``timer``, the monotonic clock of catalog lifetimes,
     cooldowns and the prefix memory; ``sleep``, called instead of sleeping between
     retries (tests record waits with it); ``cooldowns`` and ``prefixes``, shared state
     backends in place of the in-process ones.
@@ -81,7 +82,9 @@ class Router:
         cooldowns: CooldownState | None = None,
         prefixes: PrefixState | None = None,
     ) -> None:
-        self.plugins = Plugins(plugins, entry_points=entry_points)
+        # The YAML's own plugins: (imported first: a failure is a ConfigError at plugins[i]).
+        yaml_plugins = plugin_modules(config)
+        self.plugins = Plugins([*plugins, *yaml_plugins], entry_points=entry_points)
         resolved = resolve(config, self.plugins, environ)
         providers: dict[str, Provider] = {}
         for i, (cls, options) in enumerate(resolved.providers):

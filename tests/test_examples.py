@@ -18,14 +18,16 @@ from router.testing.simulator import API_KEYS
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
-def run(script: str) -> str:
-    """Run an example as a user would, with no provider variables set; its output."""
+def run(script: str, cwd: Path = EXAMPLES.parent) -> str:
+    """Run an example as a user would (from the repository's root unless ``cwd`` says
+    otherwise), with no provider variables set; its output."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / script)],
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd,
         timeout=120,
         check=False,
     )
@@ -41,6 +43,21 @@ def test_live_catalogs_example_runs():
     assert "pinstripes:ps/deepseek-v4-flash" in out
     assert "all good" in out
     assert "stale=True: still 11 models" in out
+
+
+@pytest.mark.wire
+@pytest.mark.parametrize("where", ["examples", "elsewhere"])
+def test_examples_run_from_any_directory(where, tmp_path):
+    out = run("openai_sdk_sync.py", cwd=EXAMPLES if where == "examples" else tmp_path)
+    assert "provider: local (local:Qwen/Qwen3-8B)" in out
+
+
+def test_examples_import_nothing_from_each_other():
+    for script in EXAMPLES.glob("*.py"):
+        text = script.read_text()
+        assert "from simulated import" not in text, script.name
+        if "Simulator()" in text:
+            assert "sim.environ()" in text, script.name
 
 
 @pytest.mark.wire

@@ -129,6 +129,7 @@ SIMULATOR_LAYERS = (
     "majestix",
     "providers",
     "catalogs",
+    "sandbox",
     "core",
 )
 """The simulator's modules, lowest first: each may import only those before it."""

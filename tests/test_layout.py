@@ -21,7 +21,6 @@ MAX_LINES = 500
 LONGER = {
     # the reason each is longer stands in its module docstring or beside the code
     "router.cli",
-    "router.demo",
     "router.provider",
     "router.wire.anthropic_messages",
 }

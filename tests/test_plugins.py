@@ -109,6 +109,102 @@ def test_plugin_policy_options_are_validated_with_their_key_path():
         Router.from_config(missing, plugins=[AcmePlugin()])
 
 
+def test_a_misspelled_required_option_is_named_not_the_missing_one():
+    conf = {**CONF, "policy": [{"avoid_provider": {"provder": "b"}}]}
+    with pytest.raises(ConfigError) as info:
+        Router.from_config(conf, plugins=[AcmePlugin()])
+    assert str(info.value) == (
+        "policy[0].avoid_provider.provder: unknown key (did you mean 'provider'?)"
+        " (known keys: provider)"
+    )
+
+
+# -- plugins: in the YAML ------------------------------------------------------------------
+
+PLUGIN_MODULE = """
+from decimal import Decimal
+from router import Entry, ModelCard, Policy, Pricing, Provider, Verdict, hookimpl
+
+
+class Acme(Provider):
+    default_base_url = "https://api.acme.test/v1"
+
+    def parse_model(self, entry: Entry) -> ModelCard:
+        return self.card(entry, pricing=Pricing(prompt=Decimal(0), completion=Decimal(0)))
+
+
+class Keep(Policy):
+    def apply(self, request, candidates):
+        return Verdict(candidates)
+
+
+@hookimpl
+def router_register_providers(register):
+    register("acme", Acme)
+
+
+@hookimpl
+def router_register_policies(register):
+    register("keep_all", Keep)
+"""
+
+
+def yaml_with_plugins(*modules: str) -> str:
+    return (
+        f"plugins: [{', '.join(modules)}]\n"
+        "providers: [{name: a, kind: acme, api_key: k}]\n"
+        "policy: [keep_all, cheapest]\n"
+    )
+
+
+def test_yaml_plugins_are_imported_and_registered(tmp_path, monkeypatch):
+    (tmp_path / "acme_router_plugin.py").write_text(PLUGIN_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    router = Router.from_yaml(yaml_with_plugins("acme_router_plugin"))
+    assert type(router.providers["a"]).__name__ == "Acme"
+    assert [name for name, _ in router.policies] == ["keep_all", "cheapest"]
+    sys.modules.pop("acme_router_plugin", None)
+
+
+def test_a_yaml_plugin_that_cannot_be_found_is_a_config_error_at_its_index():
+    with pytest.raises(ConfigError) as info:
+        Router.from_yaml(yaml_with_plugins("json", "no_such_router_plugin_19"))
+    assert str(info.value) == (
+        "plugins[1]: no module of that name can be imported: run from the directory that holds"
+        " it, add that directory to PYTHONPATH, or install its package"
+    )
+    assert "no_such_router_plugin_19" not in str(info.value)
+
+
+def test_a_yaml_plugin_whose_import_fails_says_why_without_its_traceback(tmp_path, monkeypatch):
+    (tmp_path / "needs_dep_19.py").write_text("import not_installed_dep_19\n")
+    (tmp_path / "raises_19.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        Router.from_yaml(yaml_with_plugins("needs_dep_19"))
+    assert str(info.value) == (
+        "plugins[0]: the module failed to import (it needs 'not_installed_dep_19',"
+        " which is not installed)"
+    )
+    with pytest.raises(ConfigError) as info:
+        Router.from_yaml(yaml_with_plugins("raises_19"))
+    assert (
+        str(info.value) == "plugins[0]: the module failed to import: its code raised RuntimeError"
+    )
+    assert info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("plugins", "key_path"),
+    [("my_plugin", "plugins"), (["bad path"], "plugins[0]"), ([3], "plugins[0]")],
+)
+def test_yaml_plugins_must_be_a_list_of_module_paths(plugins, key_path):
+    conf = {"plugins": plugins, "providers": [{"name": "p", "kind": "openai"}]}
+    with pytest.raises(ConfigError) as info:
+        Router.from_config(conf)
+    assert info.value.key_path == key_path
+
+
 def test_without_the_plugin_the_kind_is_unknown_and_known_kinds_are_listed():
     with pytest.raises(ConfigError) as info:
         Router.from_config(CONF)

@@ -639,3 +639,95 @@ def test_secret_never_logged_while_failing(caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level(logging.DEBUG), pytest.raises(ConfigError):
         Router.from_yaml(text, environ=ENV)
     assert_no_secret(caplog.text)
+
+
+# -- messages that point at the fix -------------------------------------------------------------
+
+
+def test_misspelled_top_level_key_is_named_not_the_missing_one() -> None:
+    exc = config_error({"provders": [provider()]})
+    assert str(exc) == (
+        "provders: unknown key (did you mean 'providers'?)"
+        " (known keys: providers, models, policy, fallback, server, plugins)"
+    )
+
+
+def test_misspelled_nested_key_lists_the_keys_of_its_own_block() -> None:
+    exc = config_error(config(fallback={"atempts": 3}))
+    assert exc.key_path == "fallback.atempts"
+    assert exc.problem.startswith("unknown key (did you mean 'attempts'?) (known keys: attempts,")
+    assert "providers" not in exc.problem
+
+
+def test_misspelled_provider_key_suggests_the_key() -> None:
+    exc = config_error(config(provider(base_ulr="http://127.0.0.1:1/v1")))
+    check(exc, "providers[0].base_ulr", "unknown key (did you mean 'base_url'?)")
+
+
+def test_misspelled_kind_key_is_named() -> None:
+    exc = config_error(config({"name": "p", "knd": "pinstripes", "api_key": "k"}))
+    assert str(exc) == "providers[0].knd: unknown key (did you mean 'kind'?)"
+
+
+def test_misspelled_kind_value_suggests_a_kind_without_quoting_it() -> None:
+    exc = config_error(config(provider(kind="pinstrips")))
+    check(exc, "providers[0].kind", "unknown provider kind (did you mean 'pinstripes'?); known:")
+    assert "pinstrips" not in str(exc)
+
+
+def test_misspelled_policy_suggests_the_policy_and_plugins() -> None:
+    exc = config_error(config(policy=[{"cheapst": {}}]))
+    assert str(exc) == (
+        "policy[0]: unknown policy (did you mean 'cheapest'?); known: capabilities, cheapest,"
+        " context_fit, max_price. A policy from your own module: list the module under 'plugins:'"
+    )
+
+
+def test_policy_option_listed_as_a_policy_points_at_its_policy() -> None:
+    exc = config_error(config(policy=[{"max_price": {}}, {"completion_per_mtok": 3}]))
+    check(
+        exc,
+        "policy[1]",
+        "that is an option of max_price, not a policy; indent it under '- max_price:'",
+    )
+
+
+def test_misspelled_policy_option_suggests_the_option() -> None:
+    exc = config_error(config(policy=[{"cheapest": {"expected_ouput_tokens": 100}}]))
+    check(
+        exc,
+        "policy[0].cheapest.expected_ouput_tokens",
+        "unknown key (did you mean 'expected_output_tokens'?)",
+    )
+
+
+def test_mis_indented_policy_options_are_recognised() -> None:
+    text = (
+        "providers: [{name: p, kind: openai}]\n"
+        "policy:\n"
+        "  - capabilities\n"
+        "  - max_price:\n"
+        "    prompt_per_mtok: 1.0\n"
+        "    completion_per_mtok: 3.0\n"
+    )
+    exc = config_error(text)
+    assert str(exc) == (
+        "policy[1].max_price: its options (prompt_per_mtok, completion_per_mtok) sit beside it,"
+        " not under it: indent them two more spaces under 'max_price:', or write"
+        " '- max_price: {prompt_per_mtok: ...}'"
+    )
+
+
+def test_policy_options_that_are_not_a_mapping() -> None:
+    exc = config_error(config(policy=[{"max_price": 5}]))
+    assert str(exc) == (
+        "policy[0].max_price: a policy's options are a mapping: '- max_price: {option: value}'"
+        " (or '- max_price' for its defaults)"
+    )
+
+
+def test_suggestions_never_quote_a_secret() -> None:
+    exc = config_error(config(provider(kind="${KEY}")), environ=ENV)
+    assert SECRET not in str(exc)
+    exc = config_error(config(policy=["${KEY}"]), environ=ENV)
+    assert SECRET not in str(exc)

@@ -26,15 +26,10 @@ def sim(simulator: Simulator) -> Iterator[Simulator]:
 
 def provider_conf(sim: Simulator, kind: str, **options: Any) -> dict[str, Any]:
     """A provider block pointing at the simulated ``kind``, named after it."""
-    return {
-        "name": kind,
-        "kind": kind,
-        "base_url": sim.base_url(kind),
-        "api_key": sim.api_key(kind),
-        **options,
-    }
+    (block,) = sim.config(kind)["providers"]
+    return {**block, **options}
 
 
 def config(sim: Simulator, *kinds: str, **top: Any) -> dict[str, Any]:
     """A router config with one simulated provider per kind (all six by default)."""
-    return {"providers": [provider_conf(sim, k) for k in kinds or KINDS], **top}
+    return sim.config(*(kinds or KINDS), **top)

@@ -126,6 +126,72 @@ def test_check_fails_on_a_provider_error_and_on_a_missing_group_member(capsys, s
     assert [p["ok"] for p in report["providers"]] == [True, False]
 
 
+def test_check_fails_on_a_price_cap_typed_per_token(capsys, sim, tmp_path):
+    conf = config(sim, "pinstripes", "openrouter")
+    conf["policy"] = [{"max_price": {"prompt_per_mtok": 0.000005}}, "cheapest"]
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, _ = run(capsys, "check", "-c", str(path))
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[-3:] == [
+        "WARN   policy[0].max_price.prompt_per_mtok: $0.000005 per 1M tokens is less than any"
+        " provider charges: it looks like a price per token; this option is USD per 1M tokens"
+        " (per token x 1,000,000: 5)",
+        "FAIL   policy[0].max_price.prompt_per_mtok: below every prompt price in the catalogs"
+        " (the lowest is $0.033 per 1M tokens, pinstripes:ps/gpt-oss-120b): no request can be"
+        " routed; the cap is USD per 1M tokens",
+        "problems found",
+    ]
+    status, out, _ = run(capsys, "check", "-c", str(path), "--json")
+    assert status == 1
+    report = json.loads(out)
+    assert report["ok"] is False
+    assert [(f["key_path"], f["severity"]) for f in report["findings"]] == [
+        ("policy[0].max_price.prompt_per_mtok", "warning"),
+        ("policy[0].max_price.prompt_per_mtok", "problem"),
+    ]
+
+
+def test_check_warns_about_an_empty_secret_and_names_no_value(capsys, sim, tmp_path, monkeypatch):
+    conf = config(sim, "pinstripes", "openai", "openrouter")
+    conf["providers"][0]["api_key"] = "${EMPTY_KEY_19}"
+    conf["providers"][2]["api_key"] += "\n"
+    conf["providers"][1]["api_key"] = "${LOCAL_KEY_19:-}"  # optional for kind openai: fine
+    monkeypatch.setenv("EMPTY_KEY_19", "")
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, _ = run(capsys, "check", "-c", str(path))
+    assert status == 1  # the provider refuses the empty key: its catalog fails
+    assert "FAIL   pinstripes (pinstripes): " in out
+    assert out.splitlines()[-3:] == [
+        "WARN   providers[0].api_key: empty: the environment variable it names is set but"
+        " empty, so the provider will refuse every request (401); export the key, then run"
+        " check again",
+        "WARN   providers[2].api_key: starts or ends with spaces or a line break (pasted with"
+        " them?); the provider will likely refuse it",
+        "problems found",
+    ]
+    assert sim.api_key("openrouter") not in out
+
+
+def test_check_passes_with_warnings_and_says_so(capsys, sim, tmp_path):
+    conf = config(sim, "pinstripes", "openai")
+    conf["providers"][1]["model_info"] = {
+        "*": {"prompt_per_mtok": 0.0000001, "completion_per_mtok": 0.2}
+    }
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, _ = run(capsys, "check", "-c", str(path))
+    assert out.splitlines()[-2:] == [
+        "WARN   providers[1].model_info.*.prompt_per_mtok: $0.0000001 per 1M tokens is less"
+        " than any provider charges: it looks like a price per token; this option is USD per 1M"
+        " tokens (per token x 1,000,000: 0.1)",
+        "all good, but 1 warning above",
+    ]
+    assert status == 0
+
+
 def test_check_json_counts_skipped_entries(capsys, sim, conf_file):
     sim.script("pinstripes", [Reply(200, json={"data": [{"id": "x", "pricing": {"prompt": "?"}}]})])
     status, out, _ = run(capsys, "check", "-c", str(conf_file), "--json")
@@ -358,3 +424,90 @@ def test_every_command_has_help(capsys):
             main([command, "--help"])
         assert info.value.code == 0
         assert f"usage: router {command}" in capsys.readouterr().out
+
+
+# -- router sim: the offline sandbox -------------------------------------------------------
+
+
+def sandbox_env(env_file: Path) -> dict[str, str]:
+    """The environment after ``source router-sim.env`` (its lines are ``export NAME=value``)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    for line in env_file.read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value.strip("'")
+    return env
+
+
+def test_router_sim_serves_every_command_offline_until_ctrl_c(tmp_path):
+    import signal
+
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "router", "sim"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "Ctrl-C stops the simulator.":
+            line = sim.stdout.readline()
+            assert line, sim.stderr.read() if sim.stderr else ""
+            lines.append(line.rstrip("\n"))
+        port = re.match(
+            r"router sim: 5 simulated providers on http://127\.0\.0\.1:(\d+) ", lines[0]
+        )
+        assert port, lines[0]
+        assert lines[1] == f"wrote {tmp_path / 'router-sim.yaml'}"
+        assert lines[2] == (
+            f"  and {tmp_path / 'router-sim.env'}: in another shell, run  source router-sim.env"
+        )
+        assert lines[4] == f"    export ROUTER_CONFIG={tmp_path / 'router-sim.yaml'}"
+        assert f"    export PINSTRIPES_BASE_URL=http://127.0.0.1:{port[1]}/pinstripes/v1" in lines
+        env = sandbox_env(tmp_path / "router-sim.env")
+        assert env["ROUTER_CONFIG"] == str(tmp_path / "router-sim.yaml")
+
+        def router(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "router", *argv],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+                timeout=60,
+                check=False,
+            )
+
+        check = router("check")
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert check.stdout.splitlines() == [
+            "ok     pinstripes (pinstripes): 11 models read (11 chat), 0 skipped",
+            "ok     pipellm (pipellm): 5 models read (4 chat), 0 skipped",
+            "ok     majestix (inference-api): 6 models read (6 chat), 0 skipped",
+            "ok     routstr (routstr): 5 models read (5 chat), 0 skipped",
+            "ok     openrouter (openrouter): 5 models read (5 chat), 0 skipped",
+            "all good",
+        ]
+        explain = router("explain", "-p", "Hello", "--model", "deepseek-v4-flash")
+        assert explain.returncode == 0, explain.stderr
+        assert explain.stdout.splitlines()[1].startswith("  1. pinstripes:ps/deepseek-v4-flash ")
+        chat = router("chat", "Hello there")
+        assert chat.returncode == 0, chat.stderr
+        assert chat.stdout == "You said: Hello there\n"
+        assert chat.stderr.startswith("-- pinstripes:ps/gpt-oss-120b  cost $")
+    finally:
+        sim.send_signal(signal.SIGINT)
+        _, err = sim.communicate(timeout=30)
+    assert sim.returncode == 0
+    assert err == "router sim: stopped\n"
+
+
+def test_router_sim_says_when_its_port_is_taken(capsys, sim, tmp_path):
+    status, out, err = run(
+        capsys, "sim", "--port", str(sim.port), "--write", str(tmp_path / "x.yaml")
+    )
+    assert status == 1
+    assert out == ""
+    assert err.startswith(f"router: cannot bind 127.0.0.1:{sim.port}: ")
+    assert not (tmp_path / "x.yaml").exists()

@@ -16,11 +16,10 @@ from router.demo import (
     PROVIDERS,
     ROUTER,
     SAME_MODEL,
-    _Plain,
-    _writer,
     run_demo,
     workload,
 )
+from router.demo.output import Plain, writer
 from router.testing.simulator import API_KEYS, Simulator
 
 from .conftest import config
@@ -95,7 +94,13 @@ def test_tools_go_to_tool_capable_deployments(output: str, cards: dict[str, Mode
     assert len(chosen) == 2  # the tool call, then the turn with the tool's result
     assert all(cards[ref].supports_tools is True for ref, _, _ in chosen), chosen
     assert "calls get_weather(" in section(output, "tools")
-    assert "excluded by capabilities" in section(output, "tools")
+    assert "     Left out by capabilities: inference-api:llama-4-maverick (no tools support)," in (
+        section(output, "tools")
+    )
+    assert (
+        "     Kept as a last resort: 20 that do not say whether they can call tools;"
+        " 4 that do not state their context length.\n"
+    ) in section(output, "tools")
 
 
 def test_vision_goes_to_a_vision_capable_deployment(
@@ -114,7 +119,7 @@ def test_long_context_goes_where_the_prompt_fits(output: str, cards: dict[str, M
         context = cards[ref].context_length
         assert context is not None
         assert context >= prompt, (ref, context, prompt)
-    assert "excluded by context_fit" in text
+    assert "     Left out by context_fit: pinstripes:ps/qwen3.6-35b-a3b (context 262144 <" in text
     assert "(!)" not in text
 
 
@@ -125,7 +130,11 @@ def test_the_conversation_warms_the_cache(output: str) -> None:
     stayed = [now for before, now in itertools.pairwise(chosen) if now[0] == before[0]]
     assert len(stayed) >= 3, chosen
     assert all(cached > 0 for _, _, cached in stayed), chosen  # staying means warm
-    assert "(stays warm)" in section(output, "conversation")
+    text = section(output, "conversation")
+    stays = re.findall(
+        r"^     Why: it stays, because ~([\d,]+) tokens of this prompt are cached", text, re.M
+    )
+    assert len(stays) == len(stayed)
 
 
 def test_the_outage_falls_over_cools_down_and_recovers(output: str) -> None:
@@ -138,8 +147,14 @@ def test_the_outage_falls_over_cools_down_and_recovers(output: str) -> None:
     assert all(ref.startswith(provider + ":") for ref in failures)
     chosen = answered(text)
     assert not chosen[0][0].startswith(provider + ":")  # the first request fell over
-    assert "excluded by cooldown" in text  # later requests route around it
-    assert "cooling down for" in text
+    assert f"     Left out by cooldown: {provider}:" in text  # later requests route around it
+    assert re.search(
+        rf"^     {provider}:\S+ failed 3 times in a row: it is left out of routing for the next"
+        r" \d+ s\.$",
+        text,
+        re.MULTILINE,
+    )
+    assert f"     Why: {provider} did not answer, so the router moved on down the list;" in text
     assert f"{provider} is back up" in text
     assert chosen[-1][0].startswith(provider + ":")  # and it wins again once back
 
@@ -160,8 +175,41 @@ def test_no_simulator_key_in_the_output(output: str) -> None:
 
 
 def test_plain_text_unless_a_terminal_and_rich(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert isinstance(_writer(io.StringIO(), None), _Plain)  # not a terminal
-    assert isinstance(_writer(io.StringIO(), True), _Plain)
-    assert not isinstance(_writer(io.StringIO(), False), _Plain)  # rich, asked for
+    assert isinstance(writer(io.StringIO(), None), Plain)  # not a terminal
+    assert isinstance(writer(io.StringIO(), True), Plain)
+    assert not isinstance(writer(io.StringIO(), False), Plain)  # rich, asked for
     monkeypatch.setitem(sys.modules, "rich.console", None)  # rich not installed
-    assert isinstance(_writer(io.StringIO(), False), _Plain)
+    assert isinstance(writer(io.StringIO(), False), Plain)
+
+
+def test_every_fresh_decision_is_one_plain_sentence(output: str) -> None:
+    whys = re.findall(r"^     Why: (.*)$", output, re.MULTILINE)
+    assert len(whys) >= len(STEPS)
+    assert all(why.endswith(".") and ". " not in why.replace("est. ", "") for why in whys), whys
+    for jargon in ("ranked after the sure ones", "counting 2 later turns", "(stays warm)"):
+        assert jargon not in output
+
+
+def test_a_switch_away_from_a_warm_deployment_says_why(output: str) -> None:
+    chosen = answered(section(output, "conversation"))
+    moves = [i for i, (before, now) in enumerate(itertools.pairwise(chosen)) if now[0] != before[0]]
+    text = section(output, "conversation")
+    lines = re.findall(r"^     Why: it moves (.*)$", text, re.MULTILINE)
+    assert len(lines) == len(moves)
+    for line in lines:
+        assert re.fullmatch(
+            r"although \S+ is warm, because over this turn and the 2 expected next it costs less"
+            r" here \(\$[\d.]+ against \$[\d.]+; this turn alone: \$[\d.]+ against \$[\d.]+\)"
+            r"(: its cached tokens are cheaper to read)?\.",
+            line,
+        ), line
+
+
+def test_ends_with_what_next(output: str) -> None:
+    assert output.splitlines()[-5:] == [
+        "What next:",
+        "  router sim      keeps these simulated providers running and writes a router.yaml for",
+        "                  them: then try router check, router explain -p 'Hi' and router chat",
+        "                  'Hi' yourself, offline, or point the Python API at the same file",
+        "  README.md       the YAML reference, the policies, and how to write your own plugin",
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -1667,3 +1668,72 @@ def test_the_old_module_still_exports_the_simulator() -> None:
     assert old.__all__ == new.__all__
     assert all(getattr(old, name) is getattr(new, name) for name in new.__all__)
     assert old.Simulator is Simulator
+
+
+# -- the sandbox helpers: what points a router at a running simulator -----------------------
+
+
+def test_environ_and_config_yaml_make_a_router_that_routes_to_the_simulator(sim, monkeypatch):
+    from router import Router
+
+    env = sim.environ("pinstripes", "routstr")
+    assert env == {
+        "PINSTRIPES_BASE_URL": sim.base_url("pinstripes"),
+        "PINSTRIPES_API_KEY": sim.api_key("pinstripes"),
+        "ROUTSTR_BASE_URL": sim.base_url("routstr"),
+        "ROUTSTR_CASHU_TOKEN": sim.api_key("routstr"),
+    }
+    text = sim.config_yaml("pinstripes", "routstr")
+    assert sim.api_key("pinstripes") not in text  # the file holds variable names, not keys
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with Router.from_yaml(text, entry_points=False) as router:
+        assert list(router.providers) == ["pinstripes", "routstr"]
+        assert router.groups["deepseek-v4-flash"] == (
+            "pinstripes:ps/deepseek-v4-flash",
+            "routstr:deepseek/deepseek-v4-flash",
+        )
+        reply = router.complete(
+            model="deepseek-v4-flash", messages=[{"role": "user", "content": "Hi"}]
+        )
+    assert reply.provider == "pinstripes"
+    assert len(sim.requests("pinstripes")) == 2  # the catalog, then the chat
+
+
+def test_config_yaml_defaults_to_the_five_remote_providers_and_environ_to_all_six(sim):
+    assert [line for line in sim.config_yaml().splitlines() if "kind:" in line] == [
+        "    kind: pinstripes",
+        "    kind: pipellm",
+        "    kind: inference-api",
+        "    kind: routstr",
+        "    kind: openrouter",
+    ]
+    assert list(sim.environ())[-2:] == ["LOCAL_BASE_URL", "LOCAL_API_KEY"]
+    with pytest.raises(ValueError, match="unknown simulated provider 'acme'"):
+        sim.config_yaml("acme")
+
+
+def test_config_writes_the_urls_and_keys_in(sim):
+    conf = sim.config("openrouter", policy=["cheapest"])
+    assert conf == {
+        "providers": [
+            {
+                "name": "openrouter",
+                "kind": "openrouter",
+                "base_url": sim.base_url("openrouter"),
+                "api_key": sim.api_key("openrouter"),
+            }
+        ],
+        "policy": ["cheapest"],
+    }
+
+
+def test_a_simulator_binds_the_port_it_is_given():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with Simulator(port=port) as fixed:
+        assert fixed.port == port
+        assert fixed.base_url("pinstripes") == f"http://127.0.0.1:{port}/pinstripes/v1"
+    with pytest.raises(ValueError, match="port must be an int in 0-65535"):
+        Simulator(port=70000)

@@ -68,6 +68,8 @@ Modules, lowest first (each imports only those above it; none imports :class:`Si
 - :mod:`~router.testing.simulator.majestix`: Majestix's inference-api;
 - :mod:`~router.testing.simulator.providers`: the registry of providers and their keys;
 - :mod:`~router.testing.simulator.catalogs`: the default catalogs;
+- :mod:`~router.testing.simulator.sandbox`: the environment variables and YAML that point a
+  router at a running simulator (``sim.environ()``, ``sim.config_yaml()``, ``router sim``);
 - :mod:`~router.testing.simulator.core`: :class:`Simulator`.
 
 Adding a route means adding one ``(method, path) -> handler`` entry to a provider's

@@ -31,6 +31,7 @@ from router.testing.simulator.http import (
 from router.testing.simulator.model import _count, _Element, _elements
 from router.testing.simulator.openai import _SimProvider
 from router.testing.simulator.providers import _PROVIDERS, API_KEYS, _provider
+from router.testing.simulator.sandbox import ENV_PREFIXES, REMOTE, config_yaml, environ
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,14 @@ class Simulator:
     """The simulated providers on one loopback HTTP server (see the module docstring).
 
     ``with Simulator() as sim:`` starts and stops it; all methods are thread-safe.
+    ``port``: the loopback port to bind (0, the default: any free one).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            msg = f"port must be an int in 0-65535, not {port!r}"
+            raise ValueError(msg)
+        self._port = port
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -100,9 +106,10 @@ class Simulator:
     # lifecycle
 
     def start(self) -> Simulator:
-        """Bind 127.0.0.1 on a free port and serve in a daemon thread; returns self."""
+        """Bind 127.0.0.1 (on a free port unless one was given) and serve in a daemon
+        thread; returns self. Raises ``OSError`` when the port is taken."""
         if self._server is None:
-            self._server = _Server(self)
+            self._server = _Server(self, self._port)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.05},  # so that stop() returns quickly
@@ -146,6 +153,44 @@ class Simulator:
         """The base URL a router config should use for ``provider``."""
         p = _provider(provider)
         return f"http://127.0.0.1:{self.port}{p.mount}{p.api_root}"
+
+    # a sandbox: what points a router at the running simulator
+
+    def environ(self, *providers: str) -> dict[str, str]:
+        """The environment variables that point the YAML of :meth:`config_yaml` (and the
+        documented ``examples/router.yaml``) at this simulator: ``<PREFIX>_BASE_URL`` and
+        the key variable of each provider (default: all six; ``PINSTRIPES_API_KEY``,
+        ``ROUTSTR_CASHU_TOKEN``, ... as :data:`ENV_PREFIXES` names them).
+
+        ``os.environ.update(sim.environ())`` (or pytest's ``monkeypatch.setenv``), then
+        ``Router.from_yaml(...)`` routes to the simulator.
+        """
+        return environ(providers or tuple(ENV_PREFIXES), self.base_url, self.api_key)
+
+    def config_yaml(self, *providers: str) -> str:
+        """A ready router YAML over ``providers`` reading its URLs and keys from
+        :meth:`environ`'s variables; ``router sim`` writes it. Default: the five remote
+        providers (the vLLM-like ``openai`` server is free, so it would win every request)."""
+        for provider in providers:
+            _provider(provider)  # an unknown name fails here, with the known ones
+        return config_yaml(providers or REMOTE)
+
+    def config(self, *providers: str, **top: Any) -> dict[str, Any]:
+        """A router configuration (a mapping for ``Router.from_config``) with one provider
+        per simulated kind (default: all six), each named after its kind, URLs and keys
+        written in; ``top`` adds sections (``policy=[...]``, ``models={...}``)."""
+        return {
+            "providers": [
+                {
+                    "name": provider,
+                    "kind": provider,
+                    "base_url": self.base_url(provider),
+                    "api_key": self.api_key(provider),
+                }
+                for provider in providers or tuple(ENV_PREFIXES)
+            ],
+            **top,
+        }
 
     # scripting and inspection
 

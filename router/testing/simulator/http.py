@@ -229,11 +229,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the default backlog of 5 resets bursts of connections
 
-    def __init__(self, sim: _Dispatcher) -> None:
+    def __init__(self, sim: _Dispatcher, port: int = 0) -> None:
         self.sim = sim
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     # Track connections so that stop() can end kept-alive ones: otherwise their handler
     # threads would go on answering after the simulator was stopped.
