@@ -87,7 +87,7 @@ chains = st.lists(
             {"capabilities": {}},
             {"capabilities": {"unknown": "exclude"}},
             {"context_fit": {}},
-            {"context_fit": {"unknown": "exclude", "expected_output_tokens": 50}},
+            {"context_fit": {"unknown": "exclude", "assume_context": 1000}},
             {"max_price": {"prompt_per_mtok": 1}},
             {"max_price": {"completion_per_mtok": 0.5}},
         ]

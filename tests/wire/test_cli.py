@@ -156,7 +156,6 @@ def test_check_fails_on_a_price_cap_typed_per_token(capsys, sim, tmp_path):
 def test_check_warns_about_an_empty_secret_and_names_no_value(capsys, sim, tmp_path, monkeypatch):
     conf = config(sim, "pinstripes", "openai", "openrouter")
     conf["providers"][0]["api_key"] = "${EMPTY_KEY_19}"
-    conf["providers"][2]["api_key"] += "\n"
     conf["providers"][1]["api_key"] = "${LOCAL_KEY_19:-}"  # optional for kind openai: fine
     monkeypatch.setenv("EMPTY_KEY_19", "")
     path = tmp_path / "router.yaml"
@@ -164,15 +163,20 @@ def test_check_warns_about_an_empty_secret_and_names_no_value(capsys, sim, tmp_p
     status, out, _ = run(capsys, "check", "-c", str(path))
     assert status == 1  # the provider refuses the empty key: its catalog fails
     assert "FAIL   pinstripes (pinstripes): " in out
-    assert out.splitlines()[-3:] == [
+    assert out.splitlines()[-2:] == [
         "WARN   providers[0].api_key: empty: the environment variable it names is set but"
         " empty, so the provider will refuse every request (401); export the key, then run"
         " check again",
-        "WARN   providers[2].api_key: starts or ends with spaces or a line break (pasted with"
-        " them?); the provider will likely refuse it",
         "problems found",
     ]
     assert sim.api_key("openrouter") not in out
+    # a key pasted with a line break is refused by the configuration itself
+    conf["providers"][2]["api_key"] += "\n"
+    path.write_text(yaml.safe_dump(conf))
+    status, out, err = run(capsys, "check", "-c", str(path))
+    assert status == 2
+    assert "providers[2].api_key" in out + err
+    assert sim.api_key("openrouter") not in out + err
 
 
 def test_check_passes_with_warnings_and_says_so(capsys, sim, tmp_path):

@@ -78,7 +78,7 @@ def config_yaml(providers: Iterable[str]) -> str:
     lines += [
         "policy:",
         "  - capabilities: {}",
-        "  - context_fit: {expected_output_tokens: 500}",
+        "  - context_fit: {}",
         "  - max_price: {prompt_per_mtok: 5, completion_per_mtok: 20}",
         "  - cheapest: {expected_output_tokens: 300, prefix_cache: true}",
         "",
