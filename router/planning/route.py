@@ -65,7 +65,14 @@ class Route:
     chosen: str | None = None
     """The deployment that answered."""
     cost: Decimal | None = None
-    """Exact USD billed for the answer, from the live prices and the returned usage."""
+    """Exact USD billed for the answer (``usage.cost``): what the provider states it billed
+    when it states it (``cost_stated``), else ``catalog_cost``."""
+    catalog_cost: Decimal | None = None
+    """USD computed from the live catalog prices and the returned usage, beside what the
+    provider states (a divergence over 1% is logged with both figures)."""
+    cost_stated: bool = False
+    """True when ``cost`` is what the provider stated it billed (OpenRouter's ``usage.cost``,
+    Majestix's credits), not the catalog's computation."""
     usage_estimated: bool = False
     """True when the provider returned no token counts and the router estimated them."""
     output_source: str = "default"
@@ -103,6 +110,8 @@ class Route:
             ],
             "chosen": self.chosen,
             "cost": None if self.cost is None else _plain(self.cost),
+            "catalog_cost": None if self.catalog_cost is None else _plain(self.catalog_cost),
+            "cost_stated": self.cost_stated,
             "usage_estimated": self.usage_estimated,
             "output_source": self.output_source,
             "unexamined": self.unexamined,
@@ -138,7 +147,11 @@ class Route:
         if self.chosen:
             cost = "unknown" if self.cost is None else f"${_plain(self.cost)}"
             estimated = " (usage estimated)" if self.usage_estimated else ""
-            lines.append(f"answered by {self.chosen}, cost {cost}{estimated}")
+            stated = ""
+            if self.cost_stated:
+                computed = "none" if self.catalog_cost is None else f"${_plain(self.catalog_cost)}"
+                stated = f" (stated by the provider; catalog prices: {computed})"
+            lines.append(f"answered by {self.chosen}, cost {cost}{stated}{estimated}")
         return "\n".join(lines)
 
 
