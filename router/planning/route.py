@@ -39,6 +39,12 @@ class Estimate:
     rank: Decimal | None = None
     """The figure the chain's ranking policy orders by, when it is not ``cost`` (with
     ``expected_reuse``, ``cheapest`` ranks by this request and the later ones)."""
+    write_tokens: int = 0
+    """Prompt tokens the router's cache breakpoints are expected to write (explicit caching)."""
+    write_rate: Decimal | None = None
+    """USD per token those writes cost (the one-hour rate for a one-hour cache)."""
+    write_ttl: str | None = None
+    """The cache lifetime the breakpoints ask for: ``5m`` or ``1h``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,9 @@ class Route:
                     "hit_rate": c.hit_rate,
                     "saved": None if c.saved is None else _plain(c.saved),
                     "rank": None if c.rank is None else _plain(c.rank),
+                    "expected_write_tokens": c.write_tokens,
+                    "write_rate": None if c.write_rate is None else _plain(c.write_rate),
+                    "write_ttl": c.write_ttl,
                 }
                 for c in self.candidates
             ],
@@ -130,6 +139,9 @@ class Route:
                 saved = f"${_plain(c.saved)}" if c.saved is not None else "?"
                 cache = f"  cache ~{c.cached_tokens} tok (hit rate {c.hit_rate:.2f}, saves {saved})"
             rank = f", ranks at ${_plain(c.rank)}" if c.rank is not None else ""
+            if c.write_tokens:
+                rate = "?" if c.write_rate is None else f"${_plain(c.write_rate * _MTOK)}/1M"
+                cache += f"  writes ~{c.write_tokens} tok at {rate} ({c.write_ttl} cache)"
             lines.append(
                 f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
                 f"  est. {cost}{rank}{cache}{unsure}"

@@ -40,13 +40,38 @@ def _anthropic_error(status: int, message: str, kind: str | None = None) -> dict
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
-def _anthropic_usage(answer: _Answer, read: int, written: int) -> dict[str, Any]:
+def _anthropic_usage(
+    answer: _Answer, read: int, written: int, *, one_hour: bool = False
+) -> dict[str, Any]:
     return {
         "input_tokens": answer.prompt - read - written,  # Anthropic: excludes the cache
         "output_tokens": answer.completion,
         "cache_read_input_tokens": read,
         "cache_creation_input_tokens": written,
+        # the writes by lifetime (all of them at the one-hour TTL when a breakpoint asks)
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": 0 if one_hour else written,
+            "ephemeral_1h_input_tokens": written if one_hour else 0,
+        },
     }
+
+
+def _asks_one_hour(body: Mapping[str, Any]) -> bool:
+    """Whether a ``cache_control`` breakpoint in ``body`` asks for ``"ttl": "1h"``."""
+    blocks: list[Any] = []
+    for key in ("system", "tools"):
+        if isinstance(body.get(key), list):
+            blocks.extend(body[key])
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            blocks.extend(message["content"])
+    return any(
+        isinstance(b, dict)
+        and isinstance(b.get("cache_control"), dict)
+        and b["cache_control"].get("ttl") == "1h"
+        for b in blocks
+    )
 
 
 def _anthropic_block(answer: _Answer, *, streamed: bool) -> dict[str, Any]:
@@ -202,7 +227,7 @@ class _PipeLLM(_SimProvider):
             return fail(400, problem)
         answer = _answer(body, max_tokens)
         read, written = call.sim._prompt_cache(self, call, entry, body, explicit=True)
-        usage = _anthropic_usage(answer, read, written)
+        usage = _anthropic_usage(answer, read, written, one_hour=_asks_one_hour(body))
         if body.get("stream") is True:
             return _Response.sse(_anthropic_frames(answer, model, usage, call.error_event))
         if call.error_event is not None:

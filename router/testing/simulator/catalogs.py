@@ -288,7 +288,7 @@ def _openrouter(
     max_out: int | None,
     inputs: list[str],
     tokenizer: str,
-    pricing: dict[str, str],
+    pricing: dict[str, Any],
     params: list[str],
 ) -> dict[str, Any]:
     # OpenRouter's GET /api/v1/models entry; prices are USD per token, as strings.
@@ -341,7 +341,18 @@ _OPENROUTER: dict[str, Any] = {
             "anthropic/claude-sonnet-4.6", "Anthropic: Claude Sonnet 4.6", 1771286400, 1_000_000,
             64_000, ["text", "image", "file"], "Claude",
             {"prompt": "0.000003", "completion": "0.000015", **_ZERO, "image": "0.0048",
-             "input_cache_read": "0.0000003", "input_cache_write": "0.00000375"},
+             "input_cache_read": "0.0000003", "input_cache_write": "0.00000375",
+             "input_cache_write_1h": "0.000006"},
+            [*_TOOLS, "reasoning", "include_reasoning", *_SAMPLING],
+        ),
+        # Long prompts cost more: from 200,000 prompt tokens the override's rates apply.
+        _openrouter(
+            "google/gemini-2.5-pro", "Google: Gemini 2.5 Pro", 1750169544, 1_048_576, 65_536,
+            ["text", "image", "file"], "Gemini",
+            {"prompt": "0.00000125", "completion": "0.00001", **_ZERO,
+             "input_cache_read": "0.00000031", "input_cache_write": "0.000001625",
+             "overrides": [{"min_prompt_tokens": 200000, "prompt": "0.0000025",
+                            "completion": "0.000015", "input_cache_read": "0.000000625"}]},
             [*_TOOLS, "reasoning", "include_reasoning", *_SAMPLING],
         ),
         # No "tools" in supported_parameters: a model that cannot take a tool request.
