@@ -182,6 +182,7 @@ _MODEL_HEADERS = (
     "tools",
     "vision",
     "tiers",
+    "price source",
     "stale",
 )
 
@@ -249,7 +250,8 @@ def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
         _per_mtok(pricing.cache_write_1h if pricing else None),
         _flag(card.supports_tools),
         _flag(card.supports_vision),
-        _tiers(pricing.tiers) if pricing else "",
+        _tiers(pricing.tiers) if pricing and pricing.tiers else "-",
+        card.price_source or "-",
         "STALE" if stale else "",
     )
 

@@ -431,6 +431,8 @@ class Provider(abc.ABC):
         """A :class:`ModelCard` for ``entry`` at this provider (``id`` read from the entry)."""
         if "id" not in fields:
             fields["id"] = entry.text("id")
+        if fields.get("pricing") is not None:
+            fields.setdefault("price_source", "catalog")
         return ModelCard(provider=self.name, **fields)
 
     def parse_catalog(self, payload: Any) -> tuple[list[ModelCard], list[Skipped]]:

@@ -81,11 +81,15 @@ def read_stated_cost(usage: dict[str, Any]) -> Decimal | None:
     return cost
 
 
-def read_usage(usage: Any, *, stated_cost: bool = False) -> TokenCounts | None:
+def read_usage(
+    usage: Any, *, stated_cost: bool = False, reasoning_in_total: bool = False
+) -> TokenCounts | None:
     """Normalized counts from an OpenAI-style ``usage`` object, or None if there is none.
 
     With ``stated_cost``, the provider's ``usage.cost`` is read as what it billed
-    (:attr:`TokenCounts.billed_usd`).
+    (:attr:`TokenCounts.billed_usd`). With ``reasoning_in_total`` (Gemini), any part of
+    ``total_tokens`` beyond ``prompt + completion`` is output the completion count left
+    out (thinking), and is added to it.
     """
     if not isinstance(usage, dict):
         return None
@@ -101,6 +105,10 @@ def read_usage(usage: Any, *, stated_cost: bool = False) -> TokenCounts | None:
     total = usage.get("total_tokens")
     if reasoning and total == prompt + completion + reasoning:
         completion += reasoning  # reported outside completion_tokens (see the module doc)
+    elif reasoning_in_total and isinstance(total, int) and total > prompt + completion:
+        gap = total - prompt - completion
+        completion += gap
+        reasoning = max(reasoning, gap)
     return TokenCounts(
         prompt=prompt,
         completion=completion,
@@ -113,7 +121,7 @@ def read_usage(usage: Any, *, stated_cost: bool = False) -> TokenCounts | None:
 
 
 def parse_completion(
-    payload: Any, *, stated_cost: bool = False
+    payload: Any, *, stated_cost: bool = False, reasoning_in_total: bool = False
 ) -> tuple[ChatCompletion, TokenCounts | None]:
     """A ``chat.completion`` body; raises ``ValueError`` when it is not one."""
     if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
@@ -132,7 +140,9 @@ def parse_completion(
             choice.get("finish_reason") == "error" or choice.get("error") is not None
         ):
             raise ValueError(f"a choice ended in an error: {_error_text(choice.get('error'))}")
-    counts = read_usage(payload.get("usage"), stated_cost=stated_cost)
+    counts = read_usage(
+        payload.get("usage"), stated_cost=stated_cost, reasoning_in_total=reasoning_in_total
+    )
     completion = ChatCompletion.model_validate({**payload, "object": "chat.completion"})
     return completion, counts
 
@@ -145,9 +155,12 @@ def _error_text(error: Any) -> str:
 class OpenAIStream:
     """Turns an OpenAI SSE stream into chunks; ``counts`` holds the usage once it arrived."""
 
-    def __init__(self, card: ModelCard, *, stated_cost: bool = False) -> None:
+    def __init__(
+        self, card: ModelCard, *, stated_cost: bool = False, reasoning_in_total: bool = False
+    ) -> None:
         self.card = card
         self.stated_cost = stated_cost
+        self.reasoning_in_total = reasoning_in_total
         self.counts: TokenCounts | None = None
         self.done = False
         self.finished = False
@@ -166,7 +179,12 @@ class OpenAIStream:
         if "error" in payload:
             raise ValueError(f"error event in stream: {_error_text(payload['error'])}")
         if payload.get("usage") is not None:
-            self.counts = read_usage(payload["usage"], stated_cost=self.stated_cost) or self.counts
+            counts = read_usage(
+                payload["usage"],
+                stated_cost=self.stated_cost,
+                reasoning_in_total=self.reasoning_in_total,
+            )
+            self.counts = counts or self.counts
         # The payload is ours (just parsed): set the router's fields in place, no copy.
         payload["object"] = "chat.completion.chunk"
         payload["usage"] = None

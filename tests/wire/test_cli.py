@@ -523,3 +523,4 @@ def test_models_shows_write_rates_and_tiers(capsys, conf_file):
     gemini = next(r for r in rows if "google/gemini-2.5-pro" in r).split()
     assert gemini[3:8] == ["1.25", "10", "0.31", "1.625", "-"]
     assert gemini[10] == ">=200000:2.5/15"  # from 200,000 prompt tokens, $2.50 / $15
+    assert (gemini[11], sonnet[10], sonnet[11]) == ("catalog", "-", "catalog")

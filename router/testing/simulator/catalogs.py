@@ -413,6 +413,44 @@ _OPENAI: dict[str, Any] = {
     ],
 }
 
+# Anthropic's GET /v1/models: newest first, no prices (genai-prices or model_info give
+# them); "claude-mythos-5" is a model no price list knows.
+_ANTHROPIC: dict[str, Any] = {
+    "data": [
+        {
+            "type": "model",
+            "id": model_id,
+            "display_name": name,
+            "created_at": created,
+            "max_input_tokens": context,
+            "max_tokens": max_out,
+            "capabilities": {"image_input": {"supported": True}},
+        }
+        for model_id, name, created, context, max_out in (
+            ("claude-mythos-5", "Claude Mythos 5", "2026-11-01T00:00:00Z", 1_000_000, 128_000),
+            ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z", 1_000_000, 64_000),
+            ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z", 200_000, 64_000),
+        )
+    ],
+    "has_more": False,
+    "first_id": "claude-mythos-5",
+    "last_id": "claude-haiku-4-5",
+}
+
+# Gemini's OpenAI-compatible GET /models: ids prefixed "models/", no prices, no context.
+_GEMINI: dict[str, Any] = {
+    "object": "list",
+    "data": [
+        {"id": f"models/{model_id}", "object": "model", "owned_by": "google"}
+        for model_id in (
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            "gemini-experimental-0",
+            "text-embedding-004",
+        )
+    ],
+}
+
 CATALOGS: dict[str, object] = {
     "pinstripes": _PINSTRIPES,
     "pipellm": _PIPELLM,
@@ -420,5 +458,7 @@ CATALOGS: dict[str, object] = {
     "routstr": _ROUTSTR,
     "openrouter": _OPENROUTER,
     "openai": _OPENAI,
+    "anthropic": _ANTHROPIC,
+    "gemini": _GEMINI,
 }
 """The JSON each provider's catalog route serves by default (never mutated by a Simulator)."""

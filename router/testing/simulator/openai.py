@@ -215,7 +215,13 @@ class _SimProvider:
         """A refusal of a known model on this route (e.g. the wrong protocol), or None."""
         return None
 
-    def add_to_usage(self, usage: dict[str, Any], entry: Mapping[str, Any]) -> None:
+    def catalog_entry(self, call: _Call, model: str) -> dict[str, Any] | None:
+        """The catalog entry of the ``model`` a chat request names, or None."""
+        return _catalog_entry(call.sim.catalog(self.name), model)
+
+    def add_to_usage(
+        self, usage: dict[str, Any], entry: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> None:
         """Add this provider's own fields to an answer's OpenAI ``usage`` (none by default)."""
         return
 
@@ -228,7 +234,7 @@ class _SimProvider:
         if problem is not None:
             return self.error(call, 400, problem)
         model: str = body["model"]
-        entry = _catalog_entry(call.sim.catalog(self.name), model)
+        entry = self.catalog_entry(call, model)
         if entry is None:
             return self.unknown_model(model)
         refusal = self.refuse(call, entry, body)
@@ -238,7 +244,7 @@ class _SimProvider:
         answer = _answer(body, limit if limit is not None else body.get("max_tokens"))
         cached, _ = call.sim._prompt_cache(self, call, entry, body, explicit=False)
         usage = _openai_usage(answer, cached, top_level_cached=self.top_level_cached)
-        self.add_to_usage(usage, entry)
+        self.add_to_usage(usage, entry, body)
         if body.get("stream") is True:
             options = body.get("stream_options")
             include = isinstance(options, dict) and options.get("include_usage") is True
@@ -335,7 +341,9 @@ class _OpenRouter(_SimProvider):
     name, mount, api_root, catalog_path = "openrouter", "/openrouter", "/api/v1", "/api/v1/models"
     chat_paths = ("/api/v1/chat/completions",)
 
-    def add_to_usage(self, usage: dict[str, Any], entry: Mapping[str, Any]) -> None:
+    def add_to_usage(
+        self, usage: dict[str, Any], entry: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> None:
         cost = _openrouter_cost(_pricing(entry), usage)
         if cost is not None:
             usage["cost"] = cost
