@@ -37,12 +37,16 @@ CATALOG_SUFFIX = {
     "routstr": "/models",
     "openrouter": "/models",
     "openai": "/models",
+    "anthropic": "/v1/models?limit=1000",
+    "gemini": "/models",
 }
 
 
 def auth(provider: str, key: str) -> dict[str, str]:
     if provider in ("pipellm", "inference-api"):
         return {"X-Api-Key": key}
+    if provider == "anthropic":
+        return {"X-Api-Key": key, "anthropic-version": "2023-06-01"}
     return {"Authorization": f"Bearer {key}"}
 
 
