@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from router import Router
 from router.catalog import ModelCard, Pricing
@@ -422,3 +424,49 @@ def test_reasoning_outside_completion_is_billed_at_the_completion_rate():
     assert usage.completion_tokens == 80
     assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == 60
+
+
+# -- the overrides, against OpenRouter's rule, for random lists ----------------------------
+
+_KEYS = ("prompt", "completion", "input_cache_read")
+_FIELD = {"prompt": "prompt", "completion": "completion", "input_cache_read": "cache_read"}
+_BASE = {"prompt": "0.000001", "completion": "0.000004", "input_cache_read": "0.0000001"}
+
+override = st.fixed_dictionaries(
+    {"min_prompt_tokens": st.sampled_from([0, 1000, 128_000, 200_000, 272_000])},
+    optional={
+        **{k: st.sampled_from(["0.0000005", "0.000002", "0.000008"]) for k in _KEYS},
+        "utc_start": st.just("09:00"),
+    },
+)
+
+
+def openrouter_rate(overrides: list[dict], key: str, prompt: int, window: bool) -> Decimal:
+    """OpenRouter's documented rule: every applicable override in order, later ones
+    winning per key; ``window``: whether a time-window condition holds right now."""
+    rate = D(_BASE[key])
+    for o in overrides:
+        if prompt >= o["min_prompt_tokens"] and ("utc_start" not in o or window) and key in o:
+            rate = D(o[key])
+    return rate
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    overrides=st.lists(override, max_size=5),
+    prompt=st.sampled_from([0, 999, 1000, 127_999, 128_000, 199_999, 200_000, 272_000, 10**6]),
+)
+def test_tiers_match_openrouter_and_never_under_price(overrides, prompt):
+    entry = {**GEMINI_PRO, "pricing": {**_BASE, "overrides": overrides}}
+    router = Router.from_config(
+        {"providers": [{"name": "or", "kind": "openrouter", "api_key": "k"}]}
+    )
+    (model,), _ = router.providers["or"].parse_catalog({"data": [entry]})
+    rates = model.pricing.rates_for(prompt)
+    timed = any("utc_start" in o for o in overrides)
+    for key in _KEYS:
+        ours = getattr(rates, _FIELD[key])
+        possible = {openrouter_rate(overrides, key, prompt, w) for w in (False, True)}
+        assert ours >= max(possible)  # never under whichever way the window goes
+        if not timed:
+            assert ours == possible.pop()  # exactly OpenRouter's rate
