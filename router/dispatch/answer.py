@@ -24,7 +24,7 @@ __all__ = ["Answer", "StreamSession"]
 logger = logging.getLogger("router.cost")
 
 DIVERGENCE = Decimal("0.01")
-"""A stated cost further than this share from the catalog's computation is logged."""
+"""A stated cost further than this share of the catalog's computation from it is logged."""
 
 
 def _estimated(req: ChatRequest, text: str) -> TokenCounts:
@@ -51,18 +51,16 @@ def _settle(plan: Plan, card: ModelCard, counts: TokenCounts) -> Route:
 def _check_divergence(card: ModelCard, stated: Decimal | None, computed: Decimal) -> None:
     """Log a stated cost more than 1% away from the catalog's figure: the catalog lacks
     a rate, or bills one the provider does not (the stated figure is the cost)."""
-    if stated is None:
+    if stated is None or abs(stated - computed) <= computed * DIVERGENCE:
         return
-    gap = abs(stated - computed)
-    base = max(stated, computed)
-    if base and gap > base * DIVERGENCE:
-        logger.warning(
-            "%s: the provider states it billed $%s; the catalog prices give $%s (%+.1f%%)",
-            card.ref,
-            _plain(stated),
-            _plain(computed),
-            float((stated - computed) / computed * 100) if computed else float("inf"),
-        )
+    share = f"{(stated - computed) / computed * 100:+.1f}%" if computed else "from zero"
+    logger.warning(
+        "%s: the provider states it billed $%s; the catalog prices give $%s (%s)",
+        card.ref,
+        _plain(stated),
+        _plain(computed),
+        share,
+    )
 
 
 def _plain(value: Decimal) -> str:

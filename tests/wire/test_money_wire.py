@@ -111,14 +111,36 @@ def test_a_divergent_stated_cost_wins_and_both_figures_are_logged(sim, openroute
     assert "stated by the provider; catalog prices: $0.00135" in str(answer.route)
 
 
-def test_a_stated_cost_within_one_percent_is_not_logged(sim, openrouter, caplog):
+@pytest.mark.parametrize(
+    ("stated", "logged"),
+    [
+        (0.0013635, False),  # $0.00135 x 1.01: exactly 1% over
+        (0.0013365, False),  # exactly 1% under
+        (0.0013636, True),
+        (0.0013364, True),
+    ],
+)
+def test_a_stated_cost_is_logged_only_beyond_one_percent(sim, openrouter, caplog, stated, logged):
     openrouter.models()
-    # $0.00135 x 1.0099 = $0.001363365
-    sim.script("openrouter", [Reply(200, json=completion_with_cost(0.001363365))])
+    sim.script("openrouter", [Reply(200, json=completion_with_cost(stated))])
     with caplog.at_level(logging.WARNING, logger="router.cost"):
         answer = openrouter.complete(model=GEMINI, messages=prompt_of(10))
-    assert answer.route.cost == D("0.001363365")
-    assert caplog.records == []
+    assert answer.route.cost == D(str(stated))
+    assert bool(caplog.records) is logged
+
+
+def test_a_stated_cost_of_a_free_model_is_logged(sim, openrouter, caplog):
+    free = sim.catalog("openrouter")
+    gemini = next(e for e in free["data"] if e["id"] == "google/gemini-2.5-pro")
+    gemini["pricing"] = {"prompt": "0", "completion": "0"}
+    sim.set_catalog("openrouter", free)
+    openrouter.models()
+    sim.script("openrouter", [Reply(200, json=completion_with_cost(0.0001))])
+    with caplog.at_level(logging.WARNING, logger="router.cost"):
+        answer = openrouter.complete(model=GEMINI, messages=prompt_of(10))
+    assert (answer.route.cost, answer.route.catalog_cost) == (D("0.0001"), D(0))
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "from zero" in warning
 
 
 def test_a_byok_stated_cost_adds_the_upstream_charge(sim, openrouter):
