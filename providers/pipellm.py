@@ -62,7 +62,8 @@ class PipeLLM(Provider):
 
     def add_cache_breakpoints(self, out: Outgoing, card: ModelCard) -> None:
         if card.protocol == "anthropic":
-            anthropic_messages.add_breakpoints(out.json)
+            ttl = "1h" if self.cache_rule(card).one_hour else None
+            anthropic_messages.add_breakpoints(out.json, ttl=ttl)
 
     def parse_completion(
         self, card: ModelCard, request: ChatRequest, payload: Any

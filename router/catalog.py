@@ -29,6 +29,7 @@ __all__ = [
     "LiveCatalog",
     "ModelCard",
     "Money",
+    "PriceSource",
     "PriceTier",
     "Pricing",
     "Protocol",
@@ -49,6 +50,9 @@ Money = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="j
 
 Protocol = Literal["openai", "anthropic", "gemini"]
 """The request-format family a model is served under."""
+
+PriceSource = Literal["catalog", "model_info", "genai-prices"]
+"""Where a card's prices come from, in order of precedence."""
 
 
 class Rates(BaseModel):
@@ -138,6 +142,10 @@ class ModelCard(BaseModel):
     """Image inputs; None: the catalog does not say."""
     pricing: Pricing | None = None
     """Token prices in USD per token; None: the provider publishes none for this model."""
+    price_source: PriceSource | None = None
+    """Where ``pricing`` comes from: ``catalog`` (the provider's live catalog),
+    ``model_info`` (the YAML), ``genai-prices`` (pydantic's price database, extra
+    ``prices``); None when unpriced."""
     name: str | None = None
     """Human-readable name, when the catalog gives one."""
 

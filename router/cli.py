@@ -33,7 +33,7 @@ from router.errors import CatalogError, ConfigError, InvalidRequest, PluginError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from router.catalog import Catalog, ModelCard
+    from router.catalog import Catalog, ModelCard, PriceTier
     from router.core import Router
     from router.planning.route import Route
 
@@ -177,8 +177,12 @@ _MODEL_HEADERS = (
     "$/1M in",
     "$/1M out",
     "$/1M cached",
+    "$/1M write",
+    "$/1M write 1h",
     "tools",
     "vision",
+    "tiers",
+    "price source",
     "stale",
 )
 
@@ -242,9 +246,24 @@ def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
         _per_mtok(pricing.prompt if pricing else None),
         _per_mtok(pricing.completion if pricing else None),
         _per_mtok(pricing.cache_read if pricing else None),
+        _per_mtok(pricing.cache_write if pricing else None),
+        _per_mtok(pricing.cache_write_1h if pricing else None),
         _flag(card.supports_tools),
         _flag(card.supports_vision),
+        _tiers(pricing.tiers) if pricing and pricing.tiers else "-",
+        card.price_source or "-",
         "STALE" if stale else "",
+    )
+
+
+def _tiers(tiers: Sequence[PriceTier]) -> str:
+    """Each tier as ``>=<first prompt token it applies to>:<in>/<out>`` ($ per 1M; a rate
+    the tier does not restate is the base one, ``=``)."""
+    return ",".join(
+        f">={t.above_prompt_tokens + 1}:"
+        f"{'=' if t.prompt is None else _per_mtok(t.prompt)}/"
+        f"{'=' if t.completion is None else _per_mtok(t.completion)}"
+        for t in tiers
     )
 
 
@@ -618,7 +637,7 @@ def _rich_models(console: Console, rows: Sequence[tuple[str, ...]]) -> None:
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for i, header in enumerate(_MODEL_HEADERS):
-        table.add_column(header, justify="right" if 2 <= i <= 5 else "left")
+        table.add_column(header, justify="right" if 2 <= i <= 7 else "left")
     for row in rows:
         *cells, stale = row
         table.add_row(*(Text(cell) for cell in cells), Text(stale, style="yellow"))

@@ -19,6 +19,7 @@ __all__ = [
     "ChatCompletionChunk",
     "Choice",
     "ChunkChoice",
+    "CompletionTokensDetails",
     "Delta",
     "Message",
     "PromptTokensDetails",
@@ -39,14 +40,22 @@ class PromptTokensDetails(_Open):
     """Prompt tokens written to the cache at a premium (Anthropic's cache creation)."""
 
 
+class CompletionTokensDetails(_Open):
+    reasoning_tokens: int = 0
+    """Reasoning tokens (included in ``completion_tokens``, OpenAI's convention)."""
+
+
 class Usage(_Open):
     prompt_tokens: int = 0
     """All prompt tokens, cached ones included (OpenAI's convention)."""
     completion_tokens: int = 0
+    """All completion tokens, reasoning included (OpenAI's convention)."""
     total_tokens: int = 0
     prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
     cost: float | None = None
-    """USD for this request, from the live catalog prices (OpenRouter's ``usage.cost``)."""
+    """USD for this request (OpenRouter's ``usage.cost``): what the provider stated it
+    billed when it states it, else computed from the live catalog prices."""
 
 
 class ToolCallFunction(_Open):
@@ -133,25 +142,35 @@ class TokenCounts(BaseModel):
     prompt: int = 0
     """All prompt tokens, cache reads and writes included."""
     completion: int = 0
+    """All completion tokens, reasoning included (where a dialect reports reasoning
+    outside its completion count, the reader adds it here)."""
     cache_read: int = 0
     """Prompt tokens read from the cache."""
     cache_write: int = 0
-    """Prompt tokens written to the cache."""
+    """Prompt tokens written to the cache, at any lifetime."""
+    cache_write_1h: int = 0
+    """Of ``cache_write``, the tokens written to a one-hour cache (Anthropic's
+    ``cache_creation.ephemeral_1h_input_tokens``); the rest are default-lifetime writes."""
+    reasoning: int = 0
+    """Of ``completion``, the reasoning tokens the provider reported."""
     estimated: bool = False
     """True when the provider reported no counts and these are the router's estimates."""
     billed_usd: Decimal | None = None
-    """The provider's own charge in USD when it reports one (Majestix ``credits_used``)."""
+    """What the provider states it billed, in USD, when it states it (Majestix
+    ``credits_used`` x ``usd_per_credit``, OpenRouter's ``usage.cost``)."""
 
     def to_usage(self, cost: Decimal | None) -> Usage:
         """OpenAI ``usage`` with ``cost`` as a float (the only place money becomes a float)."""
         details = PromptTokensDetails(
             cached_tokens=self.cache_read, cache_write_tokens=self.cache_write or None
         )
+        reasoning = CompletionTokensDetails(reasoning_tokens=self.reasoning)
         return Usage(
             prompt_tokens=self.prompt,
             completion_tokens=self.completion,
             total_tokens=self.prompt + self.completion,
             prompt_tokens_details=details,
+            completion_tokens_details=reasoning if self.reasoning else None,
             cost=None if cost is None else float(cost),
         )
 

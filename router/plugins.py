@@ -33,6 +33,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "providers.routstr",
     "providers.openai_compat",
     "providers.openrouter",
+    "providers.anthropic",
+    "providers.gemini",
     "policies.capabilities",
     "policies.context_fit",
     "policies.max_price",

@@ -280,6 +280,9 @@ class Provider(abc.ABC):
     """Path of the catalog below the base URL."""
     requires_key: ClassVar[bool] = True
     """Whether the provider needs ``api_key`` (self-hosted OpenAI-compatible servers may not)."""
+    states_cost: ClassVar[bool] = False
+    """Whether its answers state what it billed (OpenRouter's ``usage.cost``): then that is
+    the answer's cost, with the catalog's computation beside it in the route."""
 
     def __init__(self, options: ProviderOptions, *, timer: Callable[[], float] = time.monotonic):
         base_url = options.base_url or self.default_base_url
@@ -428,6 +431,8 @@ class Provider(abc.ABC):
         """A :class:`ModelCard` for ``entry`` at this provider (``id`` read from the entry)."""
         if "id" not in fields:
             fields["id"] = entry.text("id")
+        if fields.get("pricing") is not None:
+            fields.setdefault("price_source", "catalog")
         return ModelCard(provider=self.name, **fields)
 
     def parse_catalog(self, payload: Any) -> tuple[list[ModelCard], list[Skipped]]:
@@ -537,11 +542,11 @@ class Provider(abc.ABC):
 
         Raise ``ValueError`` (or a pydantic ``ValidationError``) when it cannot be read.
         """
-        return openai_chat.parse_completion(payload)
+        return openai_chat.parse_completion(payload, stated_cost=self.states_cost)
 
     def stream_decoder(self, card: ModelCard, request: ChatRequest) -> StreamDecoder:
         """A fresh decoder for one streamed answer of ``card``."""
-        return openai_chat.OpenAIStream(card)
+        return openai_chat.OpenAIStream(card, stated_cost=self.states_cost)
 
     def upstream_error(
         self, card: ModelCard, status: int, headers: httpx.Headers, body: bytes

@@ -127,6 +127,8 @@ SIMULATOR_LAYERS = (
     "openai",
     "anthropic",
     "majestix",
+    "anthropic_api",
+    "gemini",
     "providers",
     "catalogs",
     "sandbox",

@@ -288,6 +288,8 @@ def test_builtins_register_through_the_hooks():
         "routstr",
         "openai",
         "openrouter",
+        "anthropic",
+        "gemini",
     }
     assert set(p.policies()) == {"capabilities", "context_fit", "max_price", "cheapest"}
     assert {name for name, _ in p.pm.list_name_plugin()} >= set(DEFAULT_PLUGINS)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,11 +15,16 @@ from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.dispatch.fallback import Plan
 from router.errors import StreamInterrupted, Unavailable, UpstreamError
-from router.planning.cost import usage_cost
+from router.planning.cost import catalog_cost
 from router.planning.route import Route
 from router.types import ChatRequest
 
 __all__ = ["Answer", "StreamSession"]
+
+logger = logging.getLogger("router.cost")
+
+DIVERGENCE = Decimal("0.01")
+"""A stated cost further than this share of the catalog's computation from it is logged."""
 
 
 def _estimated(req: ChatRequest, text: str) -> TokenCounts:
@@ -31,9 +38,33 @@ def _settle(plan: Plan, card: ModelCard, counts: TokenCounts) -> Route:
     plan.context.learn(card, counts)
     route = plan.route
     route.chosen = card.ref
-    route.cost = usage_cost(card.pricing, counts)
+    computed = catalog_cost(card.pricing, counts)
+    route.catalog_cost = computed
+    route.cost_stated = counts.billed_usd is not None
+    route.cost = counts.billed_usd if route.cost_stated else computed
     route.usage_estimated = counts.estimated
+    if route.cost_stated and computed is not None and not counts.estimated:
+        _check_divergence(card, counts.billed_usd, computed)
     return route
+
+
+def _check_divergence(card: ModelCard, stated: Decimal | None, computed: Decimal) -> None:
+    """Log a stated cost more than 1% away from the catalog's figure: the catalog lacks
+    a rate, or bills one the provider does not (the stated figure is the cost)."""
+    if stated is None or abs(stated - computed) <= computed * DIVERGENCE:
+        return
+    share = f"{(stated - computed) / computed * 100:+.1f}%" if computed else "from zero"
+    logger.warning(
+        "%s: the provider states it billed $%s; the catalog prices give $%s (%s)",
+        card.ref,
+        _plain(stated),
+        _plain(computed),
+        share,
+    )
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 class Answer:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from router.catalog import ModelCard, Pricing
+from router.catalog import ModelCard, Pricing, Rates
 from router.completion import TokenCounts
 from router.planning.context import RoutingContext
+from router.state.prefix import CacheRule
 
-__all__ = ["expected_cost", "request_cost", "reuse_value", "usage_cost"]
+__all__ = [
+    "catalog_cost",
+    "expected_cost",
+    "request_cost",
+    "reuse_value",
+    "usage_cost",
+    "write_rate",
+]
 
 
 def expected_cost(
@@ -29,30 +37,50 @@ def expected_cost(
 
 
 def usage_cost(pricing: Pricing | None, counts: TokenCounts) -> Decimal | None:
-    """USD billed for a request, from the catalog prices and the usage the provider returned.
-
-    ``(prompt - cache_read - cache_write) x prompt_rate + cache_read x cache_read_rate
-    + cache_write x cache_write_rate + completion x completion_rate``, at the rates of
-    the tier the whole prompt falls in. ``counts.prompt`` includes cache reads and writes
-    (OpenAI's convention; Anthropic usage is normalized to it when read). A cache rate
-    the catalog does not state bills those tokens at the prompt rate. When the provider
-    states its own charge (``billed_usd``), that is the cost. None: no price is known.
-    """
+    """USD billed for a request: what the provider states it billed (``billed_usd``) when
+    it states it, else :func:`catalog_cost`. None: neither is known."""
     if counts.billed_usd is not None:
         return counts.billed_usd
+    return catalog_cost(pricing, counts)
+
+
+def catalog_cost(pricing: Pricing | None, counts: TokenCounts) -> Decimal | None:
+    """USD for a request, from the catalog prices and the usage the provider returned.
+
+    ``(prompt - cache_read - cache_write) x prompt_rate + cache_read x cache_read_rate
+    + (cache_write - cache_write_1h) x cache_write_rate + cache_write_1h x
+    cache_write_1h_rate + completion x completion_rate``, at the rates of the tier the
+    whole prompt falls in. ``counts.prompt`` includes cache reads and writes (OpenAI's
+    convention; Anthropic usage is normalized to it when read), ``counts.completion``
+    includes reasoning. A cache rate the catalog does not state bills those tokens at the
+    prompt rate; a one-hour write without a one-hour rate, at the cache-write rate. What
+    the provider states it billed is not looked at. None: no price is known.
+    """
     if pricing is None:
         return None
     rates = pricing.rates_for(counts.prompt)
     read = min(counts.cache_read, counts.prompt)
     written = min(counts.cache_write, counts.prompt - read)
+    written_1h = min(counts.cache_write_1h, written)
     read_rate = rates.cache_read if rates.cache_read is not None else rates.prompt
-    write_rate = rates.cache_write if rates.cache_write is not None else rates.prompt
+    write_5m = rates.cache_write if rates.cache_write is not None else rates.prompt
+    write_1h = rates.cache_write_1h if rates.cache_write_1h is not None else write_5m
     return (
         (counts.prompt - read - written) * rates.prompt
         + read * read_rate
-        + written * write_rate
+        + (written - written_1h) * write_5m
+        + written_1h * write_1h
         + counts.completion * rates.completion
     )
+
+
+def write_rate(rates: Rates, rule: CacheRule) -> Decimal | None:
+    """USD per token the router's cache breakpoints write at under ``rule``: the one-hour
+    rate when the rule asks for the one-hour cache (falling back to the default-lifetime
+    rate when the catalog states none), else the default-lifetime rate; None: no rate."""
+    if rule.one_hour and rates.cache_write_1h is not None:
+        return rates.cache_write_1h
+    return rates.cache_write
 
 
 def request_cost(
@@ -62,7 +90,8 @@ def request_cost(
 
     With ``prefix_cache``, the tokens its prefix cache is expected to serve are billed at
     the cache-read rate, and tokens expected to be written at a premium (explicit
-    caching with breakpoints) add ``cache_write - prompt`` rate each. Worked out once
+    caching with breakpoints) add ``cache_write - prompt`` rate each (``cache_write_1h -
+    prompt`` when the provider's cache rule asks for the one-hour cache). Worked out once
     per request (``context.costs``): policies and the route ask for the same card again.
     """
     if card.pricing is None:
@@ -78,8 +107,9 @@ def request_cost(
     else:
         cost = expected_cost(card.pricing, prompt, output_tokens, outlook.cached_tokens)
         rates = card.pricing.rates_for(prompt)
-        if outlook.write_tokens and rates.cache_write is not None:
-            cost += outlook.write_tokens * (rates.cache_write - rates.prompt)
+        premium = write_rate(rates, outlook.rule)
+        if outlook.write_tokens and premium is not None:
+            cost += outlook.write_tokens * (premium - rates.prompt)
     memo[key] = cost
     return cost
 

@@ -11,11 +11,12 @@ import itertools
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from router.catalog import Catalog, ModelCard
 from router.errors import CatalogError, ConfigError, NoRouteError
 from router.planning.context import Caching, RoutingContext
-from router.planning.cost import request_cost
+from router.planning.cost import request_cost, write_rate
 from router.planning.route import Estimate, Exclusion, Route
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
 from router.policy import Filter, Policy, Ranking
@@ -275,6 +276,14 @@ class Planner:
         if outlook is not None and cost is not None and outlook.rule.mode != "none":
             cold = request_cost(context, card, output)
             saved = None if cold is None else cold - cost
+        writes: dict[str, Any] = {}
+        if outlook is not None and outlook.write_tokens and card.pricing is not None:
+            rates = card.pricing.rates_for(context.prompt_tokens(card))
+            writes = {
+                "write_tokens": outlook.write_tokens,
+                "write_rate": write_rate(rates, outlook.rule),
+                "write_ttl": "1h" if outlook.rule.one_hour else "5m",
+            }
         return Estimate(
             card.ref,
             context.prompt_tokens(card),
@@ -285,6 +294,7 @@ class Planner:
             hit_rate=outlook.hit_rate if outlook and outlook.rule.mode != "none" else None,
             saved=saved,
             rank=None if rank == cost else rank,
+            **writes,
         )
 
 

@@ -39,6 +39,12 @@ class Estimate:
     rank: Decimal | None = None
     """The figure the chain's ranking policy orders by, when it is not ``cost`` (with
     ``expected_reuse``, ``cheapest`` ranks by this request and the later ones)."""
+    write_tokens: int = 0
+    """Prompt tokens the router's cache breakpoints are expected to write (explicit caching)."""
+    write_rate: Decimal | None = None
+    """USD per token those writes cost (the one-hour rate for a one-hour cache)."""
+    write_ttl: str | None = None
+    """The cache lifetime the breakpoints ask for: ``5m`` or ``1h``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +71,14 @@ class Route:
     chosen: str | None = None
     """The deployment that answered."""
     cost: Decimal | None = None
-    """Exact USD billed for the answer, from the live prices and the returned usage."""
+    """Exact USD billed for the answer (``usage.cost``): what the provider states it billed
+    when it states it (``cost_stated``), else ``catalog_cost``."""
+    catalog_cost: Decimal | None = None
+    """USD computed from the live catalog prices and the returned usage, beside what the
+    provider states (a divergence over 1% is logged with both figures)."""
+    cost_stated: bool = False
+    """True when ``cost`` is what the provider stated it billed (OpenRouter's ``usage.cost``,
+    Majestix's credits), not the catalog's computation."""
     usage_estimated: bool = False
     """True when the provider returned no token counts and the router estimated them."""
     output_source: str = "default"
@@ -91,6 +104,9 @@ class Route:
                     "hit_rate": c.hit_rate,
                     "saved": None if c.saved is None else _plain(c.saved),
                     "rank": None if c.rank is None else _plain(c.rank),
+                    "expected_write_tokens": c.write_tokens,
+                    "write_rate": None if c.write_rate is None else _plain(c.write_rate),
+                    "write_ttl": c.write_ttl,
                 }
                 for c in self.candidates
             ],
@@ -103,6 +119,8 @@ class Route:
             ],
             "chosen": self.chosen,
             "cost": None if self.cost is None else _plain(self.cost),
+            "catalog_cost": None if self.catalog_cost is None else _plain(self.catalog_cost),
+            "cost_stated": self.cost_stated,
             "usage_estimated": self.usage_estimated,
             "output_source": self.output_source,
             "unexamined": self.unexamined,
@@ -121,6 +139,9 @@ class Route:
                 saved = f"${_plain(c.saved)}" if c.saved is not None else "?"
                 cache = f"  cache ~{c.cached_tokens} tok (hit rate {c.hit_rate:.2f}, saves {saved})"
             rank = f", ranks at ${_plain(c.rank)}" if c.rank is not None else ""
+            if c.write_tokens:
+                rate = "?" if c.write_rate is None else f"${_plain(c.write_rate * _MTOK)}/1M"
+                cache += f"  writes ~{c.write_tokens} tok at {rate} ({c.write_ttl} cache)"
             lines.append(
                 f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
                 f"  est. {cost}{rank}{cache}{unsure}"
@@ -138,7 +159,11 @@ class Route:
         if self.chosen:
             cost = "unknown" if self.cost is None else f"${_plain(self.cost)}"
             estimated = " (usage estimated)" if self.usage_estimated else ""
-            lines.append(f"answered by {self.chosen}, cost {cost}{estimated}")
+            stated = ""
+            if self.cost_stated:
+                computed = "none" if self.catalog_cost is None else f"${_plain(self.catalog_cost)}"
+                stated = f" (stated by the provider; catalog prices: {computed})"
+            lines.append(f"answered by {self.chosen}, cost {cost}{stated}{estimated}")
         return "\n".join(lines)
 
 

@@ -53,7 +53,14 @@ class CacheRule(BaseModel):
     step: int = Field(default=128, ge=1)
     """Above ``min_tokens``, cached lengths grow in steps of this many tokens."""
     lifetime: float = Field(default=300.0, gt=0)
-    """Seconds a cached prefix stays warm after its last use."""
+    """Seconds a cached prefix stays warm after its last use. With explicit caching, a
+    lifetime over 300 s asks for Anthropic's one-hour cache (``"ttl": "1h"`` on the
+    router's breakpoints), whose writes cost the catalog's ``cache_write_1h`` rate."""
+
+    @property
+    def one_hour(self) -> bool:
+        """Whether the router's breakpoints ask for the one-hour cache (lifetime > 5 min)."""
+        return self.lifetime > 300
 
     def cacheable(self, tokens: int) -> int:
         """The cached tokens a shared prefix of ``tokens`` tokens yields under this rule."""

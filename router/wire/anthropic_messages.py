@@ -309,16 +309,25 @@ def read_usage(usage: Any) -> TokenCounts | None:
     """Normalized counts from an Anthropic ``usage`` object, or None if there is none.
 
     ``input_tokens`` excludes the cache reads and writes: the prompt is the sum of all three.
+    ``cache_creation`` splits the writes by lifetime: ``ephemeral_5m_input_tokens`` and
+    ``ephemeral_1h_input_tokens`` (billed at the one-hour write rate); its sum stands in for
+    ``cache_creation_input_tokens`` when that is missing. ``output_tokens`` includes
+    extended thinking: nothing to add.
     """
     if not isinstance(usage, dict):
         return None
     read = _int(usage.get("cache_read_input_tokens"))
-    written = _int(usage.get("cache_creation_input_tokens"))
+    split = usage.get("cache_creation")
+    split = split if isinstance(split, dict) else {}
+    written_5m = _int(split.get("ephemeral_5m_input_tokens"))
+    written_1h = _int(split.get("ephemeral_1h_input_tokens"))
+    written = _int(usage.get("cache_creation_input_tokens")) or written_5m + written_1h
     return TokenCounts(
         prompt=_int(usage.get("input_tokens")) + read + written,
         completion=_int(usage.get("output_tokens")),
         cache_read=read,
         cache_write=written,
+        cache_write_1h=min(written_1h, written),
     )
 
 
@@ -537,25 +546,27 @@ class AnthropicStream:
 _EPHEMERAL = {"type": "ephemeral"}
 
 
-def add_breakpoints(body: dict[str, Any]) -> None:
+def add_breakpoints(body: dict[str, Any], *, ttl: str | None = None) -> None:
     """Mark ``body`` for prefix caching: a ``cache_control`` breakpoint after the system
     prompt (tools and system are cached together) and one on the last message, so the
     whole prompt is written and the next turn of the conversation reads it back.
 
     Anthropic allows four breakpoints; this adds at most two, and none where the caller
-    already placed one.
+    already placed one. ``ttl="1h"`` asks for the one-hour cache (written at its own,
+    higher rate); None: the default five minutes.
     """
+    marker = dict(_EPHEMERAL) if ttl is None else {**_EPHEMERAL, "ttl": ttl}
     system = body.get("system")
     if isinstance(system, str) and system:
-        body["system"] = [{"type": "text", "text": system, "cache_control": dict(_EPHEMERAL)}]
+        body["system"] = [{"type": "text", "text": system, "cache_control": dict(marker)}]
     elif isinstance(system, list) and system and "cache_control" not in system[-1]:
-        system[-1] = {**system[-1], "cache_control": dict(_EPHEMERAL)}
+        system[-1] = {**system[-1], "cache_control": dict(marker)}
     messages = body.get("messages") or []
     if not messages:
         return
     last = messages[-1]
     content = last.get("content")
     if isinstance(content, str):
-        last["content"] = [{"type": "text", "text": content, "cache_control": dict(_EPHEMERAL)}]
+        last["content"] = [{"type": "text", "text": content, "cache_control": dict(marker)}]
     elif isinstance(content, list) and content and "cache_control" not in content[-1]:
-        content[-1] = {**content[-1], "cache_control": dict(_EPHEMERAL)}
+        content[-1] = {**content[-1], "cache_control": dict(marker)}

@@ -410,6 +410,8 @@ def test_usage_on_done_gives_real_counts() -> None:
         "completion": 33,
         "cache_read": 0,
         "cache_write": 0,
+        "cache_write_1h": 0,
+        "reasoning": 0,
         "estimated": False,
         "billed_usd": D("0.001234"),
     }

@@ -54,7 +54,7 @@ def test_models_filters_and_sorting(capsys, conf_file):
     _, out, _ = run(capsys, "models", "-c", str(conf_file), "--tools", "--sort", "price")
     rows = out.splitlines()[1:]
     assert rows
-    assert all(row.split()[6] == "yes" for row in rows)
+    assert all(row.split()[8] == "yes" for row in rows)
     prices = [float(row.split()[3]) for row in rows]
     assert prices == sorted(prices)
 
@@ -70,7 +70,7 @@ def test_models_filters_and_sorting(capsys, conf_file):
     assert contexts == sorted(contexts, reverse=True)
 
     _, out, _ = run(capsys, "models", "-c", str(conf_file), "--vision", "--provider", "openrouter")
-    assert all(row.split()[7] == "yes" for row in out.splitlines()[1:])
+    assert all(row.split()[9] == "yes" for row in out.splitlines()[1:])
 
 
 def test_models_json_has_per_token_decimal_strings(capsys, conf_file):
@@ -103,7 +103,7 @@ def test_check_reports_each_provider(capsys, sim, conf_file):
     status, out, _ = run(capsys, "check", "-c", str(conf_file))
     assert status == 0
     assert "ok     pinstripes (pinstripes): 11 models read (11 chat), 0 skipped" in out
-    assert "ok     openrouter (openrouter): 5 models read (5 chat), 0 skipped" in out
+    assert "ok     openrouter (openrouter): 6 models read (6 chat), 0 skipped" in out
     assert out.rstrip().endswith("all good")
 
 
@@ -515,3 +515,16 @@ def test_router_sim_says_when_its_port_is_taken(capsys, sim, tmp_path):
     assert out == ""
     assert err.startswith(f"router: cannot bind 127.0.0.1:{sim.port}: ")
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_models_shows_write_rates_and_tiers(capsys, conf_file):
+    _, out, _ = run(capsys, "models", "-c", str(conf_file), "--provider", "openrouter")
+    header, *rows = out.splitlines()
+    assert "$/1M write 1h" in header
+    sonnet = next(r for r in rows if "anthropic/claude-sonnet-4.6" in r).split()
+    # in, out, cached, write, write 1h: $3, $15, $0.30, $3.75, $6 per 1M
+    assert sonnet[3:8] == ["3", "15", "0.3", "3.75", "6"]
+    gemini = next(r for r in rows if "google/gemini-2.5-pro" in r).split()
+    assert gemini[3:8] == ["1.25", "10", "0.31", "1.625", "-"]
+    assert gemini[10] == ">=200000:2.5/15"  # from 200,000 prompt tokens, $2.50 / $15
+    assert (gemini[11], sonnet[10], sonnet[11]) == ("catalog", "-", "catalog")

@@ -37,12 +37,16 @@ CATALOG_SUFFIX = {
     "routstr": "/models",
     "openrouter": "/models",
     "openai": "/models",
+    "anthropic": "/v1/models?limit=1000",
+    "gemini": "/models",
 }
 
 
 def auth(provider: str, key: str) -> dict[str, str]:
     if provider in ("pipellm", "inference-api"):
         return {"X-Api-Key": key}
+    if provider == "anthropic":
+        return {"X-Api-Key": key, "anthropic-version": "2023-06-01"}
     return {"Authorization": f"Bearer {key}"}
 
 
@@ -519,12 +523,20 @@ def expected_openai_usage(provider: str, prompt: int, completion: int, cached: i
             "cached_tokens": cached,
             "total_tokens": prompt + completion,
         }
-    return {
+    usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached},
     }
+    if provider == "openrouter":  # states what it billed; deepseek-v4-flash's catalog rates
+        cost = (
+            (prompt - cached) * Decimal("0.00000009")
+            + cached * Decimal("0.000000018")
+            + completion * Decimal("0.00000018")
+        )
+        usage["cost"] = float(cost)
+    return usage
 
 
 def openai_stream_text(events: list[tuple[str, Any]]) -> str:
@@ -859,6 +871,10 @@ def test_anthropic_message_usage_excludes_the_cache(
         "output_tokens": 5,
         "cache_read_input_tokens": cache_read,
         "cache_creation_input_tokens": cache_write,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cache_write,
+            "ephemeral_1h_input_tokens": 0,
+        },
     }
 
 
@@ -925,6 +941,7 @@ def test_anthropic_stream(sim: Simulator, client: httpx.Client) -> None:
         "output_tokens": 1,
         "cache_read_input_tokens": 4,
         "cache_creation_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
     }
     assert events[1][1] == {
         "type": "content_block_start",
@@ -1496,11 +1513,12 @@ def anthropic_usage(body: dict[str, Any], client: httpx.Client, sim: Simulator) 
     return response.json()["usage"]
 
 
-def cache_usage(prompt: int, read: int, written: int) -> dict[str, int]:
+def cache_usage(prompt: int, read: int, written: int) -> dict[str, Any]:
     return {
         "input_tokens": prompt - read - written,
         "cache_read_input_tokens": read,
         "cache_creation_input_tokens": written,
+        "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0},
     }
 
 

@@ -288,7 +288,7 @@ def _openrouter(
     max_out: int | None,
     inputs: list[str],
     tokenizer: str,
-    pricing: dict[str, str],
+    pricing: dict[str, Any],
     params: list[str],
 ) -> dict[str, Any]:
     # OpenRouter's GET /api/v1/models entry; prices are USD per token, as strings.
@@ -341,7 +341,18 @@ _OPENROUTER: dict[str, Any] = {
             "anthropic/claude-sonnet-4.6", "Anthropic: Claude Sonnet 4.6", 1771286400, 1_000_000,
             64_000, ["text", "image", "file"], "Claude",
             {"prompt": "0.000003", "completion": "0.000015", **_ZERO, "image": "0.0048",
-             "input_cache_read": "0.0000003", "input_cache_write": "0.00000375"},
+             "input_cache_read": "0.0000003", "input_cache_write": "0.00000375",
+             "input_cache_write_1h": "0.000006"},
+            [*_TOOLS, "reasoning", "include_reasoning", *_SAMPLING],
+        ),
+        # Long prompts cost more: from 200,000 prompt tokens the override's rates apply.
+        _openrouter(
+            "google/gemini-2.5-pro", "Google: Gemini 2.5 Pro", 1750169544, 1_048_576, 65_536,
+            ["text", "image", "file"], "Gemini",
+            {"prompt": "0.00000125", "completion": "0.00001", **_ZERO,
+             "input_cache_read": "0.00000031", "input_cache_write": "0.000001625",
+             "overrides": [{"min_prompt_tokens": 200000, "prompt": "0.0000025",
+                            "completion": "0.000015", "input_cache_read": "0.000000625"}]},
             [*_TOOLS, "reasoning", "include_reasoning", *_SAMPLING],
         ),
         # No "tools" in supported_parameters: a model that cannot take a tool request.
@@ -402,6 +413,44 @@ _OPENAI: dict[str, Any] = {
     ],
 }
 
+# Anthropic's GET /v1/models: newest first, no prices (genai-prices or model_info give
+# them); "claude-mythos-5" is a model no price list knows.
+_ANTHROPIC: dict[str, Any] = {
+    "data": [
+        {
+            "type": "model",
+            "id": model_id,
+            "display_name": name,
+            "created_at": created,
+            "max_input_tokens": context,
+            "max_tokens": max_out,
+            "capabilities": {"image_input": {"supported": True}},
+        }
+        for model_id, name, created, context, max_out in (
+            ("claude-mythos-5", "Claude Mythos 5", "2026-11-01T00:00:00Z", 1_000_000, 128_000),
+            ("claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z", 1_000_000, 64_000),
+            ("claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-15T00:00:00Z", 200_000, 64_000),
+        )
+    ],
+    "has_more": False,
+    "first_id": "claude-mythos-5",
+    "last_id": "claude-haiku-4-5",
+}
+
+# Gemini's OpenAI-compatible GET /models: ids prefixed "models/", no prices, no context.
+_GEMINI: dict[str, Any] = {
+    "object": "list",
+    "data": [
+        {"id": f"models/{model_id}", "object": "model", "owned_by": "google"}
+        for model_id in (
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            "gemini-experimental-0",
+            "text-embedding-004",
+        )
+    ],
+}
+
 CATALOGS: dict[str, object] = {
     "pinstripes": _PINSTRIPES,
     "pipellm": _PIPELLM,
@@ -409,5 +458,7 @@ CATALOGS: dict[str, object] = {
     "routstr": _ROUTSTR,
     "openrouter": _OPENROUTER,
     "openai": _OPENAI,
+    "anthropic": _ANTHROPIC,
+    "gemini": _GEMINI,
 }
 """The JSON each provider's catalog route serves by default (never mutated by a Simulator)."""

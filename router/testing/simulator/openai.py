@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from router.testing.simulator.http import (
@@ -214,6 +215,16 @@ class _SimProvider:
         """A refusal of a known model on this route (e.g. the wrong protocol), or None."""
         return None
 
+    def catalog_entry(self, call: _Call, model: str) -> dict[str, Any] | None:
+        """The catalog entry of the ``model`` a chat request names, or None."""
+        return _catalog_entry(call.sim.catalog(self.name), model)
+
+    def add_to_usage(
+        self, usage: dict[str, Any], entry: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> None:
+        """Add this provider's own fields to an answer's OpenAI ``usage`` (none by default)."""
+        return
+
     def chat(self, call: _Call) -> _Response:
         """``POST .../chat/completions``: OpenAI's format, streamed or not."""
         body = _json_object(call.body)
@@ -223,7 +234,7 @@ class _SimProvider:
         if problem is not None:
             return self.error(call, 400, problem)
         model: str = body["model"]
-        entry = _catalog_entry(call.sim.catalog(self.name), model)
+        entry = self.catalog_entry(call, model)
         if entry is None:
             return self.unknown_model(model)
         refusal = self.refuse(call, entry, body)
@@ -233,6 +244,7 @@ class _SimProvider:
         answer = _answer(body, limit if limit is not None else body.get("max_tokens"))
         cached, _ = call.sim._prompt_cache(self, call, entry, body, explicit=False)
         usage = _openai_usage(answer, cached, top_level_cached=self.top_level_cached)
+        self.add_to_usage(usage, entry, body)
         if body.get("stream") is True:
             options = body.get("stream_options")
             include = isinstance(options, dict) and options.get("include_usage") is True
@@ -284,10 +296,57 @@ class _Routstr(_SimProvider):
         return _Response.of_json(400, {"error": error})
 
 
+def _rate(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _openrouter_cost(pricing: Mapping[str, Any], usage: Mapping[str, Any]) -> float | None:
+    """What OpenRouter bills for ``usage``: the base prices, with every override whose
+    ``min_prompt_tokens`` the prompt meets (in order, later ones winning per key; overrides
+    with other conditions are never met here), as a JSON number; None when unpriced."""
+    prompt = int(usage["prompt_tokens"])
+    rates = {k: _rate(v) for k, v in pricing.items() if k != "overrides"}
+    overrides = pricing.get("overrides")
+    for override in overrides if isinstance(overrides, list) else []:
+        conditions = set(override) - {
+            "prompt", "completion", "input_cache_read", "input_cache_write", "min_prompt_tokens"
+        }  # fmt: skip
+        if not conditions and prompt >= int(override.get("min_prompt_tokens", 0)):
+            rates.update({k: _rate(v) for k, v in override.items() if k != "min_prompt_tokens"})
+    base, out = rates.get("prompt"), rates.get("completion")
+    if base is None or out is None or base < 0:
+        return None
+    details = usage.get("prompt_tokens_details") or {}
+    read = int(details.get("cached_tokens", 0))
+    written = int(details.get("cache_write_tokens", 0) or 0)
+    read_rate = rates.get("input_cache_read") or base
+    write_rate = rates.get("input_cache_write") or base
+    cost = (
+        (prompt - read - written) * base
+        + read * read_rate
+        + written * write_rate
+        + int(usage["completion_tokens"]) * out
+    )
+    return float(cost)
+
+
 class _OpenRouter(_SimProvider):
     # openrouter.ai/api/v1/models; OpenRouter's errors are {"error": {"code": <int>, ...}}.
+    # Its answers state what it billed: usage.cost (USD, a number; "Usage Accounting").
     name, mount, api_root, catalog_path = "openrouter", "/openrouter", "/api/v1", "/api/v1/models"
     chat_paths = ("/api/v1/chat/completions",)
+
+    def add_to_usage(
+        self, usage: dict[str, Any], entry: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> None:
+        cost = _openrouter_cost(_pricing(entry), usage)
+        if cost is not None:
+            usage["cost"] = cost
 
     def error_payload(self, status: int, message: str, path: str) -> object:
         return {"error": {"message": message, "code": status}}

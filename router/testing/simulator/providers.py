@@ -7,6 +7,8 @@ A new dialect's provider is added here (and its default catalog in :mod:`.catalo
 from __future__ import annotations
 
 from router.testing.simulator.anthropic import _PipeLLM
+from router.testing.simulator.anthropic_api import _Anthropic
+from router.testing.simulator.gemini import _Gemini
 from router.testing.simulator.majestix import _InferenceAPI
 from router.testing.simulator.openai import (
     _OpenAICompatible,
@@ -25,6 +27,8 @@ _PROVIDERS: dict[str, _SimProvider] = {
         _Routstr(),
         _OpenRouter(),
         _OpenAICompatible(),
+        _Anthropic(),
+        _Gemini(),
     )
 }
 PROVIDERS: tuple[str, ...] = tuple(_PROVIDERS)
@@ -37,6 +41,8 @@ API_KEYS: dict[str, str] = {
     "routstr": "cashuAeyJ0b2tlbiI6W3sibWludCI6Imh0dHBzOi8vbWludC5leGFtcGxlIn1dfQ",
     "openrouter": "sk-or-v1-sim-0123456789abcdef",
     "openai": "sk-vllm-sim-0123456789abcdef",
+    "anthropic": "sk-ant-api03-sim-0123456789abcdef",
+    "gemini": "AIzaSy-sim-0123456789abcdef",
 }
 """The fake key each simulated provider accepts by default."""
 
