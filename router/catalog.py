@@ -227,6 +227,10 @@ class LiveCatalog:
         self._hot: tuple[Catalog, float] | None = None
         """The cached catalog and when it expires, read without the lock on every request."""
         self._last_good: Catalog | None = None
+        self._fetches = 0
+        """Fetches tried so far: a caller that waited for another's fetch sees it here."""
+        self._failure: CatalogError | None = None
+        """Why the last fetch failed, while there is no good copy to serve instead."""
         self._guard = threading.Lock()  # cachetools caches are not thread-safe
         self._fetching = threading.Lock()
         self._alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -255,9 +259,12 @@ class LiveCatalog:
         """The catalog, fetching it first if it is missing or expired (sync)."""
         if (cat := self.fresh()) is not None:
             return cat
+        seen = self._fetches
         with self._fetching:
             if (cat := self.fresh()) is not None:
                 return cat
+            self._shared_failure(seen)
+            self._fetches += 1
             try:
                 new = self._fetch()
             except CatalogError as exc:
@@ -268,17 +275,26 @@ class LiveCatalog:
         """The catalog, fetching it first if it is missing or expired (async)."""
         if (cat := self.fresh()) is not None:
             return cat
+        seen = self._fetches
         loop = asyncio.get_running_loop()
         with self._guard:
             lock = self._alocks.setdefault(loop, asyncio.Lock())
         async with lock:
             if (cat := self.fresh()) is not None:
                 return cat
+            self._shared_failure(seen)
+            self._fetches += 1
             try:
                 new = await self._afetch()
             except CatalogError as exc:
                 return self._failed(exc)
             return self._store(new)
+
+    def _shared_failure(self, seen: int) -> None:
+        """Single flight for failures too: a caller that waited while another's fetch failed
+        gets that failure rather than asking a failing provider again at once."""
+        if self._fetches != seen and self._failure is not None:
+            raise self._failure
 
     def invalidate(self) -> None:
         """Forget the fresh copy so the next read fetches (the last good copy stays)."""
@@ -288,6 +304,7 @@ class LiveCatalog:
 
     def _store(self, catalog: Catalog) -> Catalog:
         with self._guard:
+            self._failure = None
             self._last_good = catalog
             self._cache[_KEY] = catalog
         return catalog
@@ -296,6 +313,7 @@ class LiveCatalog:
         with self._guard:
             good = self._last_good
             if good is None:
+                self._failure = exc
                 raise exc
             stale = replace(good, stale=True, error=str(exc))
             self._cache[_KEY] = stale

@@ -68,10 +68,15 @@ class FallbackConfig(BaseModel):
     """How long a deployment that keeps failing is left out of routing."""
     cooldown_after: int = Field(default=3, ge=1)
     """Consecutive retryable failures after which a deployment cools down."""
+    cooldown_max_seconds: float = Field(default=300.0, ge=0)
+    """Cap on a growing cooldown: a deployment whose probe fails after a cooldown cools
+    again for twice as long as the last time, up to this (and never less than
+    ``cooldown_seconds``)."""
     backoff_seconds: float = Field(default=0.5, ge=0)
     """First wait before retrying the same deployment; doubles each time, with jitter."""
     max_wait_seconds: float = Field(default=30.0, ge=0)
-    """Cap on any single wait, ``Retry-After`` included."""
+    """Cap on any single wait, ``Retry-After`` included, and on the time a request waits
+    in all for capacity to come back when every candidate is cooling down."""
     deadline_seconds: float | None = Field(default=None, gt=0)
     """One deadline per request across all attempts and waits (until a stream's first
     chunk); None: only the per-provider timeouts and ``attempts`` bound it."""

@@ -24,7 +24,9 @@ from router.catalog import Catalog, ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk
 from router.config import FallbackConfig, load_yaml, plugin_modules, resolve
 from router.dispatch.answer import Answer, StreamSession
+from router.dispatch.deadline import deadline_at
 from router.dispatch.fallback import Plan
+from router.dispatch.waiting import Waiting, retry_after_of
 from router.errors import (
     AllProvidersFailed,
     CatalogError,
@@ -34,6 +36,7 @@ from router.errors import (
     NoRouteError,
     UpstreamError,
 )
+from router.planning.context import RoutingContext
 from router.planning.plan import ChainTraits, Planner
 from router.planning.route import Route
 from router.plugins import Plugins
@@ -106,6 +109,7 @@ class Router:
             else MemoryCooldowns(
                 after=self.fallback.cooldown_after,
                 seconds=self.fallback.cooldown_seconds,
+                max_seconds=self.fallback.cooldown_max_seconds,
                 timer=timer,
             )
         )
@@ -204,15 +208,16 @@ class Router:
     async def aexplain(self, **request: Any) -> Route:
         """Async :meth:`explain`."""
         req = _request(request)
-        return self.planner.plan(req, await self._acatalogs(req))[0]
+        names = self._involved(req)
+        fetched = await asyncio.gather(*(self._acatalog_or_error(n) for n in names))
+        return self.planner.plan(req, dict(zip(names, fetched, strict=True)))[0]
 
     def complete(self, **request: Any) -> ChatCompletion:
         """Route and send an OpenAI Chat Completions request; returns the completion with
         ``provider`` and ``usage.cost``. Raises ``NoRouteError``, ``AllProvidersFailed``
         or the typed ``UpstreamError`` of a request the provider rejected."""
         req = _request(request, stream=False)
-        catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
-        plan = self._plan(req, catalogs)
+        plan = self._plan(req)
         try:
             with plan.deadline():
                 for attempt in plan.attempts(self._sleep or time.sleep):
@@ -228,7 +233,7 @@ class Router:
     async def acomplete(self, **request: Any) -> ChatCompletion:
         """Async :meth:`complete`."""
         req = _request(request, stream=False)
-        plan = self._plan(req, await self._acatalogs(req))
+        plan = await self._aplan(req)
         try:
             with plan.deadline():
                 async for attempt in plan.aattempts(self._asleep):
@@ -246,8 +251,7 @@ class Router:
         ``usage`` (and ``cost``). Falls over only before the first chunk reaches the
         caller; a break after that raises ``StreamInterrupted``."""
         req = _request(request, stream=True)
-        catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
-        plan = self._plan(req, catalogs)
+        plan = self._plan(req)
         try:
             with plan.deadline():
                 for attempt in plan.attempts(self._sleep or time.sleep):
@@ -269,7 +273,7 @@ class Router:
     async def astream(self, **request: Any) -> AsyncIterator[ChatCompletionChunk]:
         """Async :meth:`stream`."""
         req = _request(request, stream=True)
-        plan = self._plan(req, await self._acatalogs(req))
+        plan = await self._aplan(req)
         try:
             with plan.deadline():
                 async for attempt in plan.aattempts(self._asleep):
@@ -302,13 +306,89 @@ class Router:
         session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
         return session, provider.aevents(card, req, cache_breakpoints=plan.breakpoints(card))
 
-    def _plan(self, req: ChatRequest, catalogs: Mapping[str, Catalog | CatalogError]) -> Plan:
-        route, cards, context = self.planner.plan(req, catalogs, first=self.fallback.attempts)
-        if not cards:
+    def _waiting(self) -> Waiting:
+        """A new request's deadline (from now: catalog fetches count) and wait budget."""
+        seconds = self.fallback.deadline_seconds
+        return Waiting(self.fallback, None if seconds is None else time.monotonic() + seconds)
+
+    def _plan(self, req: ChatRequest) -> Plan:
+        """The plan of a request about to be sent; when every candidate is left out only for
+        a while, waits (within the deadline and wait budget) for the earliest to return."""
+        waiting = self._waiting()
+        sleep = self._sleep or time.sleep
+        with deadline_at(waiting.deadline):
+            while True:
+                catalogs = self._catalogs(req, waiting, sleep)
+                planned = self.planner.plan(req, catalogs, first=self.fallback.attempts)
+                if planned[1]:
+                    return self._new_plan(req, *planned, waiting, catalogs)
+                sleep(self._capacity_wait(req, planned[0], waiting))
+
+    async def _aplan(self, req: ChatRequest) -> Plan:
+        """Async :meth:`_plan`: waits without blocking the event loop."""
+        waiting = self._waiting()
+        with deadline_at(waiting.deadline):
+            while True:
+                catalogs = await self._acatalogs(req, waiting)
+                planned = self.planner.plan(req, catalogs, first=self.fallback.attempts)
+                if planned[1]:
+                    return self._new_plan(req, *planned, waiting, catalogs)
+                await self._asleep(self._capacity_wait(req, planned[0], waiting))
+
+    def _new_plan(
+        self,
+        req: ChatRequest,
+        route: Route,
+        cards: list[ModelCard],
+        context: RoutingContext,
+        waiting: Waiting,
+        catalogs: Mapping[str, Catalog | CatalogError],
+    ) -> Plan:
+        route.waited = waiting.waited
+        return Plan(
+            cards,
+            self.fallback,
+            self.cooldowns,
+            route,
+            context,
+            waiting=waiting,
+            replan=lambda: self.planner.plan(req, catalogs)[1],
+        )
+
+    def _capacity_wait(self, req: ChatRequest, route: Route, waiting: Waiting) -> float:
+        """Seconds to wait before routing again; raises ``NoRouteError`` when nothing comes
+        back in time (with ``retry_after`` when something comes back later)."""
+        wait = waiting.for_capacity(route.excluded)
+        if wait is None:
             raise NoRouteError(
-                req.model, {e.ref: f"[{e.policy}] {e.reason}" for e in route.excluded}
+                req.model,
+                {e.ref: f"[{e.policy}] {e.reason}" for e in route.excluded},
+                retry_after=retry_after_of(route.excluded),
             )
-        return Plan(cards, self.fallback, self.cooldowns, route, context)
+        waiting.waited += wait
+        return wait
+
+    def _catalogs(
+        self, req: ChatRequest, waiting: Waiting, sleep: Callable[[float], None]
+    ) -> dict[str, Catalog | CatalogError]:
+        """The catalogs ``req`` needs, one after another, within its deadline; a fetch that
+        failed in a way that passes is tried again after backoff or ``Retry-After``."""
+        catalogs: dict[str, Catalog | CatalogError] = {}
+        for name in self._involved(req):
+            tries = 0
+            while True:
+                try:
+                    catalogs[name] = self.catalog(name)
+                    break
+                except CatalogError as exc:
+                    tries += 1
+                    wait = waiting.for_catalog(exc, tries)
+                    if wait is None:
+                        catalogs[name] = exc
+                        break
+                    waiting.waited += wait
+                    sleep(wait)
+        return catalogs
 
     def _involved(self, req: ChatRequest) -> list[str]:
         return self.planner.providers_for(req.model)
@@ -319,7 +399,16 @@ class Router:
         except CatalogError as exc:
             return exc
 
-    async def _acatalogs(self, req: ChatRequest) -> dict[str, Catalog | CatalogError]:
+    async def _acatalog_or_error(self, name: str) -> Catalog | CatalogError:
+        try:
+            return await self.acatalog(name)
+        except CatalogError as exc:
+            return exc
+
+    async def _acatalogs(
+        self, req: ChatRequest, waiting: Waiting
+    ) -> dict[str, Catalog | CatalogError]:
+        """Async :meth:`_catalogs`: the catalogs are fetched (and retried) side by side."""
         names = self._involved(req)
         catalogs: dict[str, Catalog | CatalogError] = {}
         for name in names:  # the usual case: every catalog fresh, nothing to wait for
@@ -328,14 +417,24 @@ class Router:
             catalogs[name] = fresh
         else:
             return catalogs
+        waits: dict[str, float] = {}
 
         async def one(name: str) -> Catalog | CatalogError:
-            try:
-                return await self.acatalog(name)
-            except CatalogError as exc:
-                return exc
+            tries = 0
+            while True:
+                try:
+                    return await self.acatalog(name)
+                except CatalogError as exc:
+                    tries += 1
+                    wait = waiting.for_catalog(exc, tries, waits.get(name, 0.0))
+                    if wait is None:
+                        return exc
+                    waits[name] = waits.get(name, 0.0) + wait
+                    await self._asleep(wait)
 
-        return dict(zip(names, await asyncio.gather(*(one(n) for n in names)), strict=True))
+        fetched = await asyncio.gather(*(one(n) for n in names))
+        waiting.waited += max(waits.values(), default=0.0)
+        return dict(zip(names, fetched, strict=True))
 
     async def _asleep(self, seconds: float) -> None:
         if self._sleep is not None:

@@ -78,10 +78,22 @@ class CatalogError(RouterError):
     (connection refused, timeout, a body that is not JSON).
     """
 
-    def __init__(self, provider: str, problem: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        provider: str,
+        problem: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.provider = provider
         self.problem = problem
         self.status = status
+        self.retry_after = retry_after
+        """Seconds the provider asked to wait before fetching again (its ``Retry-After``)."""
+        self.transient = status is None or status in (408, 429) or status >= 500
+        """Whether the failure may pass: no answer (refused, reset, timed out), 408, 429 or
+        a 5xx; a 4xx such as 401 or an unreadable document will not by waiting."""
         where = f"HTTP {status}" if status is not None else "no usable answer"
         super().__init__(f"catalog of provider {provider!r}: {where}: {problem}")
 
@@ -91,11 +103,19 @@ class InvalidRequest(RouterError, ValueError):
 
 
 class NoRouteError(RouterError):
-    """No candidate is left for the request. ``excluded`` maps each ref to why it was dropped."""
+    """No candidate is left for the request. ``excluded`` maps each ref to why it was dropped.
 
-    def __init__(self, model: str, excluded: Mapping[str, str]) -> None:
+    ``retry_after``: when every candidate was left out only for a while (cooling down,
+    rate limited, its catalog failing in a way that passes) and none came back within the
+    request's deadline and wait budget, the seconds until the earliest may; else None.
+    """
+
+    def __init__(
+        self, model: str, excluded: Mapping[str, str], *, retry_after: float | None = None
+    ) -> None:
         self.model = model
         self.excluded = dict(excluded)
+        self.retry_after = retry_after
         lines = "".join(f"\n  {ref}: {why}" for ref, why in self.excluded.items())
         super().__init__(f"no route for model {model!r}:{lines or ' no candidates at all'}")
 

@@ -459,7 +459,9 @@ class Provider(abc.ABC):
     def fetch_catalog(self) -> Catalog:
         """Fetch and parse the catalog now (sync). Raises :class:`CatalogError`."""
         try:
-            response = self.client().get(self.catalog_url(), headers=self.auth_headers())
+            response = self.client().get(
+                self.catalog_url(), headers=self.auth_headers(), timeout=self.request_timeouts()
+            )
         except httpx.HTTPError as exc:
             raise CatalogError(self.name, self._transport_problem(exc)) from exc
         return self._read_catalog(response)
@@ -467,7 +469,9 @@ class Provider(abc.ABC):
     async def afetch_catalog(self) -> Catalog:
         """Fetch and parse the catalog now (async). Raises :class:`CatalogError`."""
         try:
-            response = await self.aclient().get(self.catalog_url(), headers=self.auth_headers())
+            response = await self.aclient().get(
+                self.catalog_url(), headers=self.auth_headers(), timeout=self.request_timeouts()
+            )
         except httpx.HTTPError as exc:
             raise CatalogError(self.name, self._transport_problem(exc)) from exc
         return self._read_catalog(response)
@@ -478,7 +482,12 @@ class Provider(abc.ABC):
     def _read_catalog(self, response: httpx.Response) -> Catalog:
         status = response.status_code
         if status >= 400:
-            raise CatalogError(self.name, self._error_text(response), status=status)
+            raise CatalogError(
+                self.name,
+                self._error_text(response),
+                status=status,
+                retry_after=parse_retry_after(response.headers),
+            )
         try:
             payload = safe_json.loads(response.content)
         except ValueError:

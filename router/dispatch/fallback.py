@@ -24,9 +24,11 @@ from tenacity import (
 from router.catalog import ModelCard
 from router.config import FallbackConfig
 from router.dispatch.deadline import deadline_at
+from router.dispatch.waiting import Waiting, retry_after_of
 from router.errors import (
     Attempt,
     ContextTooLong,
+    NoRouteError,
     RateLimited,
     Rejected,
     Timeout,
@@ -34,7 +36,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.planning.context import RoutingContext
-from router.planning.route import Route
+from router.planning.route import Route, cooldown_exclusion
 from router.state.cooldowns import CooldownState
 
 __all__ = ["Plan"]
@@ -60,8 +62,18 @@ class Plan:
         cooldowns: CooldownState,
         route: Route,
         context: RoutingContext,
+        *,
+        waiting: Waiting | None = None,
+        replan: Callable[[], list[ModelCard]] | None = None,
     ) -> None:
         self.queue = list(cards)
+        self._parked: list[ModelCard] = []
+        """Candidates another request is probing, or that cooled down since planning."""
+        self._replan = replan
+        """The policy chain's candidates now (for deployments back from a cooldown)."""
+        self._later = [e.ref for e in route.excluded if e.policy == "cooldown"] if replan else []
+        """Deployments left out at planning for a cooldown: tried if they come back while
+        this request has nothing else left."""
         self.context = context
         """The request's routing context (learns from the answer)."""
         self._more = context.more
@@ -77,8 +89,13 @@ class Plan:
         self._same_tries = 0
         self.expired = False
         """True when the request's ``deadline_seconds`` ran out."""
-        seconds = config.deadline_seconds
-        self._deadline = None if seconds is None else time.monotonic() + seconds
+        if waiting is None:
+            seconds = config.deadline_seconds
+            waiting = Waiting(config, None if seconds is None else time.monotonic() + seconds)
+        self.waiting = waiting
+        """The request's deadline and its waits for capacity."""
+        self._deadline = waiting.deadline
+        self._last: UpstreamError | None = None
 
     def deadline(self) -> AbstractContextManager[None]:
         """Within this block, provider calls cap their timeouts at the time left."""
@@ -105,6 +122,8 @@ class Plan:
         The first attempt runs without tenacity (most requests need no other); after a
         failure it hands over to :meth:`retrying`, with the same stop, wait and predicate.
         """
+        while (wait := self._admit()) is not None:
+            sleep(wait)
         first = _FirstAttempt(self)
         yield first
         if first.failure is None:
@@ -112,12 +131,17 @@ class Plan:
         if self.stop():
             raise first.failure
         sleep(self.wait())
-        yield from self.retrying(sleep)
+        for attempt in self.retrying(sleep):
+            while (wait := self._admit()) is not None:
+                sleep(wait)
+            yield attempt
 
     async def aattempts(
         self, sleep: Callable[[float], Awaitable[None]]
     ) -> AsyncIterator[AbstractContextManager[None]]:
         """:meth:`attempts` for the async API."""
+        while (wait := self._admit()) is not None:
+            await sleep(wait)
         first = _FirstAttempt(self)
         yield first
         if first.failure is None:
@@ -126,7 +150,70 @@ class Plan:
             raise first.failure
         await sleep(self.wait())
         async for attempt in self.aretrying(sleep):
+            while (wait := self._admit()) is not None:
+                await sleep(wait)
             yield attempt
+
+    def _admit(self) -> float | None:
+        """Make ``current`` a deployment that may be sent to now; None when it is, else
+        seconds to wait before asking again. Raises when nothing returns in time.
+
+        A deployment back from a cooldown takes one request (its probe); the others set
+        it aside and go on to their next candidate, or, with none left, wait for the
+        probe's outcome or the earliest deployment to come back, within the request's
+        deadline and wait budget. A retry of the same deployment after its own backoff
+        or ``Retry-After`` goes ahead: that wait was already made.
+        """
+        if self._parked:  # back in policy order, ahead of the rest
+            self.queue[0:0] = self._parked
+            self._parked = []
+        if self._same:
+            return None
+        while self._fill(1) or self._revive():
+            if self.cooldowns.probe(self.current.ref):
+                return None
+            self._parked.append(self.queue.pop(0))
+        cooling = self.cooldowns.cooling
+        # (one that may be tried again already, None, is asked again after the least wait)
+        excluded = [cooldown_exclusion(c.ref, cooling(c.ref) or 0.0) for c in self._parked]
+        excluded += [cooldown_exclusion(ref, cooling(ref) or 0.0) for ref in self._later]
+        wait = self.waiting.for_capacity(excluded)
+        if wait is not None:
+            self.waiting.waited += wait
+            self.route.waited = self.waiting.waited
+            return wait
+        self.route.excluded.extend(excluded)
+        if self._last is not None:
+            raise self._last
+        raise NoRouteError(
+            self.route.model,
+            {e.ref: f"[{e.policy}] {e.reason}" for e in self.route.excluded},
+            retry_after=retry_after_of(excluded),
+        )
+
+    def _revive(self) -> bool:
+        """Queue the deployments left out at planning that are back from their cooldown and
+        pass the policy chain (and what failed here did not drop); whether any were."""
+        if self._replan is None or not self._later:
+            return False
+        back = {ref for ref in self._later if self.cooldowns.cooling(ref) is None}
+        if not back:
+            return False
+        self._later = [ref for ref in self._later if ref not in back]
+        for card in self._replan():
+            if card.ref in back and not any(drop(card) for drop in self._dropped):
+                self.queue.append(card)
+        return bool(self.queue)
+
+    def _waits_for_later(self) -> bool:
+        """Whether a deployment left out at planning may still come back for this request."""
+        return (
+            bool(self._later)
+            and self.waiting.for_capacity(
+                [cooldown_exclusion(ref, self.cooldowns.cooling(ref) or 0.0) for ref in self._later]
+            )
+            is not None
+        )
 
     def retrying(self, sleep: Callable[[float], None]) -> Retrying:
         """A tenacity controller for the sync API."""
@@ -155,6 +242,7 @@ class Plan:
         if not isinstance(exc, UpstreamError):
             return False  # a bug, not a provider failure: let it surface
         card = self.current
+        self._last = exc
         self.route.attempts.append(Attempt(card.ref, exc.status, exc.message, type(exc).__name__))
         if isinstance(exc, Rejected):
             return self._rejected(card, exc)
@@ -206,7 +294,7 @@ class Plan:
             self.fatal = exc
             return False
         self._same = False
-        return self._fill(1) > 0
+        return self._fill(1) > 0 or self._waits_for_later()
 
     def _retryable(self, exc: UpstreamError) -> bool:
         allowed = self.config.retry_on

@@ -17,7 +17,13 @@ from router.catalog import Catalog, ModelCard
 from router.errors import CatalogError, ConfigError, NoRouteError
 from router.planning.context import Caching, RoutingContext
 from router.planning.cost import request_cost, write_rate
-from router.planning.route import Estimate, Exclusion, Route
+from router.planning.route import (
+    Estimate,
+    Exclusion,
+    Route,
+    catalog_exclusion,
+    cooldown_exclusion,
+)
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
 from router.policy import Filter, Policy, Ranking
 from router.state.cooldowns import CooldownState
@@ -134,9 +140,7 @@ class Planner:
         if request.model == "auto":
             for name, catalog in catalogs.items():
                 if isinstance(catalog, CatalogError):
-                    excluded.append(
-                        Exclusion(f"{name}:*", "catalog", f"unavailable: {catalog.problem}")
-                    )
+                    excluded.append(catalog_exclusion(f"{name}:*", catalog, "unavailable"))
             if first is not None:
                 shortlisted = self._shortlisted(context, catalogs, route, first)
                 if shortlisted is not None:  # [] too: every card was judged, none is left
@@ -194,14 +198,13 @@ class Planner:
                 provider = ref.partition(":")[0]
                 failure = catalogs.get(provider)
                 if isinstance(failure, CatalogError):
-                    why = f"catalog unavailable: {failure.problem}"
+                    excluded.append(catalog_exclusion(ref, failure, "catalog unavailable"))
                 else:
-                    why = f"not in {provider}'s catalog"
-                excluded.append(Exclusion(ref, "catalog", why))
+                    excluded.append(Exclusion(ref, "catalog", f"not in {provider}'s catalog"))
             elif card.kind != "chat":
                 excluded.append(Exclusion(ref, "catalog", "a generation model: not routed chat"))
             elif (left := cooling(ref)) is not None:
-                excluded.append(Exclusion(ref, "cooldown", f"cooling down, {left:.0f} s left"))
+                excluded.append(cooldown_exclusion(ref, left))
             else:
                 cards.append(card)
         return cards

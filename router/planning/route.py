@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from router.errors import Attempt
+from router.errors import Attempt, CatalogError
 
-__all__ = ["Estimate", "Exclusion", "Route"]
+__all__ = ["Estimate", "Exclusion", "Route", "catalog_exclusion", "cooldown_exclusion"]
 
 _MTOK = Decimal(1_000_000)
 
@@ -55,6 +56,21 @@ class Exclusion:
     policy: str
     """The policy name, or ``catalog`` / ``cooldown`` for the router's own checks."""
     reason: str
+    back_in: float | None = field(default=None, compare=False)
+    """For a deployment left out only for a while (cooling down, its catalog failing in
+    a way that passes): seconds until it may be tried again. None: not for a while."""
+
+
+def cooldown_exclusion(ref: str, left: float) -> Exclusion:
+    """``ref`` left out while it cools down (or another request's probe is out)."""
+    return Exclusion(ref, "cooldown", f"cooling down, {math.ceil(left)} s left", back_in=left)
+
+
+def catalog_exclusion(ref: str, failure: CatalogError, what: str) -> Exclusion:
+    """``ref`` left out because its provider's catalog could not be fetched; for a failure
+    that may pass, with when to look again (its ``Retry-After``, else a second)."""
+    back_in = (failure.retry_after or 1.0) if failure.transient else None
+    return Exclusion(ref, "catalog", f"{what}: {failure.problem}", back_in=back_in)
 
 
 @dataclass(slots=True)
@@ -88,6 +104,9 @@ class Route:
     """Cards of a large catalog not judged one by one (a sent request's route is
     shortlisted; ``explain`` judges every card): none ranks before ``candidates``, and
     some may be excluded (a group lacking a needed capability is skipped whole)."""
+    waited: float = 0.0
+    """Seconds the request waited for capacity to come back (every candidate cooling down,
+    a catalog fetch retried), beyond its attempts' own backoff."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (Decimals as strings)."""
@@ -124,6 +143,7 @@ class Route:
             "usage_estimated": self.usage_estimated,
             "output_source": self.output_source,
             "unexamined": self.unexamined,
+            "waited": round(self.waited, 3),
         }
 
     def __str__(self) -> str:
@@ -153,6 +173,8 @@ class Route:
         if self.excluded:
             lines.append(f"excluded ({len(self.excluded)}):")
             lines.extend(f"  - {e.ref}  [{e.policy}] {e.reason}" for e in self.excluded)
+        if self.waited:
+            lines.append(f"waited {self.waited:.2f} s for capacity to come back")
         if self.attempts:
             lines.append("failed attempts:")
             lines.extend(f"  - {a}" for a in self.attempts)

@@ -34,7 +34,7 @@ from decimal import Decimal
 
 from router.catalog import ModelCard, Pricing
 from router.planning.context import RoutingContext
-from router.planning.route import Exclusion
+from router.planning.route import Exclusion, cooldown_exclusion
 from router.policy import CardTraits, Filter, Policy, Ranking
 
 __all__ = ["SHORTLIST_MIN_CARDS", "CardIndex", "shortlist", "shortlisted_chain"]
@@ -143,7 +143,7 @@ def shortlist(
         examined.add(position)
         card = index.cards[position]
         if (left := cooling(card.ref)) is not None:
-            excluded.append(Exclusion(card.ref, "cooldown", f"cooling down, {left:.0f} s left"))
+            excluded.append(cooldown_exclusion(card.ref, left))
             return None
         level = 0
         for name, policy in filters:

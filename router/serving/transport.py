@@ -288,6 +288,9 @@ def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
             return 400, "invalid_request_error", None, None
         case _NotFound(code=code):
             return 404, "invalid_request_error", code, None
+        case NoRouteError(retry_after=float(retry_after)):
+            # every candidate cooling down, rate limited or its catalog failing: it passes
+            return 503, "server_error", "no_capacity", retry_after
         case NoRouteError():
             return 404, "invalid_request_error", "model_not_found", None
         case ContextTooLong():

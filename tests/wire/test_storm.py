@@ -55,6 +55,14 @@ FAULTS = [
     Reply(200, delay=1.5),  # beyond the 1 s read timeout: a slow first byte
 ]
 
+ANSWER_FLOOR = 0.98
+"""Share of requests the storm must answer. Full-size runs answer 99.5% or more at
+concurrency 64 and 4; what stays unanswered is mostly a stream cut after its first chunk
+(``StreamInterrupted``, about 0.3%, never replayed by design). The floor leaves room for
+a loaded machine, where cooldowns of one second weigh more against slower requests."""
+DEADLINE = 5.0
+"""The storm's ``fallback.deadline_seconds``."""
+
 
 @dataclass
 class Report:
@@ -68,12 +76,20 @@ class Report:
     rss_after_mb: float = 0.0
     prefixes: int = 0
     seconds: float = 0.0
+    durations: list[float] = field(default_factory=list)
+    """Seconds each request took, from its turn (past the concurrency gate) to its end."""
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.durations)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
 
     def __str__(self) -> str:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"
         return (
             f"{self.requests} requests in {self.seconds:.1f} s: {self.answers} answers,"
             f" typed errors: {errors}; unaccounted {self.unaccounted};"
+            f" p99 {self.p99:.2f} s;"
             f" fds {self.fds_before} -> {self.fds_after};"
             f" RSS {self.rss_before_mb:.0f} -> {self.rss_after_mb:.0f} MB;"
             f" prefix memory {self.prefixes} entries"
@@ -107,8 +123,10 @@ def _config(sim: Simulator) -> dict[str, object]:
         "models": {"g": GROUP},
         "fallback": {
             "attempts": 4,
-            "deadline_seconds": 5,
-            "max_wait_seconds": 0.2,
+            "deadline_seconds": DEADLINE,
+            # a request whose candidates are all cooling down waits up to 2 s in all for
+            # the first to come back (the 429s ask for 1 s); backoff waits are capped there
+            "max_wait_seconds": 2,
             "backoff_seconds": 0.05,
             "cooldown_seconds": 1,
         },
@@ -145,6 +163,7 @@ async def storm(
                 messages = [
                     {"role": "user", "content": f"storm request {i} " + "x" * rng.randrange(0, 400)}
                 ]
+                began = time.monotonic()
                 try:
                     if i % 5 == 0:
                         async for _ in router.astream(model="g", messages=messages):
@@ -158,6 +177,7 @@ async def storm(
                     report.errors[f"UNTYPED {type(exc).__name__}"] += 1
                     report.unaccounted += 1
                 finally:
+                    report.durations.append(time.monotonic() - began)
                     done += 1
 
         async def outage() -> None:
@@ -183,14 +203,15 @@ async def storm(
 
 @pytest.mark.wire
 @pytest.mark.slow
-def test_fault_storm_loses_nothing_and_leaks_nothing():
-    report = asyncio.run(storm(2000, 64))
+@pytest.mark.parametrize(("requests", "concurrency"), [(2000, 64), (600, 4)])
+def test_fault_storm_answers_loses_nothing_and_leaks_nothing(requests, concurrency):
+    report = asyncio.run(storm(requests, concurrency))
     print(report)
     assert report.unaccounted == 0
     assert report.answers + sum(report.errors.values()) == report.requests
-    # How many end as answers rather than typed errors depends on timing (cooldowns of
-    # one second against a loaded machine): counted and printed, not asserted.
-    assert report.answers > 0
+    # capacity a second away is waited for: no instant "no route" while it comes back
+    assert report.answers >= ANSWER_FLOOR * report.requests, str(report)
+    assert report.p99 < DEADLINE  # (a stream's deadline ends at its first chunk)
     assert report.fds_after <= report.fds_before + 2
     assert report.prefixes <= 5_000
     assert report.rss_after_mb < report.rss_before_mb + 50  # bounded state, no pile-up

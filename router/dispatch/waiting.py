@@ -1,0 +1,69 @@
+"""Waiting for capacity: how long a request may wait for a deployment or a catalog to return.
+
+A request whose every candidate is left out only for a while (cooling down, another
+request's probe out, a catalog fetch that failed in a way that passes) waits for the
+earliest to return instead of failing at once, when that is within both its deadline
+and ``fallback.max_wait_seconds`` (the most one request waits for capacity in all).
+A catalog fetch that failed that way is fetched again after backoff or ``Retry-After``
+(the longer), within the same bounds, at most ``fallback.attempts`` times.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+
+from router.config import FallbackConfig
+from router.errors import CatalogError
+from router.planning.route import Exclusion
+
+__all__ = ["Waiting", "retry_after_of"]
+
+_MIN_WAIT = 0.001
+"""The shortest wait (a deployment back "now" is asked again after this)."""
+
+
+class Waiting:
+    """One request's waits: the deadline and the wait budget they share, and what was waited."""
+
+    def __init__(self, config: FallbackConfig, deadline: float | None) -> None:
+        self.config = config
+        self.deadline = deadline
+        """``time.monotonic`` time the request must end by (None: no deadline)."""
+        self.waited = 0.0
+        """Seconds waited so far (as asked of ``sleep``: a test's recording sleep counts)."""
+
+    def budget(self, also_waited: float = 0.0) -> float:
+        """Seconds the request may still wait (``also_waited``: waits not yet counted)."""
+        budget = self.config.max_wait_seconds - self.waited - also_waited
+        if self.deadline is not None:
+            budget = min(budget, self.deadline - time.monotonic())
+        return max(0.0, budget)
+
+    def for_capacity(self, excluded: Iterable[Exclusion]) -> float | None:
+        """How long to wait before routing again: when some deployment in ``excluded`` is
+        left out only for a while and the earliest returns within the budget; else None.
+
+        (The others are out for good: by a policy, or not in a catalog.)"""
+        earliest = retry_after_of(excluded)
+        return earliest if earliest is not None and earliest <= self.budget() else None
+
+    def for_catalog(self, exc: CatalogError, tries: int, waited: float = 0.0) -> float | None:
+        """How long to wait before fetching a catalog again after its ``tries``-th failure
+        (``exc``), or None when it is not to be fetched again for this request. ``waited``:
+        what this catalog's earlier retries waited (catalogs are fetched side by side, so
+        their waits are counted once they are all in)."""
+        if not exc.transient or tries >= self.config.attempts:
+            return None
+        base = self.config.backoff_seconds
+        backoff = base * 2.0 ** (tries - 1) + random.uniform(0, base)
+        wait = max(_MIN_WAIT, backoff, exc.retry_after or 0.0)
+        return wait if wait <= self.budget(waited) else None
+
+
+def retry_after_of(excluded: Iterable[Exclusion]) -> float | None:
+    """Seconds after which the earliest deployment left out only for a while may be tried
+    (a 503's ``Retry-After``); None when every one is out for good."""
+    backs = [e.back_in for e in excluded if e.back_in is not None]
+    return max(_MIN_WAIT, min(backs)) if backs else None
