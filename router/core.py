@@ -371,24 +371,7 @@ class Router:
     def _catalogs(
         self, req: ChatRequest, waiting: Waiting, sleep: Callable[[float], None]
     ) -> dict[str, Catalog | CatalogError]:
-        """The catalogs ``req`` needs, one after another, within its deadline; a fetch that
-        failed in a way that passes is tried again after backoff or ``Retry-After``."""
-        catalogs: dict[str, Catalog | CatalogError] = {}
-        for name in self._involved(req):
-            tries = 0
-            while True:
-                try:
-                    catalogs[name] = self.catalog(name)
-                    break
-                except CatalogError as exc:
-                    tries += 1
-                    wait = waiting.for_catalog(exc, tries)
-                    if wait is None:
-                        catalogs[name] = exc
-                        break
-                    waiting.waited += wait
-                    sleep(wait)
-        return catalogs
+        return waiting.catalogs(self._involved(req), self.catalog, sleep)
 
     def _involved(self, req: ChatRequest) -> list[str]:
         return self.planner.providers_for(req.model)
@@ -408,7 +391,6 @@ class Router:
     async def _acatalogs(
         self, req: ChatRequest, waiting: Waiting
     ) -> dict[str, Catalog | CatalogError]:
-        """Async :meth:`_catalogs`: the catalogs are fetched (and retried) side by side."""
         names = self._involved(req)
         catalogs: dict[str, Catalog | CatalogError] = {}
         for name in names:  # the usual case: every catalog fresh, nothing to wait for
@@ -417,24 +399,7 @@ class Router:
             catalogs[name] = fresh
         else:
             return catalogs
-        waits: dict[str, float] = {}
-
-        async def one(name: str) -> Catalog | CatalogError:
-            tries = 0
-            while True:
-                try:
-                    return await self.acatalog(name)
-                except CatalogError as exc:
-                    tries += 1
-                    wait = waiting.for_catalog(exc, tries, waits.get(name, 0.0))
-                    if wait is None:
-                        return exc
-                    waits[name] = waits.get(name, 0.0) + wait
-                    await self._asleep(wait)
-
-        fetched = await asyncio.gather(*(one(n) for n in names))
-        waiting.waited += max(waits.values(), default=0.0)
-        return dict(zip(names, fetched, strict=True))
+        return await waiting.acatalogs(names, self.acatalog, self._asleep)
 
     async def _asleep(self, seconds: float) -> None:
         if self._sleep is not None:

@@ -10,10 +10,12 @@ A catalog fetch that failed that way is fetched again after backoff or ``Retry-A
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
+from router.catalog import Catalog
 from router.config import FallbackConfig
 from router.errors import CatalogError
 from router.planning.route import Exclusion
@@ -60,6 +62,59 @@ class Waiting:
         backoff = base * 2.0 ** (tries - 1) + random.uniform(0, base)
         wait = max(_MIN_WAIT, backoff, exc.retry_after or 0.0)
         return wait if wait <= self.budget(waited) else None
+
+    def catalogs(
+        self,
+        names: Iterable[str],
+        fetch: Callable[[str], Catalog],
+        sleep: Callable[[float], None],
+    ) -> dict[str, Catalog | CatalogError]:
+        """The catalogs of ``names``, fetched one after another within the deadline (each
+        fetch's timeouts are capped at the time left); a fetch that failed in a way that
+        passes is tried again after :meth:`for_catalog`. A failure stays as the value."""
+        catalogs: dict[str, Catalog | CatalogError] = {}
+        for name in names:
+            tries = 0
+            while True:
+                try:
+                    catalogs[name] = fetch(name)
+                    break
+                except CatalogError as exc:
+                    tries += 1
+                    wait = self.for_catalog(exc, tries)
+                    if wait is None:
+                        catalogs[name] = exc
+                        break
+                    self.waited += wait
+                    sleep(wait)
+        return catalogs
+
+    async def acatalogs(
+        self,
+        names: list[str],
+        fetch: Callable[[str], Awaitable[Catalog]],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> dict[str, Catalog | CatalogError]:
+        """Async :meth:`catalogs`: fetched (and retried) side by side; the longest of their
+        waits is what the request waited."""
+        waits = dict.fromkeys(names, 0.0)
+
+        async def one(name: str) -> Catalog | CatalogError:
+            tries = 0
+            while True:
+                try:
+                    return await fetch(name)
+                except CatalogError as exc:
+                    tries += 1
+                    wait = self.for_catalog(exc, tries, waits[name])
+                    if wait is None:
+                        return exc
+                    waits[name] += wait
+                    await sleep(wait)
+
+        fetched = await asyncio.gather(*(one(name) for name in names))
+        self.waited += max(waits.values(), default=0.0)
+        return dict(zip(names, fetched, strict=True))
 
 
 def retry_after_of(excluded: Iterable[Exclusion]) -> float | None:
