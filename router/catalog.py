@@ -228,7 +228,7 @@ class LiveCatalog:
         """The cached catalog and when it expires, read without the lock on every request."""
         self._last_good: Catalog | None = None
         self._fetches = 0
-        """Fetches tried so far: a caller that waited for another's fetch sees it here."""
+        """Fetches finished so far: a caller that waited for another's fetch sees it here."""
         self._failure: CatalogError | None = None
         """Why the last fetch failed, while there is no good copy to serve instead."""
         self._guard = threading.Lock()  # cachetools caches are not thread-safe
@@ -264,11 +264,12 @@ class LiveCatalog:
             if (cat := self.fresh()) is not None:
                 return cat
             self._shared_failure(seen)
-            self._fetches += 1
             try:
                 new = self._fetch()
             except CatalogError as exc:
                 return self._failed(exc)
+            finally:
+                self._fetches += 1
             return self._store(new)
 
     async def aget(self) -> Catalog:
@@ -283,11 +284,12 @@ class LiveCatalog:
             if (cat := self.fresh()) is not None:
                 return cat
             self._shared_failure(seen)
-            self._fetches += 1
             try:
                 new = await self._afetch()
             except CatalogError as exc:
                 return self._failed(exc)
+            finally:
+                self._fetches += 1
             return self._store(new)
 
     def _shared_failure(self, seen: int) -> None:

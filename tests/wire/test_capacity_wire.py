@@ -248,6 +248,20 @@ def test_a_catalog_401_is_not_fetched_again(sim):
     assert len(sim.requests("pinstripes")) == 1
 
 
+def test_callers_waiting_on_a_failed_catalog_fetch_share_its_failure(sim):
+    async def main() -> list[object]:
+        async with Router.from_config(config(sim, "pinstripes")) as r:
+            sim.script("pinstripes", [Reply(401, delay=0.2)])
+            return await asyncio.gather(
+                *(r.acomplete(model=PS, messages=HELLO) for _ in range(8)),
+                return_exceptions=True,
+            )
+
+    got = asyncio.run(main())
+    assert [x.method for x in sim.requests("pinstripes")] == ["GET"]  # not one each
+    assert all(isinstance(g, NoRouteError) and g.retry_after is None for g in got)
+
+
 def test_sync_catalog_fetches_stay_within_the_deadline(sim):
     kinds = ("pinstripes", "routstr", "openrouter")
     conf = config(sim, *kinds, fallback={"deadline_seconds": 1, "attempts": 1})
