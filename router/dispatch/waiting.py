@@ -4,8 +4,8 @@ A request whose every candidate is left out only for a while (cooling down, anot
 request's probe out, a catalog fetch that failed in a way that passes) waits for the
 earliest to return instead of failing at once, when that is within both its deadline
 and ``fallback.max_wait_seconds`` (the most one request waits for capacity in all).
-A catalog fetch that failed that way is fetched again after backoff or ``Retry-After``
-(the longer), within the same bounds, at most ``fallback.attempts`` times.
+A catalog fetch that failed that way is fetched again once, after backoff or
+``Retry-After`` (the longer), within the same bounds (the next request tries again).
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ class Waiting:
 
     def for_capacity(self, excluded: Iterable[Exclusion]) -> float | None:
         """How long to wait before routing again: when some deployment in ``excluded`` is
-        left out only for a while and the earliest returns within the budget; else None.
+        cooling down and the earliest returns within the budget; else None.
 
-        (The others are out for good: by a policy, or not in a catalog.)"""
-        earliest = retry_after_of(excluded)
+        (The others are out for good, by a policy or not in a catalog, or their catalog
+        failed: its fetch was already retried, :meth:`for_catalog`.)"""
+        earliest = retry_after_of(e for e in excluded if e.policy == "cooldown")
         return earliest if earliest is not None and earliest <= self.budget() else None
 
     def for_catalog(self, exc: CatalogError, tries: int, waited: float = 0.0) -> float | None:
@@ -56,7 +57,7 @@ class Waiting:
         (``exc``), or None when it is not to be fetched again for this request. ``waited``:
         what this catalog's earlier retries waited (catalogs are fetched side by side, so
         their waits are counted once they are all in)."""
-        if not exc.transient or tries >= self.config.attempts:
+        if not exc.transient or tries >= min(2, self.config.attempts):
             return None
         base = self.config.backoff_seconds
         backoff = base * 2.0 ** (tries - 1) + random.uniform(0, base)
