@@ -490,7 +490,7 @@ def test_router_sim_serves_every_command_offline_until_ctrl_c(tmp_path):
             "ok     pipellm (pipellm): 5 models read (4 chat), 0 skipped",
             "ok     majestix (inference-api): 6 models read (6 chat), 0 skipped",
             "ok     routstr (routstr): 5 models read (5 chat), 0 skipped",
-            "ok     openrouter (openrouter): 5 models read (5 chat), 0 skipped",
+            "ok     openrouter (openrouter): 6 models read (6 chat), 0 skipped",
             "all good",
         ]
         explain = router("explain", "-p", "Hello", "--model", "deepseek-v4-flash")
