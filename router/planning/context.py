@@ -143,7 +143,12 @@ class RoutingContext:
             return
         outlook = self.cache_outlook(card)
         assert outlook is not None  # a memory is set
-        if not counts.estimated and outlook.rule.mode != "none":
+        rule = outlook.rule
+        # A prediction within one step of the cache's minimum says little when nothing is
+        # served: the provider's own count of the prompt may fall just under the minimum
+        # (an estimate, not a miss). A reported hit there still counts.
+        clear = outlook.predicted_tokens >= rule.min_tokens + rule.step
+        if not counts.estimated and rule.mode != "none" and (clear or counts.cache_read > 0):
             memory.observe(card.ref, outlook.predicted_tokens, counts.cache_read)
         if outlook.rule.mode == "automatic" or outlook.breakpoints:
             memory.remember(card.ref, self.chain())

@@ -235,3 +235,39 @@ def test_cache_control_marks_do_not_change_the_prefix():
     a = prefix_chain(ChatRequest(model="m", messages=plain))
     b = prefix_chain(ChatRequest(model="m", messages=marked))
     assert a == b
+
+
+class SharedPrefix(MemoryPrefixes):
+    """A memory that says every request shares ``shared`` tokens with an earlier one."""
+
+    def __init__(self, shared):
+        super().__init__()
+        self.shared = shared
+
+    def longest(self, ref, chain, lifetime):
+        return self.shared
+
+
+@pytest.mark.parametrize(
+    ("shared", "reported", "hit_rate"),
+    [
+        (1024, 0, 0.9),  # predicted exactly the minimum, nothing served: not evidence
+        (1151, 0, 0.9),  # still within one step (128) of it
+        (1152, 0, 0.45),  # clear of it: a miss halves the rate (alpha 0.5)
+        (1024, 1024, 0.95),  # a hit near the minimum still counts
+    ],
+)
+def test_a_miss_near_the_cache_minimum_is_not_taken_for_a_cold_cache(shared, reported, hit_rate):
+    from router.completion import TokenCounts
+
+    card = ModelCard(
+        provider="p", id="m", pricing=Pricing(prompt=Decimal(1), completion=Decimal(1))
+    )
+    memory = SharedPrefix(shared)
+    req = ChatRequest(model="g", messages=[{"role": "user", "content": "x" * 8000}])
+    ctx = RoutingContext(
+        req, prefixes=memory, caching=lambda c: (CacheRule(), False), prefix_cache=True
+    )
+    assert ctx.cache_outlook(card).predicted_tokens == CacheRule().cacheable(shared)
+    ctx.learn(card, TokenCounts(prompt=2004, completion=1, cache_read=reported))
+    assert memory.hit_rate(card.ref) == pytest.approx(hit_rate)
