@@ -42,7 +42,9 @@ from router.planning.route import Route
 from router.plugins import Plugins
 from router.policy import Policy
 from router.state.cooldowns import CooldownState, MemoryCooldowns
+from router.state.latency import LatencyState, MemoryLatency, Speed
 from router.state.prefix import CacheRule, MemoryPrefixes, PrefixState
+from router.state.ratelimits import MemoryRateLimits, RateLimitState, Windows
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -69,8 +71,8 @@ class Router:
     ``ROUTER_NO_ENTRY_POINTS`` is set); ``environ``, the mapping ``${VAR}`` reads
     (default ``os.environ``); ``timer``, the monotonic clock of catalog lifetimes,
     cooldowns and the prefix memory; ``sleep``, called instead of sleeping between
-    retries (tests record waits with it); ``cooldowns`` and ``prefixes``, shared state
-    backends in place of the in-process ones.
+    retries (tests record waits with it); ``cooldowns``, ``prefixes``, ``latency`` and
+    ``rate_limits``, shared state backends in place of the in-process ones.
     """
 
     def __init__(
@@ -84,6 +86,8 @@ class Router:
         sleep: Callable[[float], None] | None = None,
         cooldowns: CooldownState | None = None,
         prefixes: PrefixState | None = None,
+        latency: LatencyState | None = None,
+        rate_limits: RateLimitState | None = None,
     ) -> None:
         # The YAML's own plugins: (imported first: a failure is a ConfigError at plugins[i]).
         yaml_plugins = plugin_modules(config)
@@ -118,6 +122,14 @@ class Router:
             prefixes if prefixes is not None else MemoryPrefixes(timer=timer)
         )
         """Prefix-cache memory, learned hit rates and token calibration."""
+        self.latency: LatencyState = latency if latency is not None else MemoryLatency()
+        """Measured speed per deployment: TTFT, tokens/s, latency, error rate, p50/p90."""
+        self.rate_limits: RateLimitState = (
+            rate_limits if rate_limits is not None else _rate_limits(providers.values(), timer)
+        )
+        """Announced rate-limit budgets and the YAML's rpm/tpm windows."""
+        for provider in providers.values():
+            provider.on_budget = self.rate_limits.announce
         self._sleep = sleep
         self.planner = Planner(
             providers=self.providers.keys(),
@@ -126,6 +138,8 @@ class Router:
             cooldowns=self.cooldowns,
             prefixes=self.prefixes,
             caching=self._caching,
+            latency=self.latency,
+            limits=self.rate_limits,
         )
         """Decides where requests go, from the chain and what this router has learned."""
 
@@ -196,6 +210,11 @@ class Router:
 
         return _merge(await asyncio.gather(*(one(name) for name in self.providers)))
 
+    def speeds(self) -> dict[str, Speed]:
+        """Measured speed of every deployment that answered or failed: ref → TTFT,
+        tokens/s, total latency (moving averages, p50/p90) and error rate."""
+        return dict(self.latency.speeds())
+
     # -- routing -------------------------------------------------------------------
 
     def explain(self, **request: Any) -> Route:
@@ -223,6 +242,7 @@ class Router:
                 for attempt in plan.attempts(self._sleep or time.sleep):
                     with attempt:
                         card = plan.current
+                        plan.sending(card)
                         answer = self.providers[card.provider].send(
                             card, req, cache_breakpoints=plan.breakpoints(card)
                         )
@@ -239,6 +259,7 @@ class Router:
                 async for attempt in plan.aattempts(self._asleep):
                     with attempt:
                         card = plan.current
+                        plan.sending(card)
                         answer = await self.providers[card.provider].asend(
                             card, req, cache_breakpoints=plan.breakpoints(card)
                         )
@@ -298,12 +319,14 @@ class Router:
         card = plan.current
         provider = self.providers[card.provider]
         session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        plan.sending(card)
         return session, provider.events(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _aopen(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, AsyncGenerator[Any]]:
         card = plan.current
         provider = self.providers[card.provider]
         session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        plan.sending(card)
         return session, provider.aevents(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _waiting(self) -> Waiting:
@@ -476,6 +499,18 @@ def _failure(plan: Plan, exc: UpstreamError) -> Exception:
     )
     failed.route = plan.route  # type: ignore[attr-defined]
     return failed
+
+
+def _rate_limits(providers: Iterable[Provider], timer: Callable[[], float]) -> MemoryRateLimits:
+    windows: dict[str, Windows] = {}
+    for i, p in enumerate(providers):
+        if p.options.rpm is not None or p.options.tpm is not None:
+            windows[p.name] = Windows(p.options.rpm, p.options.tpm)
+            where = f"providers[{i}].{'rpm' if p.options.rpm is not None else 'tpm'}"
+    try:
+        return MemoryRateLimits(windows=windows, timer=timer)
+    except ImportError as exc:
+        raise ConfigError(where, str(exc)) from None
 
 
 def _left_out(name: str, exc: CatalogError) -> None:

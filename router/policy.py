@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -145,7 +145,11 @@ class Ranking(Policy):
 
     Implement :meth:`rank`; ``apply`` follows from it. Implement :meth:`rank_floor` too
     and the router may rank a large catalog lazily, reading cards cheapest-looking first.
+    ``rank_unit`` names what the figure counts, for ``explain``: ``$`` (the default) or
+    ``s`` (seconds).
     """
+
+    rank_unit: ClassVar[str] = "$"
 
     @abc.abstractmethod
     def rank(

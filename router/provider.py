@@ -62,9 +62,11 @@ from router.errors import (
 )
 from router.parsing import Entry, EntryError
 from router.state.prefix import NO_CACHE, CacheRule
+from router.state.ratelimits import Budget
 from router.types import ChatRequest
 from router.wire import openai_chat, safe_json
 from router.wire.deadline_backend import DeadlineAsyncClient, DeadlineClient
+from router.wire.ratelimit_headers import parse_rate_limits
 from router.wire.retry_after import parse_retry_after
 
 __all__ = [
@@ -137,6 +139,11 @@ class ProviderOptions(BaseModel):
     auto_cache_control: bool = False
     """Explicit-caching models (Anthropic): add ``cache_control`` breakpoints when the
     router expects the prefix to be reused, and count the write premium then."""
+    rpm: int | None = Field(default=None, gt=0)
+    """Requests per minute this provider allows (over all its deployments): past it, the
+    router sends nothing there until the moving window frees (``limits`` package)."""
+    tpm: int | None = Field(default=None, gt=0)
+    """Tokens (estimated prompt + expected output) per minute, likewise."""
     http: Literal["aiohttp", "httpx"] = "aiohttp"
     """The connection pool of async requests: ``aiohttp`` (httpx's API over aiohttp's pool,
     :mod:`router.wire.aiohttp_transport`; about a third of the client CPU and a tenth of the p99
@@ -303,6 +310,9 @@ class Provider(abc.ABC):
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
         self._urls: dict[str, httpx.URL] = {}
+        self.on_budget: Callable[[str, Budget], None] | None = None
+        """Told (deployment ref, budget) whenever a chat answer's headers announce a
+        rate-limit budget (the Router sets it)."""
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
             weakref.WeakKeyDictionary()
         )
@@ -557,6 +567,17 @@ class Provider(abc.ABC):
         """A fresh decoder for one streamed answer of ``card``."""
         return openai_chat.OpenAIStream(card, stated_cost=self.states_cost)
 
+    def rate_limit_budget(self, card: ModelCard, headers: httpx.Headers) -> Budget | None:
+        """The rate-limit budget a chat answer's headers announce (OpenAI's
+        ``x-ratelimit-*``, Anthropic's ``anthropic-ratelimit-*``), or None."""
+        return parse_rate_limits(headers)
+
+    def _heard(self, card: ModelCard, response: httpx.Response) -> None:
+        if self.on_budget is not None:
+            budget = self.rate_limit_budget(card, response.headers)
+            if budget is not None:
+                self.on_budget(card.ref, budget)
+
     def upstream_error(
         self, card: ModelCard, status: int, headers: httpx.Headers, body: bytes
     ) -> UpstreamError:
@@ -614,6 +635,7 @@ class Provider(abc.ABC):
     def _answer(
         self, card: ModelCard, request: ChatRequest, response: httpx.Response
     ) -> tuple[ChatCompletion, TokenCounts | None]:
+        self._heard(card, response)
         if response.status_code >= 400:
             raise self.upstream_error(
                 card, response.status_code, response.headers, response.content
@@ -704,6 +726,7 @@ class Provider(abc.ABC):
                 headers=out.headers,
                 timeout=self.request_timeouts(stream=True),
             ) as response:
+                self._heard(card, response)
                 if response.status_code >= 400:
                     response.read()
                     raise self.upstream_error(
@@ -723,6 +746,7 @@ class Provider(abc.ABC):
         try:
             response = await self._apost(out, stream=True)
             try:
+                self._heard(card, response)
                 if response.status_code >= 400:
                     await response.aread()
                     raise self.upstream_error(

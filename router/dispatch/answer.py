@@ -33,9 +33,20 @@ def _estimated(req: ChatRequest, text: str) -> TokenCounts:
     )
 
 
-def _settle(plan: Plan, card: ModelCard, counts: TokenCounts) -> Route:
+def _settle(
+    plan: Plan, card: ModelCard, counts: TokenCounts, first_at: float | None = None
+) -> Route:
     plan.succeeded()
-    plan.context.learn(card, counts)
+    context = plan.context
+    context.learn(card, counts)
+    if context.latency is not None:
+        sent = plan.sent_at
+        context.latency.observe(
+            card.ref,
+            seconds=time.perf_counter() - sent,
+            ttft=None if first_at is None else first_at - sent,
+            output_tokens=counts.completion,
+        )
     route = plan.route
     route.chosen = card.ref
     computed = catalog_cost(card.pricing, counts)
@@ -107,6 +118,8 @@ class StreamSession:
         self.delivered = 0
         self._text: list[str] = []
         self._head: ChatCompletionChunk | None = None
+        self._first_at: float | None = None
+        """When the first chunk arrived (``time.perf_counter``): the time to first token."""
 
     def _feed(self, event: Any) -> list[ChatCompletionChunk]:
         try:
@@ -136,6 +149,7 @@ class StreamSession:
         """Pull events until the first chunks (inside the retry loop)."""
         for event in events:
             if chunks := self._feed(event):
+                self._first_at = time.perf_counter()
                 self.delivered += len(chunks)
                 return chunks
         self._check_end()
@@ -145,6 +159,7 @@ class StreamSession:
         """Async :meth:`first`."""
         async for event in events:
             if chunks := self._feed(event):
+                self._first_at = time.perf_counter()
                 self.delivered += len(chunks)
                 return chunks
         self._check_end()
@@ -182,7 +197,7 @@ class StreamSession:
     def last(self) -> ChatCompletionChunk:
         """The closing chunk: no choices, ``usage`` with ``cost``, and the route."""
         counts = self.decoder.counts or _estimated(self.plan.context.request, "".join(self._text))
-        route = _settle(self.plan, self.card, counts)
+        route = _settle(self.plan, self.card, counts, self._first_at)
         head = self._head
         chunk = ChatCompletionChunk(
             id=head.id if head else f"chatcmpl-{int(time.time() * 1000)}",

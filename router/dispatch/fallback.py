@@ -38,6 +38,7 @@ from router.errors import (
 from router.planning.context import RoutingContext
 from router.planning.route import Route, cooldown_exclusion
 from router.state.cooldowns import CooldownState
+from router.state.ratelimits import Need
 
 __all__ = ["Plan"]
 
@@ -96,6 +97,8 @@ class Plan:
         """The request's deadline and its waits for capacity."""
         self._deadline = waiting.deadline
         self._last: UpstreamError | None = None
+        self.sent_at = time.perf_counter()
+        """When the current attempt was sent (``time.perf_counter``)."""
 
     def deadline(self) -> AbstractContextManager[None]:
         """Within this block, provider calls cap their timeouts at the time left."""
@@ -235,6 +238,15 @@ class Plan:
             reraise=True,
         )
 
+    def sending(self, card: ModelCard) -> None:
+        """An attempt at ``card`` starts now: its clock starts (speed statistics), and the
+        request counts against its rate-limit budget."""
+        self.sent_at = time.perf_counter()
+        limits = self.context.limits
+        if limits is not None:
+            context = self.context
+            limits.take(card.ref, Need(context.prompt_tokens(card), context.expected_output))
+
     def succeeded(self) -> None:
         self.cooldowns.succeeded(self.current.ref)
 
@@ -244,6 +256,8 @@ class Plan:
         card = self.current
         self._last = exc
         self.route.attempts.append(Attempt(card.ref, exc.status, exc.message, type(exc).__name__))
+        if self.context.latency is not None and not isinstance(exc, Rejected):
+            self.context.latency.failed(card.ref)  # the deployment's error rate
         if isinstance(exc, Rejected):
             return self._rejected(card, exc)
         if not self._retryable(exc):

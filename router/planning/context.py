@@ -15,7 +15,9 @@ from decimal import Decimal
 
 from router.catalog import ModelCard
 from router.completion import TokenCounts
+from router.state.latency import LatencyState, Speed
 from router.state.prefix import NO_CACHE, CacheOutlook, CacheRule, Prefix, PrefixState, prefix_chain
+from router.state.ratelimits import RateLimitState
 from router.types import ChatRequest
 
 __all__ = ["DEFAULT_EXPECTED_OUTPUT", "Caching", "RoutingContext"]
@@ -49,6 +51,8 @@ class RoutingContext:
         prefix_cache: bool = False,
         expected_output: int | None = None,
         output_source: str = "default",
+        latency: LatencyState | None = None,
+        limits: RateLimitState | None = None,
     ) -> None:
         self.request = request
         """The request being routed."""
@@ -73,6 +77,10 @@ class RoutingContext:
         """``request_cost`` memo: (ref, output tokens, prefix_cache) → USD."""
         self.more: Iterator[ModelCard] | None = None
         """A shortlisted route's candidates after the first ones, worked out on demand."""
+        self.latency = latency
+        """The speed statistics (None: no measurements, every speed unknown)."""
+        self.limits = limits
+        """The rate-limit budgets a sent request counts against (None: none kept)."""
         self._caching = caching
         self._chain: tuple[Prefix, ...] | None = None
         self._outlooks: dict[str, CacheOutlook | None] = {}
@@ -128,6 +136,17 @@ class RoutingContext:
             outlook = CacheOutlook(rule, shared, rule.cacheable(shared), outlook.hit_rate)
         self._outlooks[ref] = outlook
         return outlook
+
+    def speed(self, card: ModelCard) -> Speed | None:
+        """What ``card``'s deployment measured (TTFT, tokens/s, latency, p50/p90), or
+        None when nothing was (or there is no memory)."""
+        return None if self.latency is None else self.latency.speed(card.ref)
+
+    def expected_seconds(self, card: ModelCard) -> float | None:
+        """The wall time of this request at ``card``: TTFT + ``expected_output`` ÷ its
+        throughput (:meth:`Speed.expected_seconds`), or None when unmeasured."""
+        speed = self.speed(card)
+        return None if speed is None else speed.expected_seconds(self.expected_output)
 
     def learn(self, card: ModelCard, counts: TokenCounts) -> None:
         """Record what ``card`` answered: calibration, hit rate, the prefixes now warm."""

@@ -27,10 +27,12 @@ from router.planning.route import (
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
 from router.policy import Filter, Policy, Ranking
 from router.state.cooldowns import CooldownState
+from router.state.latency import LatencyState
 from router.state.prefix import PrefixState
+from router.state.ratelimits import Need, RateLimitState
 from router.types import ChatRequest
 
-__all__ = ["ChainTraits", "Planner", "chain_traits"]
+__all__ = ["ChainTraits", "Planner", "chain_traits", "need"]
 
 Chain = tuple[tuple[str, Policy], ...]
 """The policy chain, in order: (name, configured policy)."""
@@ -84,6 +86,8 @@ class Planner:
         cooldowns: CooldownState,
         prefixes: PrefixState,
         caching: Caching,
+        latency: LatencyState | None = None,
+        limits: RateLimitState | None = None,
     ) -> None:
         self.providers = providers
         self.groups = groups
@@ -92,6 +96,10 @@ class Planner:
         self.cooldowns = cooldowns
         self.prefixes = prefixes
         self.caching = caching
+        self.latency = latency
+        """Measured speed per deployment, handed to every request's context."""
+        self.limits = limits
+        """Rate-limit budgets: a deployment that cannot take the request is excluded."""
         self._ranking = next(
             (policy for _, policy in reversed(policies) if isinstance(policy, Ranking)), None
         )
@@ -108,6 +116,8 @@ class Planner:
             prefix_cache=self.traits.prefix_cache,
             expected_output=self.traits.expected_output,
             output_source=self.traits.output_source,
+            latency=self.latency,
+            limits=self.limits,
         )
 
     def providers_for(self, model: str) -> list[str]:
@@ -145,7 +155,7 @@ class Planner:
                 shortlisted = self._shortlisted(context, catalogs, route, first)
                 if shortlisted is not None:  # [] too: every card was judged, none is left
                     return route, shortlisted, context
-        cards = self._cards(request.model, catalogs, excluded)
+        cards = self._cards(request.model, catalogs, excluded, context)
         unsure: dict[str, list[str]] = {}
         for name, policy in self.policies:
             if not cards:
@@ -168,9 +178,10 @@ class Planner:
         model: str,
         catalogs: Mapping[str, Catalog | CatalogError],
         excluded: list[Exclusion],
+        context: RoutingContext,
     ) -> list[ModelCard]:
-        """The chat cards ``model`` names that are not cooling down; the rest into
-        ``excluded``."""
+        """The chat cards ``model`` names that are not cooling down nor out of rate-limit
+        budget; the rest into ``excluded``."""
         if model == "auto":
             found: Iterable[tuple[str, ModelCard | None]] = (
                 (card.ref, card)
@@ -205,9 +216,17 @@ class Planner:
                 excluded.append(Exclusion(ref, "catalog", "a generation model: not routed chat"))
             elif (left := cooling(ref)) is not None:
                 excluded.append(cooldown_exclusion(ref, left))
+            elif (limited := self.rate_limited(context, card)) is not None:
+                excluded.append(Exclusion(ref, "rate_limit", limited))
             else:
                 cards.append(card)
         return cards
+
+    def rate_limited(self, context: RoutingContext, card: ModelCard) -> str | None:
+        """Why ``card`` cannot take this request under its rate limits, or None."""
+        if self.limits is None:
+            return None
+        return self.limits.check(card.ref, need(context, card))
 
     def _is_ref(self, model: str) -> bool:
         provider, sep, model_id = model.partition(":")
@@ -234,7 +253,14 @@ class Planner:
             return None
         examined: set[int] = set()
         more = shortlist(
-            self.policies, context, index, self.cooldowns.cooling, refs, route.excluded, examined
+            self.policies,
+            context,
+            index,
+            self.cooldowns.cooling,
+            refs,
+            route.excluded,
+            examined,
+            limited=lambda card: self.rate_limited(context, card),
         )
         cards = list(itertools.islice(more, first))
         request = context.request
@@ -298,7 +324,16 @@ class Planner:
             saved=saved,
             rank=None if rank == cost else rank,
             **writes,
+            rank_unit=getattr(self._ranking, "rank_unit", "$"),
+            speed=context.speed(card),
+            seconds=context.expected_seconds(card),
         )
+
+
+def need(context: RoutingContext, card: ModelCard) -> Need:
+    """What this request takes from ``card``'s rate-limit budget: calibrated prompt
+    tokens and the expected output."""
+    return Need(context.prompt_tokens(card), context.expected_output)
 
 
 def _lookup(ref: str, catalogs: Mapping[str, Catalog | CatalogError]) -> ModelCard | None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from router.errors import Attempt, CatalogError
+from router.state.latency import Speed
 
 __all__ = ["Estimate", "Exclusion", "Route", "catalog_exclusion", "cooldown_exclusion"]
 
@@ -46,6 +47,12 @@ class Estimate:
     """USD per token those writes cost (the one-hour rate for a one-hour cache)."""
     write_ttl: str | None = None
     """The cache lifetime the breakpoints ask for: ``5m`` or ``1h``."""
+    rank_unit: str = "$"
+    """What ``rank`` counts: ``$`` (USD), or ``s`` (seconds, ``fastest``)."""
+    speed: Speed | None = None
+    """What the deployment measured (TTFT, tokens/s, latency, p50/p90); None: unmeasured."""
+    seconds: float | None = None
+    """Expected wall time of this request there (TTFT + output ÷ tokens/s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,8 @@ class Route:
                     "expected_write_tokens": c.write_tokens,
                     "write_rate": None if c.write_rate is None else _plain(c.write_rate),
                     "write_ttl": c.write_ttl,
+                    "speed": None if c.speed is None else c.speed.to_dict(),
+                    "expected_seconds": c.seconds,
                 }
                 for c in self.candidates
             ],
@@ -158,7 +167,10 @@ class Route:
             if c.hit_rate is not None:
                 saved = f"${_plain(c.saved)}" if c.saved is not None else "?"
                 cache = f"  cache ~{c.cached_tokens} tok (hit rate {c.hit_rate:.2f}, saves {saved})"
-            rank = f", ranks at ${_plain(c.rank)}" if c.rank is not None else ""
+            rank = ""
+            if c.rank is not None:
+                figure = _plain(c.rank)
+                rank = f", ranks at {figure} s" if c.rank_unit == "s" else f", ranks at ${figure}"
             if c.write_tokens:
                 rate = "?" if c.write_rate is None else f"${_plain(c.write_rate * _MTOK)}/1M"
                 cache += f"  writes ~{c.write_tokens} tok at {rate} ({c.write_ttl} cache)"
@@ -166,6 +178,9 @@ class Route:
                 f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
                 f"  est. {cost}{rank}{cache}{unsure}"
             )
+            if c.speed is not None:
+                seconds = f"~{c.seconds:.2f} s expected; " if c.seconds is not None else ""
+                lines.append(f"       speed: {seconds}{c.speed.describe()}")
         if self.unexamined:
             lines.append(
                 f"  (+ {self.unexamined} more cards not examined: none ranks before these)"
