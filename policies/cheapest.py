@@ -10,6 +10,13 @@ so. ``expected_reuse`` looks ahead: when later requests (the next turns of an ag
 conversation) are expected to reuse this prompt as their prefix, what each would save
 at a deployment's cache counts in that deployment's favour now, so a conversation
 starts where staying is cheapest. Candidates without published prices are kept, last.
+
+``time_value_usd_per_s`` puts a price on waiting: the figure becomes expected cost +
+value of a second x the expected wall time of this request at that deployment (TTFT +
+expected output ÷ tokens per second, as measured: ``context.expected_seconds``), so
+"worth 1 cent a second" is one YAML line and a fast deployment wins when its speed is
+worth its price. A deployment not measured yet counts no time: it is ranked by its
+money alone, so it gets tried (and measured) when its price deserves it.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class Cheapest(Ranking):
     expected_reuse: Decimal = Field(default=Decimal(0), ge=0)
     """With ``prefix_cache``: how many later requests are expected to reuse this
     request's prompt as their prefix; 0 decides on this request alone."""
+    time_value_usd_per_s: Decimal = Field(default=Decimal(0), ge=0)
+    """USD that one second of waiting for this request's answer is worth (0: money alone)."""
 
     def output_tokens(self, request: ChatRequest, context: RoutingContext) -> int:
         """The completion tokens this request is expected to produce: the chain's figure
@@ -62,7 +71,12 @@ class Cheapest(Ranking):
     def rank(
         self, request: ChatRequest, card: ModelCard, context: RoutingContext
     ) -> Decimal | None:
-        return self.cost(request, card, self.output_tokens(request, context), context)
+        cost = self.cost(request, card, self.output_tokens(request, context), context)
+        if cost is not None and self.time_value_usd_per_s:
+            expected = context.expected_seconds(card)
+            if expected is not None:
+                cost += self.time_value_usd_per_s * Decimal(f"{expected:.6f}")
+        return cost
 
     def rank_floor(self, request: ChatRequest, context: RoutingContext) -> tuple[int, float]:
         # cost >= prompt x prompt floor + (1 + reuse) x output x completion floor: each

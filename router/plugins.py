@@ -39,6 +39,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "policies.context_fit",
     "policies.max_price",
     "policies.cheapest",
+    "policies.fastest",
+    "policies.max_ttft",
 )
 
 
