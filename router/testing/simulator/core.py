@@ -6,11 +6,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import random
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any
@@ -28,7 +31,13 @@ from router.testing.simulator.http import (
     _Response,
     _Server,
 )
-from router.testing.simulator.model import _count, _Element, _elements
+from router.testing.simulator.model import (
+    _answer,
+    _count,
+    _Element,
+    _elements,
+    prompt_tokens_of,
+)
 from router.testing.simulator.openai import _SimProvider
 from router.testing.simulator.providers import _PROVIDERS, API_KEYS, _provider
 from router.testing.simulator.sandbox import ENV_PREFIXES, REMOTE, config_yaml, environ
@@ -53,6 +62,67 @@ class _CacheRule:
 
 
 _DEFAULT_RULE = _CacheRule()
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """How fast a deployment answers (see :meth:`Simulator.set_latency`)."""
+
+    ttft: float = 0.0
+    tokens_per_second: float | None = None
+    jitter: float = 0.0
+
+
+@dataclass
+class _Window:
+    """An enforced rate limit (see :meth:`Simulator.set_rate_limit`): requests and tokens
+    in a moving window of ``seconds``, on the real monotonic clock."""
+
+    requests: int | None
+    tokens: int | None
+    seconds: float
+    style: str
+    used: deque[tuple[float, int]] = field(default_factory=deque)  # (time, tokens)
+    refused: int = 0
+
+    def _expire(self, now: float) -> None:
+        while self.used and self.used[0][0] <= now - self.seconds:
+            self.used.popleft()
+
+    def admit(self, now: float, tokens: int) -> tuple[bool, dict[str, str]]:
+        """Whether a request of ``tokens`` fits now (then it is counted), and the headers
+        announcing what is left after it."""
+        self._expire(now)
+        used_tokens = sum(t for _, t in self.used)
+        fits = (self.requests is None or len(self.used) < self.requests) and (
+            self.tokens is None or used_tokens + tokens <= self.tokens
+        )
+        if fits:
+            self.used.append((now, tokens))
+            used_tokens += tokens
+        else:
+            self.refused += 1
+        reset = 0.0 if not self.used else max(0.0, self.used[0][0] + self.seconds - now)
+        headers: dict[str, str] = {}
+        for kind, limit, used in (
+            ("requests", self.requests, len(self.used)),
+            ("tokens", self.tokens, used_tokens),
+        ):
+            if limit is None:
+                continue
+            left = str(max(0, limit - used))
+            if self.style == "anthropic":
+                at = datetime.now(UTC) + timedelta(seconds=reset)
+                headers[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
+                headers[f"anthropic-ratelimit-{kind}-remaining"] = left
+                headers[f"anthropic-ratelimit-{kind}-reset"] = at.isoformat(timespec="seconds")
+            else:
+                headers[f"x-ratelimit-limit-{kind}"] = str(limit)
+                headers[f"x-ratelimit-remaining-{kind}"] = left
+                headers[f"x-ratelimit-reset-{kind}"] = f"{reset:.3f}s"
+        if not fits:
+            headers["retry-after"] = str(max(1, math.ceil(reset)))
+        return fits, headers
 
 
 def _positive_rate(value: object) -> bool:
@@ -101,6 +171,9 @@ class Simulator:
         # provider -> (model, prefix key) -> the simulator time of its last use
         self._prefixes: dict[str, dict[tuple[str, bytes], float]] = {}
         self._clock = 0.0
+        self._profiles: dict[tuple[str, str | None], _Profile] = {}
+        self._windows: dict[tuple[str, str | None], _Window] = {}
+        self._random = random.Random(0)
         self.reset()
 
     # lifecycle
@@ -289,6 +362,75 @@ class Simulator:
         with self._lock:
             self._rules[name] = rule
 
+    def set_latency(
+        self,
+        provider: str,
+        model: str | None = None,
+        *,
+        ttft: float = 0.0,
+        tokens_per_second: float | None = None,
+        jitter: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        """Make ``provider``'s chat answers (of ``model``, or every model) take time, in
+        real seconds (until :meth:`reset`): ``ttft`` before the first event of a stream,
+        then the completion tokens at ``tokens_per_second``, spread over the events; a
+        complete answer arrives after the same total. ``jitter`` scales each answer's
+        TTFT and throughput by a log-normal factor of that sigma (``seed``: the random
+        sequence, for a repeatable run). Scripted bodies and errors are not paced."""
+        if isinstance(ttft, bool) or not isinstance(ttft, int | float) or ttft < 0:
+            msg = f"ttft must be a number of seconds >= 0, not {ttft!r}"
+            raise ValueError(msg)
+        if tokens_per_second is not None and not tokens_per_second > 0:
+            msg = f"tokens_per_second must be > 0, not {tokens_per_second!r}"
+            raise ValueError(msg)
+        if not jitter >= 0:
+            msg = f"jitter must be >= 0, not {jitter!r}"
+            raise ValueError(msg)
+        name = _provider(provider).name
+        with self._lock:
+            self._profiles[name, model] = _Profile(float(ttft), tokens_per_second, jitter)
+            if seed is not None:
+                self._random.seed(seed)
+
+    def set_rate_limit(
+        self,
+        provider: str,
+        model: str | None = None,
+        *,
+        requests: int | None = None,
+        tokens: int | None = None,
+        window: float = 60.0,
+        style: str = "openai",
+    ) -> None:
+        """Enforce a rate limit on ``provider``'s chat route (for ``model``, or one shared
+        by every model) until :meth:`reset`: at most ``requests`` requests and ``tokens``
+        tokens (prompt + completion of the answer) in any ``window`` real seconds. Every
+        chat answer announces what is left in headers (``style``: ``openai``,
+        ``x-ratelimit-remaining-requests`` / ``-tokens`` and ``x-ratelimit-reset-*``; or
+        ``anthropic``, ``anthropic-ratelimit-*``); a request over the limit gets a 429
+        with them and ``Retry-After``. :meth:`refused` counts those 429s."""
+        if style not in ("openai", "anthropic"):
+            msg = f"style must be 'openai' or 'anthropic', not {style!r}"
+            raise ValueError(msg)
+        for label, value in (("requests", requests), ("tokens", tokens)):
+            if value is not None and _count(value) is None:
+                msg = f"{label} must be an int >= 0, not {value!r}"
+                raise ValueError(msg)
+        if not window > 0:
+            msg = f"window must be a number of seconds > 0, not {window!r}"
+            raise ValueError(msg)
+        name = _provider(provider).name
+        with self._lock:
+            self._windows[name, model] = _Window(requests, tokens, float(window), style)
+
+    def refused(self, provider: str, model: str | None = None) -> int:
+        """How many requests the rate limit of ``provider`` (``model``) refused with 429."""
+        name = _provider(provider).name
+        with self._lock:
+            window = self._windows.get((name, model))
+            return 0 if window is None else window.refused
+
     def now(self) -> float:
         """The simulator's clock, in seconds (starts at 0; only :meth:`advance` moves it)."""
         with self._lock:
@@ -395,6 +537,8 @@ class Simulator:
             self._cache_write = {}
             self._rules = {}
             self._prefixes = {name: {} for name in _PROVIDERS}
+            self._profiles = {}
+            self._windows = {}
 
     # dispatch (called from the server's threads)
 
@@ -420,12 +564,56 @@ class Simulator:
             response = self._scripted(provider, rest, reply)
         else:
             call = _Call(self, method, rest, query, headers, body, key, reply)
+            chat = _chat(method, body) if not down else None
+            limited: dict[str, str] = {}
+            if chat is not None and provider.authorized(headers, key):
+                admitted, limited = self._admit(provider.name, *chat)
+                if not admitted:
+                    message = "Rate limit reached (simulated): retry after the reset"
+                    payload = provider.error_payload(429, message, rest)
+                    return _Response.of_json(429, payload, limited)
             response = self._normal(provider, call, down, key)
+            if chat is not None and response.status == 200:
+                response = self._paced(provider.name, chat, response, limited)
             if reply is not None and reply.headers:
                 response = replace(response, headers=_merge(response.headers, reply.headers))
         if reply is not None and reply.cut_after is not None:
             response = response.broken(reply.cut_after)
         return response
+
+    def _admit(
+        self, name: str, model: str, tokens: int, _completion: int
+    ) -> tuple[bool, dict[str, str]]:
+        """Whether the rate limit of ``name`` (``model``) takes a request of ``tokens``."""
+        with self._lock:
+            window = self._windows.get((name, model)) or self._windows.get((name, None))
+            if window is None:
+                return True, {}
+            return window.admit(time.monotonic(), tokens)
+
+    def _paced(
+        self,
+        name: str,
+        chat: tuple[str, int, int],
+        response: _Response,
+        limited: Mapping[str, str],
+    ) -> _Response:
+        """``response`` with the deployment's latency profile and rate-limit headers."""
+        model, _tokens, completion = chat
+        headers = _merge(response.headers, limited) if limited else response.headers
+        with self._lock:
+            profile = self._profiles.get((name, model)) or self._profiles.get((name, None))
+            if profile is None:
+                return replace(response, headers=headers)
+            scale = self._random.lognormvariate(0, profile.jitter) if profile.jitter else 1.0
+            speed = self._random.lognormvariate(0, profile.jitter) if profile.jitter else 1.0
+        ttft = profile.ttft * scale
+        tps = profile.tokens_per_second
+        generation = 0.0 if tps is None else completion / (tps / speed)
+        if response.events is not None:
+            gap = generation / max(1, len(response.events) - 1)
+            return replace(response, headers=headers, ttft=ttft, gap=gap)
+        return replace(response, headers=headers, ttft=ttft, gap=generation)
 
     @staticmethod
     def _scripted(provider: _SimProvider, path: str, reply: Reply) -> _Response:
@@ -457,6 +645,26 @@ class Simulator:
         if allowed:
             return error(405, "Method not allowed", {"Allow": ", ".join(allowed)})
         return error(404, f"Not found: {call.method} {call.path}")
+
+
+def _chat(method: str, body: bytes) -> tuple[str, int, int] | None:
+    """(model, prompt + completion tokens, completion tokens) of a chat request, or None
+    for anything else."""
+    if method != "POST" or not body:
+        return None
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("messages"), list):
+        return None
+    limit = payload.get("max_tokens") or payload.get("max_completion_tokens")
+    try:
+        answer = _answer(payload, _count(limit))
+        prompt = prompt_tokens_of(payload)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return str(payload.get("model")), prompt + answer.completion, answer.completion
 
 
 def _tokens_arg(tokens: int) -> int:

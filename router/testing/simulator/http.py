@@ -14,6 +14,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
@@ -113,6 +114,8 @@ class _Response:
     headers: dict[str, str] = field(default_factory=dict)
     events: tuple[bytes, ...] | None = None  # an event stream: one HTTP chunk per frame
     cut: bool = False  # close the connection before the body is complete
+    ttft: float = 0.0  # seconds before the first event (a whole body: before anything)
+    gap: float = 0.0  # seconds between events (a whole body: the generation time, once)
 
     @classmethod
     def of_json(cls, status: int, payload: object, headers: Mapping[str, str] = {}) -> _Response:
@@ -293,6 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _send(self, response: _Response) -> None:
+        if response.events is None and (response.ttft or response.gap):
+            time.sleep(response.ttft + response.gap)  # a complete answer: all at the end
         self.send_response(response.status, _phrase(response.status))
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "transfer-encoding"):  # set below
@@ -300,7 +305,11 @@ class _Handler(BaseHTTPRequestHandler):
         if response.events is not None:  # an event stream: one chunk per frame
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for frame in response.events:
+            for i, frame in enumerate(response.events):
+                pause = response.ttft if i == 0 else response.gap
+                if pause:
+                    self.wfile.flush()
+                    time.sleep(pause)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             if response.cut:  # no last chunk: the client sees an incomplete body
                 self.close_connection = True
