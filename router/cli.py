@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from router.catalog import Catalog, ModelCard, PriceTier
     from router.core import Router
     from router.planning.route import Route
+    from router.state.latency import Speed
 
 _MTOK = Decimal(1_000_000)
 
@@ -103,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         help="cheapest prompt first, or longest context first",
     )
     models.add_argument("--all", action="store_true", help="include generation (non-chat) models")
+    models.add_argument(
+        "--stats",
+        action="store_true",
+        help="add the measured speed of each deployment (TTFT p50/p90, tok/s, latency p90,"
+        " error rate) from the router's state",
+    )
     models.set_defaults(run=_models)
 
     check = commands.add_parser(
@@ -205,12 +212,70 @@ def _models(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     elif args.sort == "context":
         rows.sort(key=lambda row: -(row[0].context_length or 0))
     table = [_model_row(card, stale) for card, stale in rows]
+    if args.stats:
+        return _models_stats(router, rows, table, args, out, failed)
     if args.json:
         _dump([{**c.model_dump(mode="json"), "stale": s} for c, s in rows], out)
     elif (console := _console(out)) is not None:
         _rich_models(console, table)
     else:
         _table(out, _MODEL_HEADERS, table)
+    return 1 if failed else 0
+
+
+_STATS_HEADERS = ("model", "answers", "ttft p50", "ttft p90", "tok/s", "latency p90", "errors")
+
+
+def _models_stats(
+    router: Router,
+    rows: list[tuple[ModelCard, bool]],
+    table: list[tuple[str, ...]],
+    args: argparse.Namespace,
+    out: TextIO,
+    failed: bool,
+) -> int:
+    """``router models --stats``: each deployment's measured speed beside its card. The
+    figures are the router's state: this process's (nothing measured yet in a fresh
+    ``router`` command) or the shared backend's."""
+    speeds = router.speeds()
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f} s"
+
+    if args.json:
+        _dump(
+            [
+                {
+                    **c.model_dump(mode="json"),
+                    "stale": s,
+                    "speed": None if c.ref not in speeds else speeds[c.ref].to_dict(),
+                }
+                for c, s in rows
+            ],
+            out,
+        )
+        return 1 if failed else 0
+    stats: list[tuple[str, ...]] = []
+    for card, _stale in rows:
+        speed = speeds.get(card.ref)
+        if speed is None:
+            stats.append((card.ref, "0", "-", "-", "-", "-", "-"))
+            continue
+        tps = speed.tokens_per_second
+        stats.append(
+            (
+                card.ref,
+                str(speed.samples),
+                seconds(speed.ttft_p50),
+                seconds(speed.ttft_p90),
+                "-" if tps is None else f"{tps:.0f}",
+                seconds(speed.latency_p90),
+                f"{speed.error_rate:.0%}",
+            )
+        )
+    _table(out, _STATS_HEADERS, stats)
+    if not speeds:
+        out.write("(no answers measured yet in this router's state)\n")
     return 1 if failed else 0
 
 
@@ -682,6 +747,13 @@ def _rich_check(
     console.print(Text(_verdict(findings, ok), "green" if ok else "bold red"))
 
 
+def _speed_cell(speed: Speed | None, seconds: float | None) -> str:
+    if speed is None:
+        return ""
+    expected = f"~{seconds:.2f} s; " if seconds is not None else ""
+    return expected + speed.describe()
+
+
 def _rich_route(console: Console, route: Route) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -698,6 +770,7 @@ def _rich_route(console: Console, route: Route) -> None:
             "prompt tok",
             "output tok",
             "est. cost",
+            "speed",
             "cache",
             "ranked after",
         ):
@@ -714,6 +787,7 @@ def _rich_route(console: Console, route: Route) -> None:
                 f"~{c.prompt_tokens}",
                 str(c.output_tokens),
                 usd(c.cost),
+                Text(_speed_cell(c.speed, c.seconds)),
                 Text(cache),
                 Text("; ".join(c.unsure)),
             )

@@ -4,6 +4,7 @@ limits, the router's measurements, its exclusions before the 429, and the polici
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from router import Router
 from router.errors import NoRouteError
+from router.state.latency import LogSketch
 from router.testing.simulator import Reply, Simulator
 from tests.wire.conftest import config, provider_conf
 
@@ -250,3 +252,50 @@ def test_async_requests_count_against_the_budget(sim: Simulator) -> None:
 
     asyncio.run(run())
     assert chats(sim, "openrouter") == 1
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_router_models_stats_shows_each_deployments_speed(sim: Simulator) -> None:
+    import io
+
+    from router import cli
+
+    router = router_for(sim, "openrouter")
+    router.latency.observe(FLASH, seconds=2.0, ttft=0.5, output_tokens=150)
+    router.latency.failed(FLASH)
+    args = cli._parser().parse_args(["models", "--stats"])
+    out = io.StringIO()
+    assert cli._models(router, args, out) == 0
+    header, *rows = out.getvalue().splitlines()
+    assert header.split() == [
+        "model", "answers", "ttft", "p50", "ttft", "p90", "tok/s", "latency", "p90", "errors"
+    ]  # fmt: skip
+    flash = next(r for r in rows if r.startswith(FLASH + " ")).split()
+    p50 = f"{LogSketch.value(LogSketch.bucket(0.5)):.2f}"
+    p90 = f"{LogSketch.value(LogSketch.bucket(2.0)):.2f}"
+    # 150 tokens in 1.5 s after the first; one failure after one answer: 0.2
+    assert flash[1:] == ["1", p50, "s", p50, "s", "100", p90, "s", "20%"]
+    other = next(r for r in rows if r != rows[0] and not r.startswith(FLASH + " ")).split()
+    assert other[1:] == ["0", "-", "-", "-", "-", "-"]
+    args = cli._parser().parse_args(["models", "--stats", "--json"])
+    out = io.StringIO()
+    cli._models(router, args, out)
+    entry = next(e for e in json.loads(out.getvalue()) if e["ref"] == FLASH)
+    assert entry["speed"]["samples"] == 1
+    assert entry["speed"]["tokens_per_second"] == 100.0
+
+
+def test_router_models_stats_in_a_fresh_process_says_nothing_was_measured(
+    sim: Simulator, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from router.cli import main
+
+    path = tmp_path / "router.yaml"
+    path.write_text(yaml.safe_dump(config(sim, "openrouter")))
+    assert main(["models", "--stats", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "(no answers measured yet in this router's state)"
