@@ -190,6 +190,7 @@ class StreamSession:
         yield self.last()
 
     def _interrupted(self, exc: UpstreamError) -> StreamInterrupted:
+        self.plan.landed()
         error = StreamInterrupted(self.card.ref, "".join(self._text), self.delivered, exc)
         error.route = self.plan.route  # type: ignore[attr-defined]
         return error

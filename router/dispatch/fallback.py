@@ -99,6 +99,7 @@ class Plan:
         self._last: UpstreamError | None = None
         self.sent_at = time.perf_counter()
         """When the current attempt was sent (``time.perf_counter``)."""
+        self._flying: tuple[str, Need] | None = None
 
     def deadline(self) -> AbstractContextManager[None]:
         """Within this block, provider calls cap their timeouts at the time left."""
@@ -244,10 +245,21 @@ class Plan:
         self.sent_at = time.perf_counter()
         limits = self.context.limits
         if limits is not None:
+            self.landed()
             context = self.context
-            limits.take(card.ref, Need(context.prompt_tokens(card), context.expected_output))
+            need = Need(context.prompt_tokens(card), context.expected_output)
+            limits.take(card.ref, need)
+            self._flying = (card.ref, need)
+
+    def landed(self) -> None:
+        """The attempt in flight is over (answered, failed or cut): the provider's headers
+        count it from now on."""
+        flying, self._flying = self._flying, None
+        if flying is not None and self.context.limits is not None:
+            self.context.limits.settle(*flying)
 
     def succeeded(self) -> None:
+        self.landed()
         self.cooldowns.succeeded(self.current.ref)
 
     def on_failure(self, exc: BaseException) -> bool:
@@ -255,6 +267,7 @@ class Plan:
             return False  # a bug, not a provider failure: let it surface
         card = self.current
         self._last = exc
+        self.landed()
         self.route.attempts.append(Attempt(card.ref, exc.status, exc.message, type(exc).__name__))
         if self.context.latency is not None and not isinstance(exc, Rejected):
             self.context.latency.failed(card.ref)  # the deployment's error rate

@@ -4,8 +4,8 @@ Two sources say whether a deployment can take a request now:
 
 - the budget a provider announced in its last answer's headers
   (:func:`router.wire.ratelimit_headers.parse_rate_limits`): requests and tokens
-  remaining until a reset, per deployment; each request sent since counts against it
-  here, until the next answer announces the budget afresh or the reset time passes;
+  remaining until a reset, per deployment, less what the requests still in flight there
+  will take (the headers cannot count them yet), until the reset time passes;
 - ``rpm`` / ``tpm`` set on a provider in the YAML: moving one-minute windows over every
   deployment of that provider, kept by the ``limits`` library (optional extra
   ``ratelimits``; its storages include Redis, which the shared state uses).
@@ -89,6 +89,11 @@ class RateLimitState(Protocol):
         """A request needing ``need`` is being sent to ``ref``: count it."""
         ...
 
+    def settle(self, ref: str, need: Need) -> None:
+        """The request :meth:`take` counted got its answer (or failed): the provider's
+        headers count it from now on."""
+        ...
+
 
 class NoRateLimits:
     """A state that knows no limit: every deployment may take every request (the router
@@ -101,6 +106,9 @@ class NoRateLimits:
         return None
 
     def take(self, ref: str, need: Need) -> None:
+        return None
+
+    def settle(self, ref: str, need: Need) -> None:
         return None
 
 
@@ -117,7 +125,10 @@ class MemoryRateLimits:
     windows (``windows``: provider name → :class:`Windows`), the latter in the ``limits``
     library's storage at ``storage_uri`` (default ``memory://``).
 
-    ``timer`` is the monotonic clock of announced resets (tests move it).
+    A request in flight (taken, not yet settled) counts against the last announced
+    budget: the provider's headers cannot count it yet. One not settled within
+    ``flight_seconds`` (a stream its caller dropped) stops counting. ``timer`` is the
+    monotonic clock of resets and flights (tests move it).
     """
 
     def __init__(
@@ -127,10 +138,14 @@ class MemoryRateLimits:
         storage_uri: str = "memory://",
         timer: Callable[[], float] = time.monotonic,
         maxsize: int = 10_000,
+        flight_seconds: float = 300.0,
     ) -> None:
         self._timer = timer
-        # ref -> kind -> [remaining, monotonic reset time or None]
-        self._left: LRUCache[str, dict[str, list[float | None]]] = LRUCache(maxsize)
+        # ref -> kind -> (remaining, monotonic reset time or None)
+        self._left: LRUCache[str, dict[str, tuple[int, float | None]]] = LRUCache(maxsize)
+        # ref -> [(monotonic send time, need)] of requests in flight
+        self._flying: LRUCache[str, list[tuple[float, Need]]] = LRUCache(maxsize)
+        self._flight_seconds = flight_seconds
         self._lock = threading.Lock()
         self._windows = {name: w for name, w in (windows or {}).items() if w.rpm or w.tpm}
         self._limiter: RateLimiter | None = None
@@ -140,7 +155,7 @@ class MemoryRateLimits:
     def announce(self, ref: str, budget: Budget) -> None:
         now = self._timer()
         entry = {
-            kind: [float(remaining), None if reset is None else now + reset]
+            kind: (remaining, None if reset is None else now + reset)
             for kind, (remaining, reset) in budget.left.items()
         }
         with self._lock:
@@ -149,20 +164,31 @@ class MemoryRateLimits:
     def check(self, ref: str, need: Need) -> str | None:
         now = self._timer()
         with self._lock:
-            entry = self._left.get(ref)
-            announced = {} if entry is None else {k: (v[0], v[1]) for k, v in entry.items()}
+            announced = dict(self._left.get(ref) or {})
+            flying = self._flights(ref, now)
         for kind, (remaining, until) in announced.items():
             if until is not None and until <= now:
                 continue  # reset since it was announced
+            left = remaining - sum(n.of(kind) for _, n in flying)
             wanted = need.of(kind)
-            assert remaining is not None
-            if remaining < wanted:
+            if left < wanted:
                 resets = "" if until is None else f", resets in {until - now:.0f} s"
+                busy = f"; {len(flying)} in flight" if flying else ""
                 return (
-                    f"{_HEADER_NAMES[kind]} left {remaining:.0f} < {wanted} needed"
-                    f" (announced by the provider{resets})"
+                    f"{_HEADER_NAMES[kind]} left {max(left, 0)} < {wanted} needed"
+                    f" (announced by the provider{busy}{resets})"
                 )
         return self._check_windows(ref, need)
+
+    def _flights(self, ref: str, now: float) -> list[tuple[float, Need]]:
+        """``ref``'s requests in flight, the stale ones dropped (lock held)."""
+        flying = self._flying.get(ref)
+        if not flying:
+            return []
+        fresh = [f for f in flying if f[0] > now - self._flight_seconds]
+        if len(fresh) != len(flying):
+            self._flying[ref] = fresh
+        return fresh
 
     def _check_windows(self, ref: str, need: Need) -> str | None:
         provider = ref.partition(":")[0]
@@ -180,17 +206,24 @@ class MemoryRateLimits:
         return None
 
     def take(self, ref: str, need: Need) -> None:
+        now = self._timer()
         with self._lock:
-            entry = self._left.get(ref)
-            if entry is not None:
-                for kind, slot in entry.items():
-                    assert slot[0] is not None
-                    slot[0] = slot[0] - need.of(kind)
+            self._flying[ref] = [*self._flights(ref, now), (now, need)]
         provider = ref.partition(":")[0]
         windows = self._windows.get(provider)
         if windows is not None and self._limiter is not None:
             for item, cost, unit in _items(windows, need):
                 self._limiter.hit(item, provider, unit, cost=cost)
+
+    def settle(self, ref: str, need: Need) -> None:
+        with self._lock:
+            flying = self._flying.get(ref)
+            if not flying:
+                return
+            for i, (_, n) in enumerate(flying):
+                if n == need:
+                    del flying[i]
+                    break
 
 
 def _items(windows: Windows, need: Need) -> list[tuple[_Item, int, str]]:

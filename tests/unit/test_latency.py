@@ -204,17 +204,24 @@ def test_an_announced_budget_excludes_until_it_resets() -> None:
     assert limits.check("a:m", need) is None
 
 
-def test_requests_sent_count_against_the_announced_budget() -> None:
+def test_requests_in_flight_count_against_the_announced_budget() -> None:
     clock = Clock()
-    limits = MemoryRateLimits(timer=clock)
+    limits = MemoryRateLimits(timer=clock, flight_seconds=60)
     need = Need(prompt=10, output=10)
     limits.announce("a:m", Budget({"requests": (2, None)}))
     limits.take("a:m", need)
     assert limits.check("a:m", need) is None
     limits.take("a:m", need)
-    assert limits.check("a:m", need) == "requests left 0 < 1 needed (announced by the provider)"
+    assert limits.check("a:m", need) == (
+        "requests left 0 < 1 needed (announced by the provider; 2 in flight)"
+    )
     assert limits.check("a:other", need) is None  # per deployment
-    limits.announce("a:m", Budget({"requests": (7, 1.0)}))  # the next answer's word wins
+    limits.settle("a:m", need)  # answered: its headers say 1 left
+    limits.announce("a:m", Budget({"requests": (1, None)}))
+    assert limits.check("a:m", need) == (
+        "requests left 0 < 1 needed (announced by the provider; 1 in flight)"
+    )
+    clock.now += 60  # the other one never settled (a dropped stream): it stops counting
     assert limits.check("a:m", need) is None
 
 
@@ -309,3 +316,19 @@ def test_route_text_shows_speed_and_the_unit_of_the_rank() -> None:
     assert "speed: ~2.20 s expected; ttft 0.20 s (p90 0.30), 50 tok/s, 2.20 s total" in text
     assert route.to_dict()["candidates"][0]["expected_seconds"] == 2.2
     assert math.isclose(route.to_dict()["candidates"][0]["speed"]["ttft_p90_s"], 0.3)
+
+
+def test_an_answer_admitted_earlier_does_not_forget_the_requests_since() -> None:
+    clock = Clock()
+    limits = MemoryRateLimits(timer=clock)
+    need = Need(prompt=10, output=10)
+    limits.announce("a:m", Budget({"requests": (3, 10.0)}))
+    for _ in range(3):
+        limits.take("a:m", need)
+    limits.settle("a:m", need)  # the first answer, written when 2 were left
+    limits.announce("a:m", Budget({"requests": (2, 9.0)}))
+    assert limits.check("a:m", need) == (
+        "requests left 0 < 1 needed (announced by the provider; 2 in flight, resets in 9 s)"
+    )
+    clock.now += 9.0  # that window ended
+    assert limits.check("a:m", need) is None
