@@ -291,7 +291,14 @@ def test_builtins_register_through_the_hooks():
         "anthropic",
         "gemini",
     }
-    assert set(p.policies()) == {"capabilities", "context_fit", "max_price", "cheapest"}
+    assert set(p.policies()) == {
+        "capabilities",
+        "context_fit",
+        "max_price",
+        "cheapest",
+        "fastest",
+        "max_ttft",
+    }
     assert {name for name, _ in p.pm.list_name_plugin()} >= set(DEFAULT_PLUGINS)
 
 

@@ -35,7 +35,7 @@ SECRET = "sk-ps-TOPSECRET-123456"
 ENV = {"KEY": SECRET}
 
 KNOWN_KINDS = ("inference-api", "openai", "openrouter", "pinstripes", "pipellm", "routstr")
-KNOWN_POLICIES = ("capabilities", "cheapest", "context_fit", "max_price")
+KNOWN_POLICIES = ("capabilities", "cheapest", "context_fit", "fastest", "max_price", "max_ttft")
 
 
 def provider(name: str = "p", kind: str = "pinstripes", **extra: Any) -> dict[str, Any]:
@@ -214,10 +214,10 @@ def test_missing_kind() -> None:
 
 
 def test_unknown_policy_lists_known_policies() -> None:
-    exc = config_error(config(policy=["capabilities", {"fastest": {}}]))
+    exc = config_error(config(policy=["capabilities", {"quickest": {}}]))
     # the name is neither quoted nor in the path: '- ${VAR}' may have put a secret there
     check(exc, "policy[1]", "unknown policy", ", ".join(KNOWN_POLICIES))
-    assert "fastest" not in str(exc)
+    assert "quickest" not in str(exc)
 
 
 def test_unknown_top_level_key() -> None:
@@ -679,7 +679,8 @@ def test_misspelled_policy_suggests_the_policy_and_plugins() -> None:
     exc = config_error(config(policy=[{"cheapst": {}}]))
     assert str(exc) == (
         "policy[0]: unknown policy (did you mean 'cheapest'?); known: capabilities, cheapest,"
-        " context_fit, max_price. A policy from your own module: list the module under 'plugins:'"
+        " context_fit, fastest, max_price, max_ttft. A policy from your own module: list the"
+        " module under 'plugins:'"
     )
 
 
