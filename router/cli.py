@@ -237,7 +237,7 @@ def _models_stats(
     """``router models --stats``: each deployment's measured speed beside its card. The
     figures are the router's state: this process's (nothing measured yet in a fresh
     ``router`` command) or the shared backend's."""
-    speeds = router.speeds()
+    speeds = router.latency.speeds()
 
     def seconds(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f} s"

@@ -42,7 +42,7 @@ from router.planning.route import Route
 from router.plugins import Plugins
 from router.policy import Policy
 from router.state.cooldowns import CooldownState, MemoryCooldowns
-from router.state.latency import LatencyState, MemoryLatency, Speed
+from router.state.latency import LatencyState, MemoryLatency
 from router.state.prefix import CacheRule, MemoryPrefixes, PrefixState
 from router.state.ratelimits import MemoryRateLimits, RateLimitState, Windows
 from router.types import ChatRequest
@@ -93,10 +93,14 @@ class Router:
         yaml_plugins = plugin_modules(config)
         self.plugins = Plugins([*plugins, *yaml_plugins], entry_points=entry_points)
         resolved = resolve(config, self.plugins, environ)
+        windows = {o.name: Windows(o.rpm, o.tpm) for _, o in resolved.providers}
+        self.rate_limits: RateLimitState = rate_limits or MemoryRateLimits(windows, timer=timer)
+        """Announced rate-limit budgets and the YAML's rpm/tpm windows."""
         providers: dict[str, Provider] = {}
         for i, (cls, options) in enumerate(resolved.providers):
             try:
                 providers[options.name] = cls(options, timer=timer)
+                providers[options.name].on_budget = self.rate_limits.announce
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"providers[{i}]", str(exc)) from None
         self.providers: Mapping[str, Provider] = MappingProxyType(providers)
@@ -123,13 +127,7 @@ class Router:
         )
         """Prefix-cache memory, learned hit rates and token calibration."""
         self.latency: LatencyState = latency if latency is not None else MemoryLatency()
-        """Measured speed per deployment: TTFT, tokens/s, latency, error rate, p50/p90."""
-        self.rate_limits: RateLimitState = (
-            rate_limits if rate_limits is not None else _rate_limits(providers.values(), timer)
-        )
-        """Announced rate-limit budgets and the YAML's rpm/tpm windows."""
-        for provider in providers.values():
-            provider.on_budget = self.rate_limits.announce
+        """Measured speed per deployment (``.speeds()``: TTFT, tokens/s, p50/p90, errors)."""
         self._sleep = sleep
         self.planner = Planner(
             providers=self.providers.keys(),
@@ -209,11 +207,6 @@ class Router:
                 return None
 
         return _merge(await asyncio.gather(*(one(name) for name in self.providers)))
-
-    def speeds(self) -> dict[str, Speed]:
-        """Measured speed of every deployment that answered or failed: ref → TTFT,
-        tokens/s, total latency (moving averages, p50/p90) and error rate."""
-        return dict(self.latency.speeds())
 
     # -- routing -------------------------------------------------------------------
 
@@ -319,14 +312,12 @@ class Router:
         card = plan.current
         provider = self.providers[card.provider]
         session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
-        plan.sending(card)
         return session, provider.events(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _aopen(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, AsyncGenerator[Any]]:
         card = plan.current
         provider = self.providers[card.provider]
         session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
-        plan.sending(card)
         return session, provider.aevents(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _waiting(self) -> Waiting:
@@ -499,18 +490,6 @@ def _failure(plan: Plan, exc: UpstreamError) -> Exception:
     )
     failed.route = plan.route  # type: ignore[attr-defined]
     return failed
-
-
-def _rate_limits(providers: Iterable[Provider], timer: Callable[[], float]) -> MemoryRateLimits:
-    windows: dict[str, Windows] = {}
-    for i, p in enumerate(providers):
-        if p.options.rpm is not None or p.options.tpm is not None:
-            windows[p.name] = Windows(p.options.rpm, p.options.tpm)
-            where = f"providers[{i}].{'rpm' if p.options.rpm is not None else 'tpm'}"
-    try:
-        return MemoryRateLimits(windows=windows, timer=timer)
-    except ImportError as exc:
-        raise ConfigError(where, str(exc)) from None
 
 
 def _left_out(name: str, exc: CatalogError) -> None:

@@ -150,6 +150,17 @@ class ProviderOptions(BaseModel):
     of httpx's pool at 32 concurrent requests) or ``httpx`` (httpx's own, which also serves
     SOCKS proxies and HTTP/2). Sync requests always use httpx's."""
 
+    @field_validator("rpm", "tpm")
+    @classmethod
+    def _windows(cls, value: int | None) -> int | None:
+        if value is not None:
+            try:
+                import limits  # noqa: F401
+            except ImportError:
+                msg = "needs the 'limits' package: pip install 'router[ratelimits]'"
+                raise ValueError(msg) from None
+        return value
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:

@@ -120,6 +120,7 @@ class StreamSession:
         self._head: ChatCompletionChunk | None = None
         self._first_at: float | None = None
         """When the first chunk arrived (``time.perf_counter``): the time to first token."""
+        plan.sending(card)  # the request goes out as the session's events are pulled
 
     def _feed(self, event: Any) -> list[ChatCompletionChunk]:
         try:

@@ -133,8 +133,8 @@ class MemoryRateLimits:
 
     def __init__(
         self,
-        *,
         windows: Mapping[str, Windows] | None = None,
+        *,
         storage_uri: str = "memory://",
         timer: Callable[[], float] = time.monotonic,
         maxsize: int = 10_000,

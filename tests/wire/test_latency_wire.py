@@ -54,7 +54,7 @@ def test_a_streamed_answer_measures_ttft_throughput_and_latency(sim: Simulator) 
     chunks = list(router.stream(model=FLASH, messages=WORDS))
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == 12
-    speed = router.speeds()[FLASH]
+    speed = router.latency.speeds()[FLASH]
     assert speed.samples == 1
     assert speed.ttft is not None
     assert 0.3 <= speed.ttft < 0.45
@@ -70,7 +70,7 @@ def test_a_complete_answer_measures_its_total_time(sim: Simulator) -> None:
     sim.set_latency("openrouter", ttft=0.2, tokens_per_second=60)
     router = router_for(sim, "openrouter")
     router.complete(model=FLASH, messages=WORDS)
-    speed = router.speeds()[FLASH]
+    speed = router.latency.speeds()[FLASH]
     assert (speed.samples, speed.ttft, speed.tokens_per_second) == (1, None, None)
     assert speed.latency is not None
     assert 0.4 <= speed.latency < 0.6
@@ -82,7 +82,7 @@ async def test_async_answers_are_measured_too(sim: Simulator) -> None:
     await router.acomplete(model=FLASH, messages=WORDS)
     chunks = [c async for c in router.astream(model=FLASH, messages=WORDS)]
     assert chunks
-    speed = router.speeds()[FLASH]
+    speed = router.latency.speeds()[FLASH]
     assert speed.samples == 2
     assert speed.ttft is not None
     assert 0.2 <= speed.ttft < 0.35
@@ -94,7 +94,7 @@ def test_a_failed_attempt_counts_in_the_error_rate(sim: Simulator) -> None:
     sim.script("openrouter", [Reply(500)])
     answer = router.complete(model="flash", messages=WORDS)
     assert answer.provider == "routstr"
-    speeds = router.speeds()
+    speeds = router.latency.speeds()
     assert (speeds[FLASH].samples, speeds[FLASH].error_rate) == (0, 0.2)  # alpha 0.2
     assert (speeds[ROUTSTR].samples, speeds[ROUTSTR].error_rate) == (1, 0.0)
 
