@@ -1,9 +1,10 @@
 """Waiting for capacity: how long a request may wait for a deployment or a catalog to return.
 
 A request whose every candidate is left out only for a while (cooling down, another
-request's probe out, a catalog fetch that failed in a way that passes) waits for the
-earliest to return instead of failing at once, when that is within both its deadline
-and ``fallback.max_wait_seconds`` (the most one request waits for capacity in all).
+request's probe out, a rate-limit budget until its reset, a catalog fetch that failed in
+a way that passes) waits for the earliest to return instead of failing at once, when
+that is within both its deadline and ``fallback.max_wait_seconds`` (the most one request
+waits for capacity in all).
 A catalog fetch that failed that way is fetched again once, after backoff or
 ``Retry-After`` (the longer), within the same bounds (the next request tries again).
 """
@@ -45,11 +46,12 @@ class Waiting:
 
     def for_capacity(self, excluded: Iterable[Exclusion]) -> float | None:
         """How long to wait before routing again: when some deployment in ``excluded`` is
-        cooling down and the earliest returns within the budget; else None.
+        cooling down or out of rate-limit budget until a reset, and the earliest returns
+        within the budget; else None.
 
         (The others are out for good, by a policy or not in a catalog, or their catalog
         failed: its fetch was already retried, :meth:`for_catalog`.)"""
-        earliest = retry_after_of(e for e in excluded if e.policy == "cooldown")
+        earliest = retry_after_of(e for e in excluded if e.policy in ("cooldown", "rate_limit"))
         return earliest if earliest is not None and earliest <= self.budget() else None
 
     def for_catalog(self, exc: CatalogError, tries: int, waited: float = 0.0) -> float | None:

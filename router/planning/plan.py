@@ -217,16 +217,20 @@ class Planner:
             elif (left := cooling(ref)) is not None:
                 excluded.append(cooldown_exclusion(ref, left))
             elif (limited := self.rate_limited(context, card)) is not None:
-                excluded.append(Exclusion(ref, "rate_limit", limited))
+                excluded.append(limited)
             else:
                 cards.append(card)
         return cards
 
-    def rate_limited(self, context: RoutingContext, card: ModelCard) -> str | None:
-        """Why ``card`` cannot take this request under its rate limits, or None."""
+    def rate_limited(self, context: RoutingContext, card: ModelCard) -> Exclusion | None:
+        """``card`` left out because its rate limits cannot take this request (until its
+        budget resets), or None."""
         if self.limits is None:
             return None
-        return self.limits.check(card.ref, need(context, card))
+        limited = self.limits.check(card.ref, need(context, card))
+        if limited is None:
+            return None
+        return Exclusion(card.ref, "rate_limit", limited.reason, back_in=limited.back_in)
 
     def _is_ref(self, model: str) -> bool:
         provider, sep, model_id = model.partition(":")

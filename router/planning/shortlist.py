@@ -127,14 +127,14 @@ def shortlist(
     excluded: list[Exclusion],
     examined: set[int],
     *,
-    limited: Callable[[ModelCard], str | None] | None = None,
+    limited: Callable[[ModelCard], Exclusion | None] | None = None,
 ) -> Iterator[ModelCard]:
     """The candidates of ``index`` for the context's request, best first, examined as
     they are needed (``policies`` pass :func:`shortlisted_chain`).
 
     ``cooling`` says which deployments cool down; ``learned`` are the refs with learned
-    state (judged and ranked first); ``limited`` says why a card is out of rate-limit
-    budget. Exclusions of the cards examined go to
+    state (judged and ranked first); ``limited`` gives the exclusion of a card out of
+    rate-limit budget. Exclusions of the cards examined go to
     ``excluded``; ``examined`` collects their positions.
     """
     req = context.request
@@ -148,8 +148,8 @@ def shortlist(
         if (left := cooling(card.ref)) is not None:
             excluded.append(cooldown_exclusion(card.ref, left))
             return None
-        if limited is not None and (why := limited(card)) is not None:
-            excluded.append(Exclusion(card.ref, "rate_limit", why))
+        if limited is not None and (exclusion := limited(card)) is not None:
+            excluded.append(exclusion)
             return None
         level = 0
         for name, policy in filters:

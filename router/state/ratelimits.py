@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KINDS",
     "Budget",
+    "Limited",
     "MemoryRateLimits",
     "Need",
     "NoRateLimits",
@@ -46,6 +47,14 @@ class Budget:
     """A provider's announced budget: kind → (remaining, seconds until it resets or None)."""
 
     left: Mapping[str, tuple[int, float | None]]
+
+
+class Limited(NamedTuple):
+    """Why a deployment cannot take a request now, and in how many seconds its budget
+    resets (None: not known to pass)."""
+
+    reason: str
+    back_in: float | None
 
 
 class Need(NamedTuple):
@@ -81,7 +90,7 @@ class RateLimitState(Protocol):
         """``ref``'s provider announced ``budget`` (in an answer's headers, a 429's too)."""
         ...
 
-    def check(self, ref: str, need: Need) -> str | None:
+    def check(self, ref: str, need: Need) -> Limited | None:
         """Why ``ref`` cannot take a request needing ``need`` now, or None when it can."""
         ...
 
@@ -102,7 +111,7 @@ class NoRateLimits:
     def announce(self, ref: str, budget: Budget) -> None:
         return None
 
-    def check(self, ref: str, need: Need) -> str | None:
+    def check(self, ref: str, need: Need) -> Limited | None:
         return None
 
     def take(self, ref: str, need: Need) -> None:
@@ -161,7 +170,7 @@ class MemoryRateLimits:
         with self._lock:
             self._left[ref] = entry
 
-    def check(self, ref: str, need: Need) -> str | None:
+    def check(self, ref: str, need: Need) -> Limited | None:
         now = self._timer()
         with self._lock:
             announced = dict(self._left.get(ref) or {})
@@ -174,9 +183,10 @@ class MemoryRateLimits:
             if left < wanted:
                 resets = "" if until is None else f", resets in {until - now:.0f} s"
                 busy = f"; {len(flying)} in flight" if flying else ""
-                return (
+                return Limited(
                     f"{_HEADER_NAMES[kind]} left {max(left, 0)} < {wanted} needed"
-                    f" (announced by the provider{busy}{resets})"
+                    f" (announced by the provider{busy}{resets})",
+                    None if until is None else until - now,
                 )
         return self._check_windows(ref, need)
 
@@ -190,7 +200,7 @@ class MemoryRateLimits:
             self._flying[ref] = fresh
         return fresh
 
-    def _check_windows(self, ref: str, need: Need) -> str | None:
+    def _check_windows(self, ref: str, need: Need) -> Limited | None:
         provider = ref.partition(":")[0]
         windows = self._windows.get(provider)
         if windows is None or self._limiter is None:
@@ -199,9 +209,10 @@ class MemoryRateLimits:
             if not self._limiter.test(item, provider, unit, cost=cost):
                 stats = self._limiter.get_window_stats(item, provider, unit)
                 left = max(0.0, stats.reset_time - time.time())
-                return (
+                return Limited(
                     f"{unit} {item.amount} reached: {stats.remaining} left < {cost} needed"
-                    f" (provider {provider}, window frees in {left:.0f} s)"
+                    f" (provider {provider}, window frees in {left:.0f} s)",
+                    left,
                 )
         return None
 

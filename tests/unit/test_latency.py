@@ -16,7 +16,7 @@ from router.catalog import ModelCard, Pricing
 from router.planning.context import RoutingContext
 from router.planning.route import Estimate, Route
 from router.state.latency import GAMMA, LogSketch, MemoryLatency, Speed
-from router.state.ratelimits import Budget, MemoryRateLimits, Need, Windows
+from router.state.ratelimits import Budget, Limited, MemoryRateLimits, Need, Windows
 from router.types import ChatRequest
 from router.wire.ratelimit_headers import parse_duration, parse_rate_limits
 
@@ -197,8 +197,8 @@ def test_an_announced_budget_excludes_until_it_resets() -> None:
     need = Need(prompt=1004, output=300)
     assert limits.check("a:m", need) is None
     limits.announce("a:m", Budget({"requests": (5, 20.0), "tokens": (1000, 30.0)}))
-    assert limits.check("a:m", need) == (
-        "tokens left 1000 < 1304 needed (announced by the provider, resets in 30 s)"
+    assert limits.check("a:m", need) == Limited(
+        "tokens left 1000 < 1304 needed (announced by the provider, resets in 30 s)", 30.0
     )
     clock.now += 30.0  # the tokens reset
     assert limits.check("a:m", need) is None
@@ -212,14 +212,14 @@ def test_requests_in_flight_count_against_the_announced_budget() -> None:
     limits.take("a:m", need)
     assert limits.check("a:m", need) is None
     limits.take("a:m", need)
-    assert limits.check("a:m", need) == (
-        "requests left 0 < 1 needed (announced by the provider; 2 in flight)"
+    assert limits.check("a:m", need) == Limited(
+        "requests left 0 < 1 needed (announced by the provider; 2 in flight)", None
     )
     assert limits.check("a:other", need) is None  # per deployment
     limits.settle("a:m", need)  # answered: its headers say 1 left
     limits.announce("a:m", Budget({"requests": (1, None)}))
-    assert limits.check("a:m", need) == (
-        "requests left 0 < 1 needed (announced by the provider; 1 in flight)"
+    assert limits.check("a:m", need) == Limited(
+        "requests left 0 < 1 needed (announced by the provider; 1 in flight)", None
     )
     clock.now += 60  # the other one never settled (a dropped stream): it stops counting
     assert limits.check("a:m", need) is None
@@ -232,12 +232,14 @@ def test_yaml_windows_count_requests_and_tokens_per_provider() -> None:
     limits.take("a:m2", need)  # the same provider's window
     why = limits.check("a:m1", need)
     assert why is not None
-    assert why.startswith("rpm 2 reached: 0 left < 1 needed (provider a, window frees in ")
+    assert why.reason.startswith("rpm 2 reached: 0 left < 1 needed (provider a, window frees in ")
+    assert why.back_in is not None
+    assert 59 < why.back_in <= 60
     limits.take("b:m", need)  # 600 of 1000
     assert limits.check("b:m", Need(prompt=400, output=0)) is None
     why = limits.check("b:m", need)
     assert why is not None
-    assert why.startswith("tpm 1000 reached: 400 left < 600 needed (provider b, window frees in")
+    assert why.reason.startswith("tpm 1000 reached: 400 left < 600 needed (provider b, window")
 
 
 # -- policies -------------------------------------------------------------------------------
@@ -327,8 +329,8 @@ def test_an_answer_admitted_earlier_does_not_forget_the_requests_since() -> None
         limits.take("a:m", need)
     limits.settle("a:m", need)  # the first answer, written when 2 were left
     limits.announce("a:m", Budget({"requests": (2, 9.0)}))
-    assert limits.check("a:m", need) == (
-        "requests left 0 < 1 needed (announced by the provider; 2 in flight, resets in 9 s)"
+    assert limits.check("a:m", need) == Limited(
+        "requests left 0 < 1 needed (announced by the provider; 2 in flight, resets in 9 s)", 9.0
     )
     clock.now += 9.0  # that window ended
     assert limits.check("a:m", need) is None

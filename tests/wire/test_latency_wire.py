@@ -299,3 +299,34 @@ def test_router_models_stats_in_a_fresh_process_says_nothing_was_measured(
     assert main(["models", "--stats", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "(no answers measured yet in this router's state)"
+
+
+def test_out_of_budget_everywhere_is_a_no_route_error_with_retry_after(sim: Simulator) -> None:
+    import httpx
+
+    sim.set_rate_limit("openrouter", requests=1, window=60)
+    router = router_for(sim, "openrouter")
+    router.complete(model=FLASH, messages=WORDS)
+    with pytest.raises(NoRouteError) as failure:
+        router.complete(model=FLASH, messages=WORDS)  # 60 s > the 30 s wait budget
+    assert failure.value.retry_after is not None
+    assert 55 < failure.value.retry_after <= 60
+    with httpx.Client(transport=router.transport(), base_url="http://router/v1") as client:
+        response = client.post("/chat/completions", json={"model": FLASH, "messages": WORDS})
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "no_capacity"
+    assert 55 < int(response.headers["retry-after"]) <= 60
+    assert chats(sim, "openrouter") == 1
+
+
+def test_a_budget_that_resets_soon_is_waited_for(sim: Simulator) -> None:
+    sim.set_rate_limit("openrouter", requests=1, window=1.0)
+    router = Router.from_config(config(sim, "openrouter"))  # real sleeps
+    OPEN.append(router)
+    router.complete(model=FLASH, messages=WORDS)
+    answer = router.complete(model=FLASH, messages=WORDS)
+    route = answer.route
+    assert route is not None
+    assert 0.5 < route.waited <= 1.0  # until the announced reset, then sent
+    assert chats(sim, "openrouter") == 2
+    assert sim.refused("openrouter") == 0
