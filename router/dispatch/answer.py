@@ -167,7 +167,8 @@ class StreamSession:
         return []
 
     def rest(self, events: Iterator[Any]) -> Iterator[ChatCompletionChunk]:
-        """The remaining chunks, then the usage chunk (after the first reached the caller)."""
+        """The remaining chunks, then the usage chunk (after the first reached the caller).
+        A caller that stops early ends the attempt here too (its rate-limit flight)."""
         try:
             for event in events:
                 for chunk in self._feed(event):
@@ -176,6 +177,9 @@ class StreamSession:
             self._check_end()
         except UpstreamError as exc:
             raise self._interrupted(exc) from exc
+        except GeneratorExit:
+            self.plan.landed()
+            raise
         yield self.last()
 
     async def arest(self, events: AsyncIterator[Any]) -> AsyncIterator[ChatCompletionChunk]:
@@ -188,6 +192,9 @@ class StreamSession:
             self._check_end()
         except UpstreamError as exc:
             raise self._interrupted(exc) from exc
+        except GeneratorExit:
+            self.plan.landed()
+            raise
         yield self.last()
 
     def _interrupted(self, exc: UpstreamError) -> StreamInterrupted:

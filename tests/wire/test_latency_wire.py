@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from router import Router
 from router.errors import NoRouteError
 from router.state.latency import LogSketch
+from router.state.ratelimits import MemoryRateLimits
 from router.testing.simulator import Reply, Simulator
 from tests.wire.conftest import config, provider_conf
 
@@ -330,3 +332,19 @@ def test_a_budget_that_resets_soon_is_waited_for(sim: Simulator) -> None:
     assert 0.5 < route.waited <= 1.0  # until the announced reset, then sent
     assert chats(sim, "openrouter") == 2
     assert sim.refused("openrouter") == 0
+
+
+def test_a_stream_dropped_by_its_caller_stops_counting_in_flight(sim: Simulator) -> None:
+    # "You said: " + 10 words streams one chunk a word: the caller stops after three
+    sim.set_rate_limit("openrouter", requests=5, window=60)
+    router = router_for(sim, "openrouter")
+    stream = router.stream(model=FLASH, messages=WORDS)
+    for _ in range(3):
+        next(stream)
+    limits = router.rate_limits
+    assert isinstance(limits, MemoryRateLimits)
+    assert len(limits._flights(FLASH, time.monotonic())) == 1
+    stream.close()
+    assert limits._flights(FLASH, time.monotonic()) == []
+    route = router.explain(model=FLASH, messages=WORDS)
+    assert [c.ref for c in route.candidates] == [FLASH]  # 4 left of 5
