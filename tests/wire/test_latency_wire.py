@@ -348,3 +348,20 @@ def test_a_stream_dropped_by_its_caller_stops_counting_in_flight(sim: Simulator)
     assert limits._flights(FLASH, time.monotonic()) == []
     route = router.explain(model=FLASH, messages=WORDS)
     assert [c.ref for c in route.candidates] == [FLASH]  # 4 left of 5
+
+
+async def test_concurrent_requests_in_flight_never_overrun_the_announced_budget(
+    sim: Simulator,
+) -> None:
+    sim.set_rate_limit("openrouter", requests=3, window=60)
+    sim.set_latency("openrouter", ttft=0.2)  # the answers overlap
+    router = router_for(sim, "openrouter", "routstr", models={"flash": [FLASH, ROUTSTR]})
+    first = await router.acomplete(model="flash", messages=WORDS)  # announces 2 left
+    assert first.provider == "openrouter"
+    answers = await asyncio.gather(
+        *(router.acomplete(model="flash", messages=WORDS) for _ in range(6))
+    )
+    assert sorted(a.provider or "" for a in answers) == ["openrouter"] * 2 + ["routstr"] * 4
+    assert sim.refused("openrouter") == 0
+    assert chats(sim, "openrouter") == 3
+    await router.aclose()
