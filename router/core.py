@@ -44,7 +44,7 @@ from router.policy import Policy
 from router.state.cooldowns import CooldownState, MemoryCooldowns
 from router.state.latency import LatencyState, MemoryLatency
 from router.state.prefix import CacheRule, MemoryPrefixes, PrefixState
-from router.state.ratelimits import MemoryRateLimits, RateLimitState, Windows
+from router.state.ratelimits import MemoryRateLimits, RateLimitState
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class Router:
         yaml_plugins = plugin_modules(config)
         self.plugins = Plugins([*plugins, *yaml_plugins], entry_points=entry_points)
         resolved = resolve(config, self.plugins, environ)
-        windows = {o.name: Windows(o.rpm, o.tpm) for _, o in resolved.providers}
+        windows = {k: w for _, o in resolved.providers for k, w in o.windows().items()}
         self.rate_limits: RateLimitState = rate_limits or MemoryRateLimits(windows, timer=timer)
         """Announced rate-limit budgets and the YAML's rpm/tpm windows."""
         providers: dict[str, Provider] = {}

@@ -62,7 +62,7 @@ from router.errors import (
 )
 from router.parsing import Entry, EntryError
 from router.state.prefix import NO_CACHE, CacheRule
-from router.state.ratelimits import Budget
+from router.state.ratelimits import Budget, Windows
 from router.types import ChatRequest
 from router.wire import openai_chat, safe_json
 from router.wire.deadline_backend import DeadlineAsyncClient, DeadlineClient
@@ -109,6 +109,15 @@ class StreamDecoder(Protocol):
 logger = logging.getLogger("router.provider")
 
 
+class ModelLimits(BaseModel):
+    """One deployment's own rate limits (``model_limits: {<model id>: {rpm, tpm}}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+
 class ProviderOptions(BaseModel):
     """The YAML block of one provider (``providers[i]``). Unknown keys are an error; so is a
     number that is not finite (``.inf``, or ``inf`` from ``${VAR}``)."""
@@ -144,22 +153,31 @@ class ProviderOptions(BaseModel):
     router sends nothing there until the moving window frees (``limits`` package)."""
     tpm: int | None = Field(default=None, gt=0)
     """Tokens (estimated prompt + expected output) per minute, likewise."""
+    model_limits: dict[str, ModelLimits] = Field(default_factory=dict)
+    """``rpm`` / ``tpm`` of single deployments, by model id (beside the provider's own)."""
     http: Literal["aiohttp", "httpx"] = "aiohttp"
     """The connection pool of async requests: ``aiohttp`` (httpx's API over aiohttp's pool,
     :mod:`router.wire.aiohttp_transport`; about a third of the client CPU and a tenth of the p99
     of httpx's pool at 32 concurrent requests) or ``httpx`` (httpx's own, which also serves
     SOCKS proxies and HTTP/2). Sync requests always use httpx's."""
 
-    @field_validator("rpm", "tpm")
+    @field_validator("rpm", "tpm", "model_limits")
     @classmethod
-    def _windows(cls, value: int | None) -> int | None:
-        if value is not None:
+    def _windows(cls, value: object) -> object:
+        if value:
             try:
                 import limits  # noqa: F401
             except ImportError:
                 msg = "needs the 'limits' package: pip install 'router[ratelimits]'"
                 raise ValueError(msg) from None
         return value
+
+    def windows(self) -> dict[str, Windows]:
+        """The YAML rate-limit windows: by provider name, and by deployment ref."""
+        windows = {self.name: Windows(self.rpm, self.tpm)}
+        for model_id, limits in self.model_limits.items():
+            windows[f"{self.name}:{model_id}"] = Windows(limits.rpm, limits.tpm)
+        return windows
 
     @field_validator("name")
     @classmethod

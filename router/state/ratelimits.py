@@ -7,8 +7,9 @@ Two sources say whether a deployment can take a request now:
   remaining until a reset, per deployment, less what the requests still in flight there
   will take (the headers cannot count them yet), until the reset time passes;
 - ``rpm`` / ``tpm`` set on a provider in the YAML: moving one-minute windows over every
-  deployment of that provider, kept by the ``limits`` library (optional extra
-  ``ratelimits``; its storages include Redis, which the shared state uses).
+  deployment of that provider (``model_limits``: over one deployment), kept by the
+  ``limits`` library (optional extra ``ratelimits``; its storages include Redis, which
+  the shared state uses).
 
 A request that does not fit is never sent there: the planner excludes the deployment
 with a ``[rate_limit]`` reason.
@@ -131,8 +132,8 @@ _HEADER_NAMES = {
 
 class MemoryRateLimits:
     """In-process announced budgets (LRU-bounded to ``maxsize`` deployments) and YAML
-    windows (``windows``: provider name → :class:`Windows`), the latter in the ``limits``
-    library's storage at ``storage_uri`` (default ``memory://``).
+    windows (``windows``: a provider name, or a deployment ref, → :class:`Windows`), the
+    latter in the ``limits`` library's storage at ``storage_uri`` (default ``memory://``).
 
     A request in flight (taken, not yet settled) counts against the last announced
     budget: the provider's headers cannot count it yet. One not settled within
@@ -200,31 +201,36 @@ class MemoryRateLimits:
             self._flying[ref] = fresh
         return fresh
 
+    def _scopes(self, ref: str) -> list[tuple[str, Windows]]:
+        """The YAML windows over ``ref``: its own (``provider:model``), its provider's."""
+        if self._limiter is None:
+            return []
+        keys = (ref, ref.partition(":")[0])
+        return [(key, self._windows[key]) for key in keys if key in self._windows]
+
     def _check_windows(self, ref: str, need: Need) -> Limited | None:
-        provider = ref.partition(":")[0]
-        windows = self._windows.get(provider)
-        if windows is None or self._limiter is None:
-            return None
-        for item, cost, unit in _items(windows, need):
-            if not self._limiter.test(item, provider, unit, cost=cost):
-                stats = self._limiter.get_window_stats(item, provider, unit)
-                left = max(0.0, stats.reset_time - time.time())
-                return Limited(
-                    f"{unit} {item.amount} reached: {stats.remaining} left < {cost} needed"
-                    f" (provider {provider}, window frees in {left:.0f} s)",
-                    left,
-                )
+        for key, windows in self._scopes(ref):
+            assert self._limiter is not None
+            for item, cost, unit in _items(windows, need):
+                if not self._limiter.test(item, key, unit, cost=cost):
+                    stats = self._limiter.get_window_stats(item, key, unit)
+                    left = max(0.0, stats.reset_time - time.time())
+                    scope = "deployment" if ":" in key else "provider"
+                    return Limited(
+                        f"{unit} {item.amount} reached: {stats.remaining} left < {cost} needed"
+                        f" ({scope} {key}, window frees in {left:.0f} s)",
+                        left,
+                    )
         return None
 
     def take(self, ref: str, need: Need) -> None:
         now = self._timer()
         with self._lock:
             self._flying[ref] = [*self._flights(ref, now), (now, need)]
-        provider = ref.partition(":")[0]
-        windows = self._windows.get(provider)
-        if windows is not None and self._limiter is not None:
+        for key, windows in self._scopes(ref):
+            assert self._limiter is not None
             for item, cost, unit in _items(windows, need):
-                self._limiter.hit(item, provider, unit, cost=cost)
+                self._limiter.hit(item, key, unit, cost=cost)
 
     def settle(self, ref: str, need: Need) -> None:
         with self._lock:

@@ -198,6 +198,34 @@ def test_yaml_rpm_is_a_window_over_the_provider(sim: Simulator) -> None:
     assert reason.startswith("rpm 2 reached: 0 left < 1 needed (provider openrouter, window")
 
 
+def test_yaml_model_limits_are_a_window_over_one_deployment(sim: Simulator) -> None:
+    model_id = FLASH.partition(":")[2]
+    other = "openrouter:openai/gpt-5-mini"
+    limited = provider_conf(sim, "openrouter", model_limits={model_id: {"tpm": 1000}})
+    conf = {"providers": [limited, provider_conf(sim, "routstr")]}
+    router = Router.from_config(conf)
+    OPEN.append(router)
+    # 16 estimated prompt tokens + max_tokens 300 = 316 a request: 3 fit in 1,000
+    for _ in range(3):
+        router.complete(model=FLASH, messages=WORDS, max_tokens=300)
+    route = router.explain(model=FLASH, messages=WORDS, max_tokens=300)
+    assert route.candidates == []
+    (excluded,) = route.excluded
+    assert excluded.reason.startswith(
+        f"tpm 1000 reached: 52 left < 316 needed (deployment {FLASH}, window frees in"
+    )
+    # the provider's other deployments have no window
+    assert router.explain(model=other, messages=WORDS, max_tokens=300).excluded == []
+
+
+def test_model_limits_keys_are_checked(sim: Simulator) -> None:
+    from router.errors import ConfigError
+
+    bad = provider_conf(sim, "openrouter", model_limits={"m": {"rqm": 3}})
+    with pytest.raises(ConfigError, match=r"providers\[0\]\.model_limits\.m\.rqm"):
+        Router.from_config({"providers": [bad]})
+
+
 # -- policies on the wire -------------------------------------------------------------------
 
 
