@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -18,6 +18,9 @@ from router.errors import StreamInterrupted, Unavailable, UpstreamError
 from router.planning.cost import catalog_cost
 from router.planning.route import Route
 from router.types import ChatRequest
+
+if TYPE_CHECKING:
+    from router.provider import Provider
 
 __all__ = ["Answer", "StreamSession"]
 
@@ -33,7 +36,7 @@ def _estimated(req: ChatRequest, text: str) -> TokenCounts:
     )
 
 
-def _settle(plan: Plan, card: ModelCard, counts: TokenCounts) -> Route:
+def _settle(plan: Plan, card: ModelCard, counts: TokenCounts, model: str | None) -> Route:
     plan.succeeded()
     plan.context.learn(card, counts)
     route = plan.route
@@ -45,6 +48,7 @@ def _settle(plan: Plan, card: ModelCard, counts: TokenCounts) -> Route:
     route.usage_estimated = counts.estimated
     if route.cost_stated and computed is not None and not counts.estimated:
         _check_divergence(card, counts.billed_usd, computed)
+    plan.finish(counts, model)
     return route
 
 
@@ -78,7 +82,7 @@ class Answer:
         if counts is None:
             text = "".join(c.message.content or "" for c in completion.choices)
             counts = _estimated(self.plan.context.request, text)
-        route = _settle(self.plan, self.card, counts)
+        route = _settle(self.plan, self.card, counts, completion.model)
         completion.usage = counts.to_usage(route.cost)
         completion.provider = self.card.provider
         completion._route = route
@@ -107,6 +111,26 @@ class StreamSession:
         self.delivered = 0
         self._text: list[str] = []
         self._head: ChatCompletionChunk | None = None
+
+    @classmethod
+    def open(
+        cls, plan: Plan, providers: Mapping[str, Provider], req: ChatRequest
+    ) -> tuple[StreamSession, Generator[Any]]:
+        """Begin the plan's next attempt as a stream: the session and the provider's events."""
+        card = plan.begin()
+        provider = providers[card.provider]
+        session = cls(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        return session, provider.events(card, req, cache_breakpoints=plan.breakpoints(card))
+
+    @classmethod
+    def aopen(
+        cls, plan: Plan, providers: Mapping[str, Provider], req: ChatRequest
+    ) -> tuple[StreamSession, AsyncGenerator[Any]]:
+        """Async :meth:`open`."""
+        card = plan.begin()
+        provider = providers[card.provider]
+        session = cls(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        return session, provider.aevents(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _feed(self, event: Any) -> list[ChatCompletionChunk]:
         try:
@@ -174,6 +198,11 @@ class StreamSession:
             raise self._interrupted(exc) from exc
         yield self.last()
 
+    def received(self) -> TokenCounts:
+        """The usage of what the provider sent: its own counts when it sent them, else
+        estimated from the prompt and the text received."""
+        return self.decoder.counts or _estimated(self.plan.context.request, "".join(self._text))
+
     def _interrupted(self, exc: UpstreamError) -> StreamInterrupted:
         error = StreamInterrupted(self.card.ref, "".join(self._text), self.delivered, exc)
         error.route = self.plan.route  # type: ignore[attr-defined]
@@ -181,9 +210,9 @@ class StreamSession:
 
     def last(self) -> ChatCompletionChunk:
         """The closing chunk: no choices, ``usage`` with ``cost``, and the route."""
-        counts = self.decoder.counts or _estimated(self.plan.context.request, "".join(self._text))
-        route = _settle(self.plan, self.card, counts)
+        counts = self.received()
         head = self._head
+        route = _settle(self.plan, self.card, counts, head.model if head else None)
         chunk = ChatCompletionChunk(
             id=head.id if head else f"chatcmpl-{int(time.time() * 1000)}",
             created=head.created if head else int(time.time()),
