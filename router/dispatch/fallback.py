@@ -295,7 +295,11 @@ class Plan:
             self.route.excluded.append(Exclusion(card.ref, "budget", spending.why(shortfall)))
             self.route.candidates = [c for c in self.route.candidates if c.ref != card.ref]
             self.queue.pop(0)
-            if self._fill(1) == 0:
+            # the next candidate is claimed as _admit claims one (a deployment back from a
+            # cooldown takes one probe; another request's probe out: set aside)
+            while self._fill(1) and not self.cooldowns.probe(self.current.ref):
+                self._parked.append(self.queue.pop(0))
+            if not self.queue:
                 raise spending.exceeded(shortfall)
 
     def first_chunk(self) -> None:
