@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
     from router.core import Router
     from router.errors import (
         AllProvidersFailed,
+        BudgetExceeded,
         CatalogError,
         ConfigError,
         ContextTooLong,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
         Unavailable,
         UpstreamError,
     )
+    from router.events import AttemptEvent, ResultEvent
     from router.hookspecs import hookimpl
     from router.parsing import Entry, EntryError
     from router.planning.context import RoutingContext
@@ -49,6 +51,8 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
 
 __all__ = [
     "AllProvidersFailed",
+    "AttemptEvent",
+    "BudgetExceeded",
     "CardTraits",
     "Catalog",
     "CatalogError",
@@ -75,6 +79,7 @@ __all__ = [
     "RateLimited",
     "Rates",
     "Rejected",
+    "ResultEvent",
     "Route",
     "Router",
     "RouterError",
@@ -89,7 +94,7 @@ __all__ = [
 ]
 
 _ERRORS = (
-    "AllProvidersFailed CatalogError ConfigError ContextTooLong DeadlineExceeded"
+    "AllProvidersFailed BudgetExceeded CatalogError ConfigError ContextTooLong DeadlineExceeded"
     " InvalidRequest NoRouteError PluginError RateLimited Rejected RouterError"
     " StreamInterrupted Timeout Unavailable UpstreamError"
 )
@@ -101,6 +106,7 @@ _EXPORTS: dict[str, str] = {
         ("router.core", "Router"),
         ("router.planning.route", "Route"),
         ("router.errors", _ERRORS),
+        ("router.events", "AttemptEvent ResultEvent"),
         ("router.hookspecs", "hookimpl"),
         ("router.parsing", "Entry EntryError"),
         ("router.planning.context", "RoutingContext"),

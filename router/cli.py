@@ -1,5 +1,5 @@
 """The ``router`` command line: ``models``, ``check``, ``explain``, ``chat``, ``serve``,
-``sim`` and ``demo``.
+``sim``, ``spend`` and ``demo``.
 
 The configuration comes from ``--config F``, else ``$ROUTER_CONFIG``, else ``./router.yaml``
 (``sim`` and ``demo`` need none; ``sim`` writes one for its simulated providers).
@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo()
     if args.command == "sim":
         return _sim(args, sys.stdout)
+    if args.command == "spend" and args.url:
+        return _remote_spend(args, sys.stdout)
     # Imported here, not at the top: ``router --help`` and a command line error need
     # neither pydantic nor httpx.
     from router.config import load_yaml, server_settings
@@ -166,6 +168,21 @@ def _parser() -> argparse.ArgumentParser:
         help="the YAML to write (default: ./router-sim.yaml); the variables go beside it"
         " (router-sim.env)",
     )
+    spend = commands.add_parser(
+        "spend",
+        parents=[common],
+        help="spend per budget and key in the current periods",
+        description="The ledger of this config's state backend (the memory backend holds "
+        "one process's spend: ask a running server with --url), or of a running "
+        "'router serve' (GET /v1/spend, an admin client key).",
+    )
+    spend.add_argument("--url", help="a running server's base URL (http://127.0.0.1:8000)")
+    spend.add_argument(
+        "--key",
+        default=os.environ.get("ROUTER_API_KEY"),
+        help="the server's admin client key (default: $ROUTER_API_KEY)",
+    )
+    spend.set_defaults(run=_spend)
 
     commands.add_parser(
         "demo",
@@ -666,12 +683,69 @@ def _demo() -> int:
 # -- output --------------------------------------------------------------------------
 
 
+_SPEND_HEADERS = ("budget", "key", "period", "since (UTC)", "spent", "reserved", "limit", "left")
+_SPEND_FIELDS = (
+    "budget", "key", "period", "since", "spent_usd", "reserved_usd", "limit_usd", "left_usd",
+)  # fmt: skip
+
+
+def _spend(router: Router, args: argparse.Namespace, out: TextIO) -> int:
+    from router.state.ledger import MemoryLedger
+
+    rows = [row.to_dict() for row in router.spend()]
+    if not rows and isinstance(router.ledger, MemoryLedger):
+        print(
+            "router: the memory state backend holds only this process's spend;"
+            " ask a running server with --url",
+            file=sys.stderr,
+        )
+    _print_spend(rows, args, out)
+    return 0
+
+
+def _remote_spend(args: argparse.Namespace, out: TextIO) -> int:
+    import httpx
+
+    headers = {"authorization": f"Bearer {args.key}"} if args.key else {}
+    url = args.url.rstrip("/") + ("/spend" if args.url.rstrip("/").endswith("/v1") else "/v1/spend")
+    try:
+        response = httpx.get(url, headers=headers, timeout=10, trust_env=False)
+    except httpx.HTTPError as exc:
+        print(f"router: cannot reach {args.url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    if response.status_code != 200:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {response.status_code}"
+        print(f"router: {args.url}: {message}", file=sys.stderr)
+        return 1
+    _print_spend(response.json().get("data", []), args, out)
+    return 0
+
+
+def _print_spend(rows: list[dict[str, str]], args: argparse.Namespace, out: TextIO) -> None:
+    if args.json:
+        _dump(rows, out)
+        return
+    cells = [
+        [*(row[f] for f in _SPEND_FIELDS[:4]), *(f"${row[f]}" for f in _SPEND_FIELDS[4:])]
+        for row in rows
+    ]
+    _table(out, _SPEND_HEADERS, cells, empty="(no spend recorded)")
+
+
 def _dump(payload: object, out: TextIO) -> None:
     json.dump(payload, out, indent=2)
     out.write("\n")
 
 
-def _table(out: TextIO, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def _table(
+    out: TextIO,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    empty: str = "(no models)",
+) -> None:
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -680,7 +754,7 @@ def _table(out: TextIO, headers: Sequence[str], rows: Sequence[Sequence[str]]) -
             "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() + "\n"
         )
     if not rows:
-        out.write("(no models)\n")
+        out.write(empty + "\n")
 
 
 def _console(out: TextIO) -> Console | None:

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from router.config_hints import (
     check_policy_items,
@@ -29,6 +36,7 @@ from router.config_hints import (
     plugin_modules,
     unknown_policy,
 )
+from router.config_spend import BudgetConfig, TelemetryConfig
 from router.errors import ConfigError
 
 if TYPE_CHECKING:  # annotations only: importing router.provider here would load httpx
@@ -37,9 +45,12 @@ if TYPE_CHECKING:  # annotations only: importing router.provider here would load
     from router.provider import Provider, ProviderOptions
 
 __all__ = [
+    "BudgetConfig",
+    "ClientKey",
     "FallbackConfig",
     "ResolvedConfig",
     "ServerSettings",
+    "TelemetryConfig",
     "interpolate",
     "load_yaml",
     "plugin_modules",
@@ -82,14 +93,28 @@ class FallbackConfig(BaseModel):
     chunk); None: only the per-provider timeouts and ``attempts`` bound it."""
 
 
+class ClientKey(BaseModel):
+    """A client key of ``router serve`` and the name it is known by."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: SecretStr
+    """What the client sends as ``Authorization: Bearer <key>``."""
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@\[\]-]+$")
+    """Who it is: what budgets keyed by ``api_key`` count under, never the key itself. A
+    key given as a plain string is named after its place (``api_keys[0]``)."""
+    admin: bool = False
+    """May read ``GET /v1/spend`` (every budget's spend)."""
+
+
 class ServerSettings(BaseModel):
     """The ``server:`` block: how ``router serve`` listens and whom it answers."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    api_keys: tuple[SecretStr, ...] = ()
-    """Client keys (``Authorization: Bearer <key>``); none: every caller is answered, and
-    only a loopback address may be bound."""
+    api_keys: tuple[ClientKey, ...] = ()
+    """Client keys (``Authorization: Bearer <key>``), each a string or ``{key, name}``;
+    none: every caller is answered, and only a loopback address may be bound."""
     max_body_bytes: int = Field(default=1_000_000, ge=1)
     """Largest request body accepted; a bigger one is answered 413."""
     host: str = Field(default="127.0.0.1", min_length=1)
@@ -106,11 +131,25 @@ class ServerSettings(BaseModel):
     max_connections: int = Field(default=1000, ge=1)
     """Most concurrent client connections served; a request beyond them is answered 503."""
 
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _named_keys(cls, keys: Any) -> Any:
+        if not isinstance(keys, list | tuple):
+            return keys
+        return [
+            {"key": key, "name": f"api_keys[{i}]"} if isinstance(key, str | SecretStr) else key
+            for i, key in enumerate(keys)
+        ]
+
     @field_validator("api_keys")
     @classmethod
-    def _usable_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
-        for key in keys:
-            value = key.get_secret_value()
+    def _usable_keys(cls, keys: tuple[ClientKey, ...]) -> tuple[ClientKey, ...]:
+        names: set[str] = set()
+        for entry in keys:
+            if entry.name in names:
+                raise ValueError("two client keys have the same name")
+            names.add(entry.name)
+            value = entry.key.get_secret_value()
             # An empty key would let any "Bearer " in; one with spaces, control or non-ASCII
             # characters could never be sent in a header as it is.
             if not value or not all("!" <= c <= "~" for c in value):
@@ -130,6 +169,8 @@ class _Document(BaseModel):
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     server: ServerSettings | None = None
     plugins: list[str] = Field(default_factory=list)
+    budgets: list[BudgetConfig] = Field(default_factory=list)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
 
 @dataclass(frozen=True)
@@ -142,6 +183,10 @@ class ResolvedConfig:
     fallback: FallbackConfig
     server: ServerSettings = field(default_factory=ServerSettings)
     """The ``server:`` block (read by ``router serve``; the Router itself ignores it)."""
+    budgets: tuple[BudgetConfig, ...] = ()
+    """The ``budgets:`` list."""
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    """The ``telemetry:`` block."""
 
 
 # -- YAML -----------------------------------------------------------------------------
@@ -410,8 +455,22 @@ def resolve(
         where = f"policy[{i}].{name}"
         chain.append((name, _validate(known[name], block or {}, where)))
 
+    seen: dict[str, int] = {}
+    for i, budget in enumerate(doc.budgets):
+        if budget.name in seen:
+            raise ConfigError(
+                f"budgets[{i}].name", f"duplicate: the same name as budgets[{seen[budget.name]}]"
+            )
+        seen[budget.name] = i
+
     return ResolvedConfig(
-        tuple(providers), groups, tuple(chain), doc.fallback, doc.server or ServerSettings()
+        tuple(providers),
+        groups,
+        tuple(chain),
+        doc.fallback,
+        doc.server or ServerSettings(),
+        tuple(doc.budgets),
+        doc.telemetry,
     )
 
 

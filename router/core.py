@@ -7,10 +7,8 @@ import logging
 import os
 import time
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
     Callable,
-    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -24,17 +22,17 @@ from router.catalog import Catalog, ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk
 from router.config import FallbackConfig, load_yaml, plugin_modules, resolve
 from router.dispatch.answer import Answer, StreamSession
+from router.dispatch.budget import Budgets, SpendRow, breakpoints_of
 from router.dispatch.deadline import deadline_at
 from router.dispatch.fallback import Plan
+from router.dispatch.observe import Observers
 from router.dispatch.waiting import Waiting, retry_after_of
+from router.dispatch.watch import Watch, refused
 from router.errors import (
-    AllProvidersFailed,
     CatalogError,
     ConfigError,
-    DeadlineExceeded,
     InvalidRequest,
     NoRouteError,
-    UpstreamError,
 )
 from router.planning.context import RoutingContext
 from router.planning.plan import ChainTraits, Planner
@@ -43,6 +41,7 @@ from router.plugins import Plugins
 from router.policy import Policy
 from router.state.cooldowns import CooldownState, MemoryCooldowns
 from router.state.latency import LatencyState, MemoryLatency
+from router.state.ledger import MemoryLedger, SpendLedger
 from router.state.prefix import CacheRule, MemoryPrefixes, PrefixState
 from router.state.ratelimits import MemoryRateLimits, RateLimitState
 from router.types import ChatRequest
@@ -54,6 +53,8 @@ if TYPE_CHECKING:
 
 
 __all__ = ["Router"]
+
+Catalogs = Mapping[str, Catalog | CatalogError]
 
 logger = logging.getLogger("router")
 
@@ -71,8 +72,10 @@ class Router:
     ``ROUTER_NO_ENTRY_POINTS`` is set); ``environ``, the mapping ``${VAR}`` reads
     (default ``os.environ``); ``timer``, the monotonic clock of catalog lifetimes,
     cooldowns and the prefix memory; ``sleep``, called instead of sleeping between
-    retries (tests record waits with it); ``cooldowns``, ``prefixes``, ``latency`` and
-    ``rate_limits``, shared state backends in place of the in-process ones.
+    retries (tests record waits with it); ``cooldowns``, ``prefixes``, ``latency``,
+    ``rate_limits`` and ``ledger``, shared state backends in place of the in-process ones;
+    ``clock``, the wall clock (epoch seconds) that budget periods are read from. The request
+    methods also take ``client``: who a request is charged to (budgets keyed by ``api_key``).
     """
 
     def __init__(
@@ -88,6 +91,8 @@ class Router:
         prefixes: PrefixState | None = None,
         latency: LatencyState | None = None,
         rate_limits: RateLimitState | None = None,
+        ledger: SpendLedger | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         # The YAML's own plugins: (imported first: a failure is a ConfigError at plugins[i]).
         yaml_plugins = plugin_modules(config)
@@ -96,6 +101,9 @@ class Router:
         windows = {k: w for _, o in resolved.providers for k, w in o.windows().items()}
         self.rate_limits: RateLimitState = rate_limits or MemoryRateLimits(windows, timer=timer)
         """Announced rate-limit budgets and the YAML's rpm/tpm windows."""
+        self.observers = Observers(self.plugins, otel=resolved.telemetry.otel)
+        """The observation hooks, looked up once: plugins registered later are not called."""
+        self._watch = Watch.starter(self.observers) if self.observers.active else None
         providers: dict[str, Provider] = {}
         for i, (cls, options) in enumerate(resolved.providers):
             try:
@@ -128,6 +136,10 @@ class Router:
         """Prefix-cache memory, learned hit rates and token calibration."""
         self.latency: LatencyState = latency if latency is not None else MemoryLatency()
         """Measured speed per deployment (``.speeds()``: TTFT, tokens/s, p50/p90, errors)."""
+        self.ledger: SpendLedger = ledger if ledger is not None else MemoryLedger()
+        """The spend ledger (in-process unless a shared state is given)."""
+        self.budgets = Budgets(resolved.budgets, self.ledger, clock)
+        """The ``budgets:``, over the ledger."""
         self._sleep = sleep
         self.planner = Planner(
             providers=self.providers.keys(),
@@ -210,144 +222,139 @@ class Router:
 
     # -- routing -------------------------------------------------------------------
 
-    def explain(self, **request: Any) -> Route:
+    def explain(self, *, client: str | None = None, **request: Any) -> Route:
         """The decision for ``request`` without sending it: candidates in order with
         estimated tokens and cost, and every excluded deployment with the reason."""
         req = _request(request)
         catalogs = {name: self._catalog_or_error(name) for name in self._involved(req)}
-        return self.planner.plan(req, catalogs)[0]
+        return self._explained(req, catalogs, client)
 
-    async def aexplain(self, **request: Any) -> Route:
+    async def aexplain(self, *, client: str | None = None, **request: Any) -> Route:
         """Async :meth:`explain`."""
         req = _request(request)
         names = self._involved(req)
         fetched = await asyncio.gather(*(self._acatalog_or_error(n) for n in names))
-        return self.planner.plan(req, dict(zip(names, fetched, strict=True)))[0]
+        return self._explained(req, dict(zip(names, fetched, strict=True)), client)
 
-    def complete(self, **request: Any) -> ChatCompletion:
+    def _explained(self, req: ChatRequest, catalogs: Catalogs, client: str | None) -> Route:
+        route, cards, context = self.planner.plan(req, catalogs)
+        if self.budgets.configs and (spending := self.budgets.for_request(req, client)):
+            spending.screen(route, cards, context, breakpoints_of(context), explain=True)
+        return route
+
+    def complete(self, *, client: str | None = None, **request: Any) -> ChatCompletion:
         """Route and send an OpenAI Chat Completions request; returns the completion with
-        ``provider`` and ``usage.cost``. Raises ``NoRouteError``, ``AllProvidersFailed``
-        or the typed ``UpstreamError`` of a request the provider rejected."""
+        ``provider`` and ``usage.cost``. Raises ``NoRouteError``, ``AllProvidersFailed``,
+        ``BudgetExceeded`` or the ``UpstreamError`` of a request the provider rejected."""
         req = _request(request, stream=False)
-        plan = self._plan(req)
-        try:
-            with plan.deadline():
-                for attempt in plan.attempts(self._sleep or time.sleep):
-                    with attempt:
-                        card = plan.current
-                        plan.sending(card)
-                        answer = self.providers[card.provider].send(
-                            card, req, cache_breakpoints=plan.breakpoints(card)
-                        )
-        except UpstreamError as exc:
-            raise _failure(plan, exc) from exc
-        return Answer(plan, card).completion(*answer)
+        watch = self._watch(False, client) if self._watch else None
+        plan = self._plan(req, client, watch)
+        with plan.sending():
+            for attempt in plan.attempts(self._sleep or time.sleep):
+                with attempt:
+                    card = plan.begin()
+                    answer = self.providers[card.provider].send(
+                        card, req, cache_breakpoints=plan.breakpoints(card)
+                    )
+            return Answer(plan, card).completion(*answer)
 
-    async def acomplete(self, **request: Any) -> ChatCompletion:
+    async def acomplete(self, *, client: str | None = None, **request: Any) -> ChatCompletion:
         """Async :meth:`complete`."""
         req = _request(request, stream=False)
-        plan = await self._aplan(req)
-        try:
-            with plan.deadline():
-                async for attempt in plan.aattempts(self._asleep):
-                    with attempt:
-                        card = plan.current
-                        plan.sending(card)
-                        answer = await self.providers[card.provider].asend(
-                            card, req, cache_breakpoints=plan.breakpoints(card)
-                        )
-        except UpstreamError as exc:
-            raise _failure(plan, exc) from exc
-        return Answer(plan, card).completion(*answer)
+        watch = self._watch(False, client) if self._watch else None
+        plan = await self._aplan(req, client, watch)
+        with plan.sending():
+            async for attempt in plan.aattempts(self._asleep):
+                with attempt:
+                    card = plan.begin()
+                    answer = await self.providers[card.provider].asend(
+                        card, req, cache_breakpoints=plan.breakpoints(card)
+                    )
+            return Answer(plan, card).completion(*answer)
 
-    def stream(self, **request: Any) -> Iterator[ChatCompletionChunk]:
+    def stream(self, *, client: str | None = None, **request: Any) -> Iterator[ChatCompletionChunk]:
         """Route and stream: yields OpenAI ``chat.completion.chunk`` objects, the last with
         ``usage`` (and ``cost``). Falls over only before the first chunk reaches the
         caller; a break after that raises ``StreamInterrupted``."""
         req = _request(request, stream=True)
-        plan = self._plan(req)
-        try:
-            with plan.deadline():
-                for attempt in plan.attempts(self._sleep or time.sleep):
-                    with attempt:
-                        session, events = self._open(plan, req)
-                        try:
-                            first = session.first(events)
-                        except BaseException:
-                            events.close()
-                            raise
-        except UpstreamError as exc:
-            raise _failure(plan, exc) from exc
+        watch = self._watch(True, client) if self._watch else None
+        plan = self._plan(req, client, watch)
+        with plan.sending():
+            for attempt in plan.attempts(self._sleep or time.sleep):
+                with attempt:
+                    session, events = StreamSession.open(plan, self.providers, req)
+                    try:
+                        first = session.first(events)
+                    except BaseException:
+                        events.close()
+                        raise
+                    plan.first_chunk()
         try:
             yield from first
             yield from session.rest(events)
+        except BaseException as exc:
+            plan.abort(exc, session.received())
+            raise
         finally:
             events.close()
 
-    async def astream(self, **request: Any) -> AsyncIterator[ChatCompletionChunk]:
+    async def astream(
+        self, *, client: str | None = None, **request: Any
+    ) -> AsyncIterator[ChatCompletionChunk]:
         """Async :meth:`stream`."""
         req = _request(request, stream=True)
-        plan = await self._aplan(req)
-        try:
-            with plan.deadline():
-                async for attempt in plan.aattempts(self._asleep):
-                    with attempt:
-                        session, events = self._aopen(plan, req)
-                        try:
-                            first = await session.afirst(events)
-                        except BaseException:
-                            await events.aclose()
-                            raise
-        except UpstreamError as exc:
-            raise _failure(plan, exc) from exc
+        watch = self._watch(True, client) if self._watch else None
+        plan = await self._aplan(req, client, watch)
+        with plan.sending():
+            async for attempt in plan.aattempts(self._asleep):
+                with attempt:
+                    session, events = StreamSession.aopen(plan, self.providers, req)
+                    try:
+                        first = await session.afirst(events)
+                    except BaseException:
+                        await events.aclose()
+                        raise
+                    plan.first_chunk()
         try:
             for chunk in first:
                 yield chunk
             async for chunk in session.arest(events):
                 yield chunk
+        except BaseException as exc:
+            plan.abort(exc, session.received())
+            raise
         finally:
             await events.aclose()
 
-    def _open(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, Generator[Any]]:
-        card = plan.current
-        provider = self.providers[card.provider]
-        session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
-        return session, provider.events(card, req, cache_breakpoints=plan.breakpoints(card))
-
-    def _aopen(self, plan: Plan, req: ChatRequest) -> tuple[StreamSession, AsyncGenerator[Any]]:
-        card = plan.current
-        provider = self.providers[card.provider]
-        session = StreamSession(plan, card, provider.stream_decoder(card, req), provider.snippet)
-        return session, provider.aevents(card, req, cache_breakpoints=plan.breakpoints(card))
-
-    def _waiting(self) -> Waiting:
-        """A new request's deadline (from now: catalog fetches count) and wait budget."""
-        seconds = self.fallback.deadline_seconds
-        return Waiting(self.fallback, None if seconds is None else time.monotonic() + seconds)
-
-    def _plan(self, req: ChatRequest) -> Plan:
+    def _plan(self, req: ChatRequest, client: str | None, watch: Watch | None) -> Plan:
         """The plan of a request about to be sent; when every candidate is left out only for
         a while, waits (within the deadline and wait budget) for the earliest to return."""
-        waiting = self._waiting()
+        waiting = Waiting.starting(self.fallback)
         sleep = self._sleep or time.sleep
-        with deadline_at(waiting.deadline):
-            while True:
-                catalogs = self._catalogs(req, waiting, sleep)
-                planned = self.planner.plan(req, catalogs, first=self.fallback.attempts)
-                if planned[1]:
-                    return self._new_plan(req, *planned, waiting, catalogs)
-                sleep(self._capacity_wait(req, planned[0], waiting))
+        try:
+            with deadline_at(waiting.deadline):
+                while True:
+                    catalogs = self._catalogs(req, waiting, sleep)
+                    planned = self.planner.plan(req, catalogs, first=self.fallback.attempts)
+                    if planned[1]:
+                        return self._new_plan(req, *planned, waiting, catalogs, client, watch)
+                    sleep(self._capacity_wait(req, planned[0], waiting))
+        except NoRouteError as exc:
+            raise refused(exc, req, watch) from None
 
-    async def _aplan(self, req: ChatRequest) -> Plan:
+    async def _aplan(self, req: ChatRequest, client: str | None, watch: Watch | None) -> Plan:
         """Async :meth:`_plan`: waits without blocking the event loop."""
-        waiting = self._waiting()
-        with deadline_at(waiting.deadline):
-            while True:
-                catalogs = await self._acatalogs(req, waiting)
-                planned = self.planner.plan(req, catalogs, first=self.fallback.attempts)
-                if planned[1]:
-                    return self._new_plan(req, *planned, waiting, catalogs)
-                await self._asleep(self._capacity_wait(req, planned[0], waiting))
+        waiting = Waiting.starting(self.fallback)
+        try:
+            with deadline_at(waiting.deadline):
+                while True:
+                    catalogs = await self._acatalogs(req, waiting)
+                    planned = self.planner.plan(req, catalogs, first=self.fallback.attempts)
+                    if planned[1]:
+                        return self._new_plan(req, *planned, waiting, catalogs, client, watch)
+                    await self._asleep(self._capacity_wait(req, planned[0], waiting))
+        except NoRouteError as exc:
+            raise refused(exc, req, watch) from None
 
     def _new_plan(
         self,
@@ -356,9 +363,14 @@ class Router:
         cards: list[ModelCard],
         context: RoutingContext,
         waiting: Waiting,
-        catalogs: Mapping[str, Catalog | CatalogError],
+        catalogs: Catalogs,
+        client: str | None,
+        watch: Watch | None,
     ) -> Plan:
         route.waited = waiting.waited
+        spending = self.budgets.for_request(req, client) if self.budgets.configs else None
+        if spending is not None:  # (never empties the candidates: reservations decide)
+            cards = spending.screen(route, cards, context, breakpoints_of(context))
         return Plan(
             cards,
             self.fallback,
@@ -367,6 +379,8 @@ class Router:
             context,
             waiting=waiting,
             replan=lambda: self.planner.plan(req, catalogs)[1],
+            spending=spending,
+            watch=watch,
         )
 
     def _capacity_wait(self, req: ChatRequest, route: Route, waiting: Waiting) -> float:
@@ -374,11 +388,13 @@ class Router:
         back in time (with ``retry_after`` when something comes back later)."""
         wait = waiting.for_capacity(route.excluded)
         if wait is None:
-            raise NoRouteError(
+            error = NoRouteError(
                 req.model,
                 {e.ref: f"[{e.policy}] {e.reason}" for e in route.excluded},
                 retry_after=retry_after_of(route.excluded),
             )
+            error.route = route  # type: ignore[attr-defined]
+            raise error
         waiting.waited += wait
         return wait
 
@@ -386,6 +402,10 @@ class Router:
         self, req: ChatRequest, waiting: Waiting, sleep: Callable[[float], None]
     ) -> dict[str, Catalog | CatalogError]:
         return waiting.catalogs(self._involved(req), self.catalog, sleep)
+
+    def spend(self) -> list[SpendRow]:
+        """Spend per budget and key this period: limit, spent, reserved, left (USD)."""
+        return self.budgets.report()
 
     def _involved(self, req: ChatRequest) -> list[str]:
         return self.planner.providers_for(req.model)
@@ -402,9 +422,7 @@ class Router:
         except CatalogError as exc:
             return exc
 
-    async def _acatalogs(
-        self, req: ChatRequest, waiting: Waiting
-    ) -> dict[str, Catalog | CatalogError]:
+    async def _acatalogs(self, req: ChatRequest, waiting: Waiting) -> Catalogs:
         names = self._involved(req)
         catalogs: dict[str, Catalog | CatalogError] = {}
         for name in names:  # the usual case: every catalog fresh, nothing to wait for
@@ -472,24 +490,6 @@ def _request(params: Mapping[str, Any], *, stream: bool | None = None) -> ChatRe
         error = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in error["loc"]) or "request"
         raise InvalidRequest(f"{where}: {error['msg']}") from None
-
-
-def _failure(plan: Plan, exc: UpstreamError) -> Exception:
-    """What the caller gets when the retry loop gave up on ``exc``."""
-    exc.route = plan.route  # type: ignore[attr-defined]
-    if plan.fatal is exc:
-        return exc
-    if plan.expired:
-        late = DeadlineExceeded(plan.route.model, plan.route.attempts, plan.config.deadline_seconds)
-        late.route = plan.route  # type: ignore[attr-defined]
-        return late
-    failed = AllProvidersFailed(
-        plan.route.model,
-        plan.route.attempts,
-        {e.ref: f"[{e.policy}] {e.reason}" for e in plan.route.excluded},
-    )
-    failed.route = plan.route  # type: ignore[attr-defined]
-    return failed
 
 
 def _left_out(name: str, exc: CatalogError) -> None:

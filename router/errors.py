@@ -8,6 +8,7 @@ The tree::
     ├── CatalogError           a provider's catalog could not be read: provider and status
     ├── InvalidRequest         the request itself is malformed (caught before routing)
     ├── NoRouteError           no candidate passed the policy chain: every exclusion and why
+    ├── BudgetExceeded         a budget has no room for the request's worst-case cost
     ├── UpstreamError          one provider's answer to one request: provider, model, status
     │   ├── RateLimited        429 (may carry retry_after)
     │   ├── Unavailable        5xx, 529, connection refused or reset, an unreadable answer
@@ -27,11 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 __all__ = [
     "AllProvidersFailed",
     "Attempt",
+    "BudgetExceeded",
     "CatalogError",
     "ConfigError",
     "ContextTooLong",
@@ -118,6 +121,48 @@ class NoRouteError(RouterError):
         self.retry_after = retry_after
         lines = "".join(f"\n  {ref}: {why}" for ref, why in self.excluded.items())
         super().__init__(f"no route for model {model!r}:{lines or ' no candidates at all'}")
+
+
+class BudgetExceeded(RouterError):
+    """A budget cannot take the request: its worst-case cost does not fit what is left.
+
+    ``budget`` is the budget's name, ``key`` the key it counts under (the user, the client
+    key's name, the metadata value, ``*`` for ``key: all``), ``limit`` and ``spent`` USD
+    of the current period, ``reserved`` USD held by requests in flight, ``needed`` the
+    worst case of this request (on the cheapest candidate that was considered).
+    """
+
+    def __init__(
+        self,
+        budget: str,
+        key: str,
+        limit: Decimal,
+        spent: Decimal,
+        *,
+        reserved: Decimal = Decimal(0),
+        needed: Decimal | None = None,
+        period: str = "",
+    ) -> None:
+        self.budget = budget
+        self.key = key
+        self.limit = limit
+        self.spent = spent
+        self.reserved = reserved
+        self.needed = needed
+        self.period = period
+        left = max(Decimal(0), limit - spent - reserved)
+        when = {"hour": " this hour", "day": " today", "week": " this week"}.get(period)
+        when = when or (" this month" if period == "month" else "")
+        text = f"budget {budget!r} for {key!r}: spent ${_usd(spent)} of ${_usd(limit)}{when}"
+        if reserved:
+            text += f", ${_usd(reserved)} reserved by requests in flight"
+        if needed is not None:
+            text += f"; this request may cost up to ${_usd(needed)}, ${_usd(left)} is left"
+        super().__init__(text)
+
+
+def _usd(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
 
 
 class UpstreamError(RouterError):

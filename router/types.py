@@ -83,6 +83,11 @@ class ChatRequest(BaseModel):
     temperature: float | None = None
     stop: str | list[str] | None = None
     stream: bool | None = None
+    user: str | None = None
+    """The end user (OpenAI's ``user``): what budgets keyed by ``user`` count under."""
+    metadata: dict[str, str] | None = None
+    """OpenAI's ``metadata``, a map of strings: budgets keyed by ``metadata.<field>``
+    count under its values; passed on to OpenAI-style providers."""
 
     @model_validator(mode="before")
     @classmethod

@@ -171,3 +171,17 @@ def test_policy_plugin_package_installs_and_is_found_through_its_entry_point(tmp
     )
     assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
     assert "3 passed" in own_tests.stdout
+
+
+@pytest.mark.wire
+def test_spend_caps_example_stops_the_agent_at_its_budget():
+    out = run("spend_caps.py")
+    assert "429 RateLimited" in out  # the hook saw the failed attempt
+    assert "refused: budget 'per-user' for 'agent-7'" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("per-user ")]
+    ((_, key, spent, reserved, limit, left),) = rows
+    assert (key, reserved, limit) == ("agent-7", "$0", "$0.002")
+    assert Decimal(spent[1:]) + Decimal(left[1:]) == Decimal("0.002")
+    total = re.search(r"\$([0-9.]+) in all \(summed by the hook\)", out)
+    assert total is not None
+    assert Decimal(total.group(1)) == Decimal(spent[1:])

@@ -329,3 +329,108 @@ def test_all_is_complete_and_importable():
         and name not in {"annotations", "TYPE_CHECKING"}
     }
     assert set(router.__all__) == public
+
+
+# -- observation hooks --------------------------------------------------------------------
+
+
+class Recorder:
+    """Records every observation event."""
+
+    def __init__(self) -> None:
+        self.attempts: list = []
+        self.results: list = []
+
+    @hookimpl
+    def router_on_attempt(self, event):
+        self.attempts.append(event)
+
+    @hookimpl
+    def router_on_result(self, event):
+        self.results.append(event)
+
+
+FLASH = {"pinstripes": "ps/deepseek-v4-flash", "routstr": "deepseek/deepseek-v4-flash"}
+
+
+def _simulated(sim, *kinds):
+    return {
+        "providers": [
+            {"name": k, "kind": k, "base_url": sim.base_url(k), "api_key": sim.api_key(k)}
+            for k in kinds
+        ],
+        "models": {"flash": [f"{k}:{FLASH[k]}" for k in kinds]},
+    }
+
+
+def test_hook_router_on_attempt():
+    from router.testing.simulator import Reply, Simulator
+
+    seen = Recorder()
+    hi = [{"role": "user", "content": "hi"}]
+    with Simulator() as sim:
+        conf = _simulated(sim, "pinstripes", "routstr")
+        with Router.from_config(conf, plugins=[seen], sleep=lambda _: None) as r:
+            one, two = (c.ref for c in r.explain(model="flash", messages=hi).candidates)
+            sim.script(one.partition(":")[0], [Reply(429, headers={"Retry-After": "0"})])
+            reply = r.complete(model="flash", messages=hi)
+    assert reply.route.chosen == two
+    first, second = seen.attempts
+    assert (first.number, first.ref, first.status, first.error_kind, first.ok) == (
+        1, one, 429, "RateLimited", False,
+    )  # fmt: skip
+    assert (second.number, second.ref, second.status, second.error, second.ok) == (
+        2, two, 200, None, True,
+    )  # fmt: skip
+    assert first.request_id == second.request_id == seen.results[0].request_id
+    assert f"{first.provider}:{first.model}" == one
+    assert 0 < first.latency < 5
+    assert first.ttft is None
+    assert not first.stream
+    assert first.started <= second.started
+
+
+def test_hook_router_on_result():
+    from router.testing.simulator import Simulator
+
+    seen = Recorder()
+    with Simulator() as sim, Router.from_config(_simulated(sim, "pinstripes"), plugins=[seen]) as r:
+        reply = r.complete(
+            model="pinstripes:ps/deepseek-v4-flash",
+            messages=[{"role": "user", "content": "hello there"}],
+            user="ann",
+            metadata={"team": "blue"},
+        )
+    (result,) = seen.results
+    assert result.ok
+    assert result.error is None
+    assert result.complete
+    assert result.route is reply.route
+    assert result.cost == reply.route.cost
+    assert isinstance(result.cost, Decimal)
+    assert result.cost > 0
+    assert (result.prompt_tokens, result.completion_tokens) == (
+        reply.usage.prompt_tokens,
+        reply.usage.completion_tokens,
+    )
+    assert (result.user, result.metadata, result.client) == ("ann", {"team": "blue"}, None)
+    assert (result.provider, result.response_model) == ("pinstripes", "ps/deepseek-v4-flash")
+    assert result.stated_cost is None  # pinstripes states no charge of its own
+    assert [a.ref for a in result.attempts] == ["pinstripes:ps/deepseek-v4-flash"]
+    assert result.latency >= result.attempts[0].latency > 0
+
+
+def test_observation_hooks_are_looked_up_once_and_absent_means_inactive():
+    r = Router.from_config(CONF, plugins=[AcmePlugin()])
+    assert not r.observers.active
+    assert Router.from_config(CONF, plugins=[AcmePlugin(), Recorder()]).observers.active
+
+
+def test_an_observation_wrapper_is_refused():
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def router_on_result(self, event):
+            return (yield)
+
+    with pytest.raises(PluginError, match="wrappers are not supported"):
+        Router.from_config(CONF, plugins=[AcmePlugin(), Wrapper()])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -18,6 +18,9 @@ from router.errors import StreamInterrupted, Unavailable, UpstreamError
 from router.planning.cost import catalog_cost
 from router.planning.route import Route
 from router.types import ChatRequest
+
+if TYPE_CHECKING:
+    from router.provider import Provider
 
 __all__ = ["Answer", "StreamSession"]
 
@@ -34,13 +37,13 @@ def _estimated(req: ChatRequest, text: str) -> TokenCounts:
 
 
 def _settle(
-    plan: Plan, card: ModelCard, counts: TokenCounts, first_at: float | None = None
+    plan: Plan, card: ModelCard, counts: TokenCounts, model: str | None, first_at: float | None
 ) -> Route:
     plan.succeeded()
     context = plan.context
     context.learn(card, counts)
     if context.latency is not None:
-        sent = plan.sent_at
+        sent = plan.flight.sent_at
         context.latency.observe(
             card.ref,
             seconds=time.perf_counter() - sent,
@@ -56,6 +59,7 @@ def _settle(
     route.usage_estimated = counts.estimated
     if route.cost_stated and computed is not None and not counts.estimated:
         _check_divergence(card, counts.billed_usd, computed)
+    plan.finish(counts, model)
     return route
 
 
@@ -89,7 +93,7 @@ class Answer:
         if counts is None:
             text = "".join(c.message.content or "" for c in completion.choices)
             counts = _estimated(self.plan.context.request, text)
-        route = _settle(self.plan, self.card, counts)
+        route = _settle(self.plan, self.card, counts, completion.model, None)
         completion.usage = counts.to_usage(route.cost)
         completion.provider = self.card.provider
         completion._route = route
@@ -120,7 +124,26 @@ class StreamSession:
         self._head: ChatCompletionChunk | None = None
         self._first_at: float | None = None
         """When the first chunk arrived (``time.perf_counter``): the time to first token."""
-        plan.sending(card)  # the request goes out as the session's events are pulled
+
+    @classmethod
+    def open(
+        cls, plan: Plan, providers: Mapping[str, Provider], req: ChatRequest
+    ) -> tuple[StreamSession, Generator[Any]]:
+        """Begin the plan's next attempt as a stream: the session and the provider's events."""
+        card = plan.begin()
+        provider = providers[card.provider]
+        session = cls(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        return session, provider.events(card, req, cache_breakpoints=plan.breakpoints(card))
+
+    @classmethod
+    def aopen(
+        cls, plan: Plan, providers: Mapping[str, Provider], req: ChatRequest
+    ) -> tuple[StreamSession, AsyncGenerator[Any]]:
+        """Async :meth:`open`."""
+        card = plan.begin()
+        provider = providers[card.provider]
+        session = cls(plan, card, provider.stream_decoder(card, req), provider.snippet)
+        return session, provider.aevents(card, req, cache_breakpoints=plan.breakpoints(card))
 
     def _feed(self, event: Any) -> list[ChatCompletionChunk]:
         try:
@@ -178,7 +201,7 @@ class StreamSession:
         except UpstreamError as exc:
             raise self._interrupted(exc) from exc
         except GeneratorExit:
-            self.plan.landed()
+            self.plan.flight.landed()
             raise
         yield self.last()
 
@@ -193,21 +216,26 @@ class StreamSession:
         except UpstreamError as exc:
             raise self._interrupted(exc) from exc
         except GeneratorExit:
-            self.plan.landed()
+            self.plan.flight.landed()
             raise
         yield self.last()
 
+    def received(self) -> TokenCounts:
+        """The usage of what the provider sent: its own counts when it sent them, else
+        estimated from the prompt and the text received."""
+        return self.decoder.counts or _estimated(self.plan.context.request, "".join(self._text))
+
     def _interrupted(self, exc: UpstreamError) -> StreamInterrupted:
-        self.plan.landed()
+        self.plan.flight.landed()
         error = StreamInterrupted(self.card.ref, "".join(self._text), self.delivered, exc)
         error.route = self.plan.route  # type: ignore[attr-defined]
         return error
 
     def last(self) -> ChatCompletionChunk:
         """The closing chunk: no choices, ``usage`` with ``cost``, and the route."""
-        counts = self.decoder.counts or _estimated(self.plan.context.request, "".join(self._text))
-        route = _settle(self.plan, self.card, counts, self._first_at)
+        counts = self.received()
         head = self._head
+        route = _settle(self.plan, self.card, counts, head.model if head else None, self._first_at)
         chunk = ChatCompletionChunk(
             id=head.id if head else f"chatcmpl-{int(time.time() * 1000)}",
             created=head.created if head else int(time.time()),

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from tenacity import (
     AsyncRetrying,
@@ -22,12 +23,18 @@ from tenacity import (
 )
 
 from router.catalog import ModelCard
+from router.completion import TokenCounts
 from router.config import FallbackConfig
+from router.dispatch.budget import Spending
 from router.dispatch.deadline import deadline_at
+from router.dispatch.flight import Flight
 from router.dispatch.waiting import Waiting, retry_after_of
 from router.errors import (
+    AllProvidersFailed,
     Attempt,
+    BudgetExceeded,
     ContextTooLong,
+    DeadlineExceeded,
     NoRouteError,
     RateLimited,
     Rejected,
@@ -36,9 +43,12 @@ from router.errors import (
     UpstreamError,
 )
 from router.planning.context import RoutingContext
-from router.planning.route import Route, cooldown_exclusion
+from router.planning.cost import usage_cost
+from router.planning.route import Exclusion, Route, cooldown_exclusion
 from router.state.cooldowns import CooldownState
-from router.state.ratelimits import Need
+
+if TYPE_CHECKING:
+    from router.dispatch.watch import Watch
 
 __all__ = ["Plan"]
 
@@ -66,6 +76,8 @@ class Plan:
         *,
         waiting: Waiting | None = None,
         replan: Callable[[], list[ModelCard]] | None = None,
+        spending: Spending | None = None,
+        watch: Watch | None = None,
     ) -> None:
         self.queue = list(cards)
         self._parked: list[ModelCard] = []
@@ -75,6 +87,12 @@ class Plan:
         self._later = [e.ref for e in route.excluded if e.policy == "cooldown"] if replan else []
         """Deployments left out at planning for a cooldown: tried if they come back while
         this request has nothing else left."""
+        self.spending = spending
+        """The request's budgets (None: it falls under none)."""
+        self.watch = watch
+        """What the observation hooks are told (None: no hook is implemented)."""
+        self.done = False
+        """True once the request was settled (answered) or aborted."""
         self.context = context
         """The request's routing context (learns from the answer)."""
         self._more = context.more
@@ -90,16 +108,35 @@ class Plan:
         self._same_tries = 0
         self.expired = False
         """True when the request's ``deadline_seconds`` ran out."""
-        if waiting is None:
-            seconds = config.deadline_seconds
-            waiting = Waiting(config, None if seconds is None else time.monotonic() + seconds)
-        self.waiting = waiting
+        self.waiting = waiting if waiting is not None else Waiting.starting(config)
         """The request's deadline and its waits for capacity."""
-        self._deadline = waiting.deadline
+        self._deadline = self.waiting.deadline
         self._last: UpstreamError | None = None
-        self.sent_at = time.perf_counter()
-        """When the current attempt was sent (``time.perf_counter``)."""
-        self._flying: tuple[str, Need] | None = None
+        self.flight = Flight(context)
+        """The attempt in the air (its send time, its hold on a rate-limit budget)."""
+
+    def sending(self) -> AbstractContextManager[None]:
+        """The block that makes the attempts: under the request's deadline; a failure that
+        ends it leaves as what the caller gets (:meth:`fail`)."""
+        return _Sending(self)
+
+    def fail(self, exc: BaseException) -> BaseException:
+        """What the caller gets when ``exc`` ends the request (for a provider failure the
+        retry loop gave up on: the error itself for a plain 4xx, else ``AllProvidersFailed``
+        or ``DeadlineExceeded`` with every attempt), after :meth:`abort`."""
+        if isinstance(exc, UpstreamError):
+            exc.route = self.route  # type: ignore[attr-defined]
+            if self.fatal is not exc:
+                route = self.route
+                if self.expired:
+                    exc = DeadlineExceeded(
+                        route.model, route.attempts, self.config.deadline_seconds
+                    )
+                else:
+                    excluded = {e.ref: f"[{e.policy}] {e.reason}" for e in route.excluded}
+                    exc = AllProvidersFailed(route.model, route.attempts, excluded)
+                exc.route = route  # type: ignore[attr-defined]
+        return self.abort(exc)
 
     def deadline(self) -> AbstractContextManager[None]:
         """Within this block, provider calls cap their timeouts at the time left."""
@@ -239,38 +276,91 @@ class Plan:
             reraise=True,
         )
 
-    def sending(self, card: ModelCard) -> None:
-        """An attempt at ``card`` starts now: its clock starts (speed statistics), and the
-        request counts against its rate-limit budget."""
-        self.sent_at = time.perf_counter()
-        limits = self.context.limits
-        if limits is not None:
-            self.landed()
-            context = self.context
-            need = Need(context.prompt_tokens(card), context.expected_output)
-            limits.take(card.ref, need)
-            self._flying = (card.ref, need)
+    def begin(self) -> ModelCard:
+        """Start an attempt: reserve its worst case against the request's budgets (a
+        ``downgrade`` budget drops the candidates that no longer fit; raises
+        ``BudgetExceeded``), start its clock (speed statistics, observers) and count it
+        against the deployment's rate-limit budget; the deployment to try."""
+        if self.spending is not None:
+            self._reserve(self.spending)
+        card = self.queue[0]
+        self.flight.start(card)
+        if self.watch is not None:
+            self.watch.begin()
+        return card
 
-    def landed(self) -> None:
-        """The attempt in flight is over (answered, failed or cut): the provider's headers
-        count it from now on."""
-        flying, self._flying = self._flying, None
-        if flying is not None and self.context.limits is not None:
-            self.context.limits.settle(*flying)
+    def _reserve(self, spending: Spending) -> None:
+        while True:
+            card = self.queue[0]
+            shortfall = spending.reserve(self.context, card, self.breakpoints(card))
+            if shortfall is None:
+                return
+            self.route.excluded.append(Exclusion(card.ref, "budget", spending.why(shortfall)))
+            self.route.candidates = [c for c in self.route.candidates if c.ref != card.ref]
+            self.queue.pop(0)
+            # the next candidate is claimed as _admit claims one (a deployment back from a
+            # cooldown takes one probe; another request's probe out: set aside)
+            while self._fill(1) and not self.cooldowns.probe(self.current.ref):
+                self._parked.append(self.queue.pop(0))
+            if not self.queue:
+                raise spending.exceeded(shortfall)
+
+    def first_chunk(self) -> None:
+        """A stream's first chunk is out: its attempt succeeded (observers are told)."""
+        if self.watch is not None:
+            self.watch.first_chunk(self.current)
 
     def succeeded(self) -> None:
-        self.landed()
+        self.flight.landed()
         self.cooldowns.succeeded(self.current.ref)
 
+    def finish(self, counts: TokenCounts, response_model: str | None) -> None:
+        """The answer is complete and priced (``route.cost``): settle the budgets, tell
+        the observers."""
+        self.done = True
+        if self.spending is not None:
+            self.spending.settle(self.route.cost)
+        if self.watch is not None:
+            self.watch.finish(
+                self.current, self.route, self.context.request, counts, response_model
+            )
+
+    def abort(self, exc: BaseException, received: TokenCounts | None = None) -> BaseException:
+        """The request ended without a complete answer (``exc``): release the budgets'
+        reservation, or settle the estimated cost of ``received`` (a stream cut or left
+        after its first chunk); tell the observers. Returns ``exc``."""
+        self.flight.landed()
+        if self.done:
+            return exc
+        self.done = True
+        if isinstance(exc, BudgetExceeded):
+            exc.route = self.route  # type: ignore[attr-defined]
+        cost = None
+        if received is not None:
+            cost = usage_cost(self.queue[0].pricing, received) if self.queue else None
+        if self.spending is not None:
+            if received is not None:
+                self.spending.settle(cost)
+            else:
+                self.spending.release()
+        if self.watch is not None:
+            provider = self.queue[0].provider if received is not None and self.queue else None
+            self.watch.abort(provider, self.route, self.context.request, exc, received, cost)
+        return exc
+
     def on_failure(self, exc: BaseException) -> bool:
+        self.flight.landed()
+        if self.spending is not None:
+            self.spending.release()
         if not isinstance(exc, UpstreamError):
             return False  # a bug, not a provider failure: let it surface
         card = self.current
         self._last = exc
-        self.landed()
         self.route.attempts.append(Attempt(card.ref, exc.status, exc.message, type(exc).__name__))
         if self.context.latency is not None and not isinstance(exc, Rejected):
             self.context.latency.failed(card.ref)  # the deployment's error rate
+        if self.watch is not None:
+            self.watch.failed(card, exc)
         if isinstance(exc, Rejected):
             return self._rejected(card, exc)
         if not self._retryable(exc):
@@ -372,3 +462,25 @@ class _FirstAttempt:
             return False
         self.failure = exc
         return True
+
+
+class _Sending:
+    """:meth:`Plan.sending`: the deadline, and the failure the caller gets."""
+
+    __slots__ = ("deadline", "plan")
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.deadline = plan.deadline()
+
+    def __enter__(self) -> None:
+        self.deadline.__enter__()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        self.deadline.__exit__(kind, exc, tb)  # type: ignore[arg-type]
+        if exc is not None:
+            failure = self.plan.fail(exc)
+            if failure is not exc:
+                raise failure from exc

@@ -37,6 +37,12 @@ class Waiting:
         self.waited = 0.0
         """Seconds waited so far (as asked of ``sleep``: a test's recording sleep counts)."""
 
+    @classmethod
+    def starting(cls, config: FallbackConfig) -> Waiting:
+        """A new request's deadline (from now: catalog fetches count) and wait budget."""
+        seconds = config.deadline_seconds
+        return cls(config, None if seconds is None else time.monotonic() + seconds)
+
     def budget(self, also_waited: float = 0.0) -> float:
         """Seconds the request may still wait (``also_waited``: waits not yet counted)."""
         budget = self.config.max_wait_seconds - self.waited - also_waited

@@ -6,6 +6,8 @@ imported only when an app is built. Routes:
 - ``POST /v1/chat/completions``: routed and sent; with ``"stream": true`` the answer is
   server-sent events, passed on as the provider streams them (nothing is buffered);
 - ``GET /v1/models`` and ``GET /v1/models/{id}``: chat deployment refs, groups, ``auto``;
+- ``GET /v1/spend``: ``{"object": "list", "data": [...]}``, spend per budget and key
+  (``Router.spend()``); with client keys, only an ``admin: true`` key may read it (403);
 - ``GET /health``: ``{"status": "ok", "providers": [...]}`` with each provider's catalog
   state (``fresh``, ``stale``: a refresh failed and the last good copy serves,
   ``expired``: older than its TTL, refreshed on next use, ``not fetched``), without
@@ -18,7 +20,8 @@ headers (``x-router-provider``, ``x-router-model``, ``x-router-cost``). Every er
 OpenAI error body (``{"error": {"message", "type", "param", "code"}}``).
 
 Hardening: with ``api_keys``, every route (``/health`` included) asks for
-``Authorization: Bearer <key>``, compared in constant time (401 otherwise); a body over
+``Authorization: Bearer <key>``, compared in constant time (401 otherwise); the key's
+name (never the key) is what budgets keyed by ``api_key`` count under; a body over
 ``max_body_bytes`` is refused with 413, before it is read when its ``Content-Length``
 says so; malformed JSON is a 400; no response ever carries a stack trace or an
 exception's text that is not the router's own (redacted) message: anything unexpected
@@ -46,12 +49,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import SecretStr
 
+from router.serving.clients import client_extension, named_key, spend_answer
+
 if TYPE_CHECKING:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from router.config import ServerSettings
+    from router.config import ClientKey, ServerSettings
     from router.core import Router
 
 __all__ = ["MISSING_EXTRA", "create_app", "health", "uvicorn_config"]
@@ -152,7 +157,7 @@ class _Guard:
         self,
         app: ASGIApp,
         *,
-        keys: tuple[bytes, ...],
+        keys: tuple[tuple[bytes, str, bool], ...],
         max_body_bytes: int,
         body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
         quiet: tuple[type[Exception], ...] = (),
@@ -233,6 +238,8 @@ class _Guard:
                 await _send_error(send, 500, "Internal server error", "server_error")
 
     def _authorized(self, scope: Scope) -> bool:
+        """Whether ``scope`` presents a client key; its name and rights go into the scope
+        (``router.client``, ``router.admin``)."""
         presented = b""
         for name, value in scope["headers"]:
             if name.lower() == b"authorization":
@@ -241,10 +248,15 @@ class _Guard:
                     presented = token.strip()
                 break
         # Every key is compared, so the time taken does not tell which one came close.
-        matched = False
-        for key in self.keys:
-            matched |= hmac.compare_digest(presented, key)
-        return matched and bool(presented)
+        found: tuple[bytes, str, bool] | None = None
+        for entry in self.keys:
+            if hmac.compare_digest(presented, entry[0]) and found is None:
+                found = entry
+        if found is None or not presented:
+            return False
+        scope["router.client"] = found[1]
+        scope["router.admin"] = found[2]
+        return True
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -289,16 +301,17 @@ def health(router: Router) -> dict[str, Any]:
 def create_app(
     router: Router,
     *,
-    api_keys: Sequence[str | SecretStr] = (),
+    api_keys: Sequence[str | SecretStr | ClientKey] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
 ) -> Starlette:
     """An ASGI app serving ``router`` over OpenAI's HTTP API (see the module docstring).
 
-    ``api_keys``: client keys; when given, every request must present one as a Bearer
-    token. ``max_body_bytes``: the largest request body accepted.
-    ``body_timeout_seconds``: how long a body may take to arrive (408 after). On shutdown (the ASGI
-    lifespan) the router's HTTP clients of the server's event loop are closed.
+    ``api_keys``: client keys (a plain key is named ``api_keys[i]``); when given, every
+    request must present one as a Bearer token. ``max_body_bytes``: the largest request
+    body accepted. ``body_timeout_seconds``: how long a body may take to arrive (408
+    after). On shutdown (the ASGI lifespan) the router's HTTP clients of the server's
+    event loop are closed.
     Raises ``ImportError`` (:data:`MISSING_EXTRA`) without the ``server`` extra.
     """
     try:
@@ -312,7 +325,7 @@ def create_app(
     except ImportError as exc:
         raise ImportError(MISSING_EXTRA) from exc
 
-    keys = tuple(_key_bytes(key) for key in api_keys)
+    keys = tuple(named_key(i, key) for i, key in enumerate(api_keys))
     if max_body_bytes < 1:
         msg = "max_body_bytes must be at least 1"
         raise ValueError(msg)
@@ -355,6 +368,7 @@ def create_app(
                 if name.lower() not in _REQUEST_DROP
             ],
             content=content,
+            extensions=client_extension(request.scope),
         )
         upstream = await transport.handle_async_request(upstream_request)
         headers = {
@@ -373,6 +387,10 @@ def create_app(
 
     async def health_route(request: Request) -> Response:
         return JSONResponse(health(router))
+
+    async def spend_route(request: Request) -> Response:
+        status, body = spend_answer(router, request.scope, keyed=bool(keys))
+        return Response(body, status, {"content-type": "application/json"})
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 400)
@@ -402,6 +420,7 @@ def create_app(
             Route("/v1/chat/completions", forward, methods=["POST"]),
             Route("/v1/models", forward, methods=["GET"]),
             Route("/v1/models/{model:path}", forward, methods=["GET"]),
+            Route("/v1/spend", spend_route, methods=["GET"]),
             Route("/health", health_route, methods=["GET"]),
         ],
         middleware=[
@@ -479,15 +498,3 @@ def uvicorn_config(
         limit_concurrency=settings.max_connections + 1,
         **kwargs,
     )
-
-
-def _key_bytes(key: str | SecretStr) -> bytes:
-    value = key.get_secret_value() if isinstance(key, SecretStr) else key
-    if not value or value != value.strip():
-        msg = "a client key must be non-empty, without surrounding spaces"
-        raise ValueError(msg)
-    try:
-        return value.encode("latin-1")  # as HTTP header bytes arrive
-    except UnicodeEncodeError:
-        msg = "a client key must be Latin-1 text (it travels in an HTTP header)"
-        raise ValueError(msg) from None

@@ -43,6 +43,7 @@ from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk
 from router.errors import (
     AllProvidersFailed,
+    BudgetExceeded,
     CatalogError,
     ConfigError,
     ContextTooLong,
@@ -61,7 +62,7 @@ from router.planning.route import Route
 if TYPE_CHECKING:
     from router.core import Router
 
-__all__ = ["AsyncRouterTransport", "RouterTransport"]
+__all__ = ["CLIENT_EXTENSION", "AsyncRouterTransport", "RouterTransport"]
 
 logger = logging.getLogger("router.serving.transport")
 
@@ -131,8 +132,8 @@ def _chat_body(content: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
-    if "self" in body:  # would collide with the bound method's own parameter
-        raise InvalidRequest("unknown field 'self'")
+    if "self" in body or "client" in body:  # the Router methods' own parameters
+        raise InvalidRequest(f"unknown field {'self' if 'self' in body else 'client'!r}")
     # Every routed stream ends with a usage chunk; the router asks each provider for it.
     body.pop("stream_options", None)
     return body
@@ -293,6 +294,8 @@ def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
             return 503, "server_error", "no_capacity", retry_after
         case NoRouteError():
             return 404, "invalid_request_error", "model_not_found", None
+        case BudgetExceeded():
+            return 402, "payment_required", "budget_exceeded", None
         case ContextTooLong():
             return 400, "invalid_request_error", "context_length_exceeded", None
         case Rejected(status=int(status)) if 400 <= status < 500 and status != 429:
@@ -400,6 +403,16 @@ class _AsyncSSEStream(httpx.AsyncByteStream):
 
 # -- the transports ----------------------------------------------------------------
 
+CLIENT_EXTENSION = "router.client"
+"""The ``httpx.Request`` extension naming who a request is charged to (budgets keyed by
+``api_key``): ``router serve`` sets it to the client key's name. Extensions never come
+from the wire, so a client cannot name itself."""
+
+
+def _client(request: httpx.Request) -> str | None:
+    client = request.extensions.get(CLIENT_EXTENSION)
+    return client if isinstance(client, str) else None
+
 
 class RouterTransport(httpx.BaseTransport):
     """An httpx transport that answers OpenAI's chat and models routes with ``router``."""
@@ -412,10 +425,11 @@ class RouterTransport(httpx.BaseTransport):
         """Route one request; router errors become OpenAI error responses."""
         try:
             call = _parse(request, request.read())
+            client = _client(request)
             if call.action == "complete":
-                return _completion_response(self.router.complete(**call.body))
+                return _completion_response(self.router.complete(client=client, **call.body))
             if call.action == "stream":
-                chunks = self.router.stream(**call.body)
+                chunks = self.router.stream(client=client, **call.body)
                 first = next(chunks, None)  # routing and fallback happen here
                 return _stream_response(first, _SSEStream(first, chunks, self.hosts))
             return _models_response(call, self.router.models(), self.router.groups)
@@ -434,10 +448,11 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
         """Route one request; router errors become OpenAI error responses."""
         try:
             call = _parse(request, await request.aread())
+            client = _client(request)
             if call.action == "complete":
-                return _completion_response(await self.router.acomplete(**call.body))
+                return _completion_response(await self.router.acomplete(client=client, **call.body))
             if call.action == "stream":
-                chunks = self.router.astream(**call.body)
+                chunks = self.router.astream(client=client, **call.body)
                 first = await anext(chunks, None)  # routing and fallback happen here
                 return _stream_response(first, _AsyncSSEStream(first, chunks, self.hosts))
             return _models_response(call, await self.router.amodels(), self.router.groups)

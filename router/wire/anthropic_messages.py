@@ -108,8 +108,8 @@ def request_body(
     for name in ("top_p", "top_k"):
         if extra.get(name) is not None:
             body[name] = extra[name]
-    if isinstance(extra.get("user"), str) and extra["user"]:
-        body["metadata"] = {"user_id": extra["user"]}
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
     if stream:
         body["stream"] = True
     return body

@@ -476,7 +476,8 @@ def test_server_block_reads_keys_from_the_environment_as_secrets(sim, tmp_path):
     }
     environ = {"ROUTER_CLIENT_KEY": CLIENT_KEY}
     settings = server_settings(conf, environ)
-    assert settings.api_keys[0].get_secret_value() == CLIENT_KEY
+    assert settings.api_keys[0].key.get_secret_value() == CLIENT_KEY
+    assert settings.api_keys[0].name == "api_keys[0]"  # a plain key is named by its place
     assert (settings.max_body_bytes, settings.host, settings.port) == (2048, "0.0.0.0", 9000)
     assert CLIENT_KEY not in repr(settings)
     assert CLIENT_KEY not in str(settings.model_dump())
