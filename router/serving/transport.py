@@ -21,7 +21,9 @@ Anything else is a 404. Errors are OpenAI error bodies (``{"error": {"message", 
 a stream that breaks after it began ends with a ``data: {"error": …}`` event and no
 ``[DONE]``, as OpenAI's own streams do. Responses carry ``x-router-provider``,
 ``x-router-model`` (the deployment ref that answered) and ``x-router-cost`` (exact USD)
-when they are known.
+when they are known. An error answer to a routed request carries ``x-should-retry:
+false``: the router's own fallback has run, and the OpenAI SDK, which obeys the header,
+does not multiply it with retries of its own.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ __all__ = ["AsyncRouterTransport", "RouterTransport"]
 logger = logging.getLogger("router.serving.transport")
 
 _DONE = b"data: [DONE]\n\n"
+_ROUTED = frozenset({"complete", "stream"})
 _OWNER = "router"
 _AUTO = "auto"
 _MAX_RETRY_AFTER = 86_400.0  # seconds; anything longer (or inf, NaN) is not repeated
@@ -330,8 +333,14 @@ def _uniform(exc: AllProvidersFailed) -> bool:
     return len({(a.kind, a.status) for a in exc.attempts}) == 1
 
 
-def _error_response(exc: Exception, hosts: Iterable[str]) -> httpx.Response:
+def _error_response(
+    exc: Exception, hosts: Iterable[str], call: _Call | None = None
+) -> httpx.Response:
     status, body, headers = _error(exc, hosts)
+    if call is not None and call.action in _ROUTED:
+        # The router has already tried every candidate its fallback allows: an SDK that
+        # retried on its own would multiply those attempts (the OpenAI SDK obeys this).
+        headers["x-should-retry"] = "false"
     return _json(status, body, headers)
 
 
@@ -410,6 +419,7 @@ class RouterTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
+        call = None
         try:
             call = _parse(request, request.read())
             if call.action == "complete":
@@ -420,7 +430,7 @@ class RouterTransport(httpx.BaseTransport):
                 return _stream_response(first, _SSEStream(first, chunks, self.hosts))
             return _models_response(call, self.router.models(), self.router.groups)
         except Exception as exc:
-            return _error_response(exc, self.hosts)
+            return _error_response(exc, self.hosts, call)
 
 
 class AsyncRouterTransport(httpx.AsyncBaseTransport):
@@ -432,6 +442,7 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
+        call = None
         try:
             call = _parse(request, await request.aread())
             if call.action == "complete":
@@ -442,4 +453,4 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
                 return _stream_response(first, _AsyncSSEStream(first, chunks, self.hosts))
             return _models_response(call, await self.router.amodels(), self.router.groups)
         except Exception as exc:
-            return _error_response(exc, self.hosts)
+            return _error_response(exc, self.hosts, call)

@@ -80,6 +80,26 @@ def test_capabilities_unknown_exclude() -> None:
     assert "unknown" in verdict.excluded["p:unknown"]
 
 
+@pytest.mark.parametrize("kind", ["json_object", "json_schema"])
+def test_capabilities_structured_output(kind: str) -> None:
+    cards = [
+        card("unknown"),
+        card("no", supports_structured_output=False),
+        card("yes", supports_structured_output=True),
+    ]
+    fmt: dict[str, Any] = {"type": kind}
+    if kind == "json_schema":
+        fmt["json_schema"] = {"name": "a", "schema": {"type": "object"}}
+    verdict = apply(Capabilities(), request(response_format=fmt), cards)
+    assert ids(verdict) == ["unknown", "yes"]
+    assert verdict.excluded == {"p:no": "no structured output support"}
+    assert verdict.demoted == {"p:unknown": "structured output support unknown"}
+    text = apply(Capabilities(), request(response_format={"type": "text"}), cards)
+    assert ids(text) == ["unknown", "no", "yes"]
+    assert not text.excluded
+    assert not text.demoted
+
+
 def test_capabilities_vision_from_image_part() -> None:
     messages = [{"role": "user", "content": [{"type": "text", "text": "what is this?"}, IMAGE]}]
     req = ChatRequest(model="auto", messages=messages)
