@@ -136,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         parents=[configured],
         help="run the OpenAI-compatible HTTP server (needs 'router[server]')",
-        description="Serve /v1/chat/completions, /v1/models and /health. Binds 127.0.0.1 "
+        description="Serve /v1/chat/completions, /v1/responses, /v1/models and /health. "
+        "Binds 127.0.0.1 "
         "unless told otherwise; any other address needs client keys (server.api_keys).",
     )
     serve.add_argument("--host", help="address to bind (default: server.host or 127.0.0.1)")

@@ -5,6 +5,8 @@ imported only when an app is built. Routes:
 
 - ``POST /v1/chat/completions``: routed and sent; with ``"stream": true`` the answer is
   server-sent events, passed on as the provider streams them (nothing is buffered);
+- ``POST /v1/responses``: the OpenAI Responses API, translated to chat completions
+  (:mod:`router.serving.responses`: stateless; streamed as Responses events);
 - ``GET /v1/models`` and ``GET /v1/models/{id}``: chat deployment refs, groups, ``auto``;
 - ``GET /health``: ``{"status": "ok", "providers": [...]}`` with each provider's catalog
   state (``fresh``, ``stale``: a refresh failed and the last good copy serves,
@@ -400,6 +402,7 @@ def create_app(
         debug=False,
         routes=[
             Route("/v1/chat/completions", forward, methods=["POST"]),
+            Route("/v1/responses", forward, methods=["POST"]),
             Route("/v1/models", forward, methods=["GET"]),
             Route("/v1/models/{model:path}", forward, methods=["GET"]),
             Route("/health", health_route, methods=["GET"]),

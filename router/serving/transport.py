@@ -13,6 +13,9 @@ Any host and any path prefix are answered:
 - ``POST …/chat/completions``: :meth:`Router.complete`, or with ``"stream": true``
   :meth:`Router.stream` as server-sent events (``data: {chunk}`` … ``data: [DONE]``),
   produced lazily as the provider sends them;
+- ``POST …/responses``: the OpenAI Responses API, translated to chat completions and
+  routed the same way (:mod:`router.serving.responses`; stateless), with ``"stream":
+  true`` as Responses events;
 - ``GET …/models``: every chat deployment ref, every group name and ``auto``;
 - ``GET …/models/{id}``: one of those.
 
@@ -59,6 +62,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.planning.route import Route
+from router.serving import responses
 
 if TYPE_CHECKING:
     from router.core import Router
@@ -68,7 +72,7 @@ __all__ = ["AsyncRouterTransport", "RouterTransport"]
 logger = logging.getLogger("router.serving.transport")
 
 _DONE = b"data: [DONE]\n\n"
-_ROUTED = frozenset({"complete", "stream"})
+_ROUTED = frozenset({"complete", "stream", "responses", "responses_stream"})
 _OWNER = "router"
 _AUTO = "auto"
 _MAX_RETRY_AFTER = 86_400.0  # seconds; anything longer (or inf, NaN) is not repeated
@@ -86,7 +90,7 @@ _REJECTED_TYPES = {
 class _Call:
     """What one HTTP request asks of the router."""
 
-    action: Literal["complete", "stream", "models", "model"]
+    action: Literal["complete", "stream", "responses", "responses_stream", "models", "model"]
     body: dict[str, Any] = field(default_factory=dict)
     """The Chat Completions fields to route (``complete`` and ``stream``)."""
     model_id: str = ""
@@ -113,6 +117,10 @@ def _parse(request: httpx.Request, content: bytes) -> _Call:
         body = _chat_body(content)
         streaming = body.get("stream") is True
         return _Call("stream" if streaming else "complete", body)
+    if method == "POST" and segments[-1] == "responses":
+        body = _json_object(content)
+        streaming = body.get("stream") is True
+        return _Call("responses_stream" if streaming else "responses", body)
     if method == "GET" and "models" in segments:
         model_id = "/".join(segments[segments.index("models") + 1 :])
         return _Call("model", model_id=model_id) if model_id else _Call("models")
@@ -126,6 +134,16 @@ def _no_constant(name: str) -> Any:
 
 def _chat_body(content: bytes) -> dict[str, Any]:
     """The JSON object of a chat request, less what the router decides itself."""
+    body = _json_object(content)
+    if "self" in body:  # would collide with the bound method's own parameter
+        raise InvalidRequest("unknown field 'self'")
+    # Every routed stream ends with a usage chunk; the router asks each provider for it.
+    body.pop("stream_options", None)
+    return body
+
+
+def _json_object(content: bytes) -> dict[str, Any]:
+    """The request body as a JSON object; raises ``InvalidRequest``."""
     try:
         body = json.loads(content, parse_constant=_no_constant)
     except RecursionError:
@@ -134,10 +152,6 @@ def _chat_body(content: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
-    if "self" in body:  # would collide with the bound method's own parameter
-        raise InvalidRequest("unknown field 'self'")
-    # Every routed stream ends with a usage chunk; the router asks each provider for it.
-    body.pop("stream_options", None)
     return body
 
 
@@ -182,6 +196,19 @@ def _completion_response(completion: ChatCompletion) -> httpx.Response:
         if route.cost is not None:
             headers["x-router-cost"] = _usd(route.cost)
     return _json(200, completion.model_dump(mode="json", exclude_none=True), headers)
+
+
+def _responses_response(completion: ChatCompletion, body: dict[str, Any]) -> httpx.Response:
+    headers: dict[str, str] = {}
+    if completion.provider:
+        headers["x-router-provider"] = completion.provider
+    route = completion.route
+    if isinstance(route, Route):
+        if route.chosen:
+            headers["x-router-model"] = route.chosen
+        if route.cost is not None:
+            headers["x-router-cost"] = _usd(route.cost)
+    return _json(200, responses.response_object(completion, body), headers)
 
 
 def _stream_response(
@@ -407,6 +434,61 @@ class _AsyncSSEStream(httpx.AsyncByteStream):
             await aclose()
 
 
+class _ResponsesSSE(httpx.SyncByteStream):
+    """A routed stream as Responses events, pulled from the provider as the client reads."""
+
+    def __init__(
+        self,
+        events: responses.ResponseStream,
+        first: ChatCompletionChunk | None,
+        rest: Iterator[ChatCompletionChunk],
+        hosts: Iterable[str],
+    ) -> None:
+        self._events = events
+        self._first = first
+        self._rest = rest
+        self._hosts = hosts
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._events.frames(self._first, self._rest)
+        except Exception as exc:
+            yield responses.error_event(_error(exc, self._hosts)[1], self._events.sequence)
+
+    def close(self) -> None:
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
+
+
+class _AsyncResponsesSSE(httpx.AsyncByteStream):
+    """Async :class:`_ResponsesSSE`."""
+
+    def __init__(
+        self,
+        events: responses.ResponseStream,
+        first: ChatCompletionChunk | None,
+        rest: AsyncIterator[ChatCompletionChunk],
+        hosts: Iterable[str],
+    ) -> None:
+        self._events = events
+        self._first = first
+        self._rest = rest
+        self._hosts = hosts
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for frame in self._events.aframes(self._first, self._rest):
+                yield frame
+        except Exception as exc:
+            yield responses.error_event(_error(exc, self._hosts)[1], self._events.sequence)
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._rest, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 # -- the transports ----------------------------------------------------------------
 
 
@@ -428,6 +510,14 @@ class RouterTransport(httpx.BaseTransport):
                 chunks = self.router.stream(**call.body)
                 first = next(chunks, None)  # routing and fallback happen here
                 return _stream_response(first, _SSEStream(first, chunks, self.hosts))
+            if call.action == "responses":
+                chat = responses.chat_request(call.body)
+                return _responses_response(self.router.complete(**chat), call.body)
+            if call.action == "responses_stream":
+                chunks = self.router.stream(**responses.chat_request(call.body))
+                first = next(chunks, None)
+                events = responses.ResponseStream(call.body)
+                return _stream_response(first, _ResponsesSSE(events, first, chunks, self.hosts))
             return _models_response(call, self.router.models(), self.router.groups)
         except Exception as exc:
             return _error_response(exc, self.hosts, call)
@@ -451,6 +541,15 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
                 chunks = self.router.astream(**call.body)
                 first = await anext(chunks, None)  # routing and fallback happen here
                 return _stream_response(first, _AsyncSSEStream(first, chunks, self.hosts))
+            if call.action == "responses":
+                chat = responses.chat_request(call.body)
+                return _responses_response(await self.router.acomplete(**chat), call.body)
+            if call.action == "responses_stream":
+                achunks = self.router.astream(**responses.chat_request(call.body))
+                first = await anext(achunks, None)
+                events = responses.ResponseStream(call.body)
+                sse = _AsyncResponsesSSE(events, first, achunks, self.hosts)
+                return _stream_response(first, sse)
             return _models_response(call, await self.router.amodels(), self.router.groups)
         except Exception as exc:
             return _error_response(exc, self.hosts, call)
