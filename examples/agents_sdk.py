@@ -51,7 +51,8 @@ class Spend:
         cost = response.headers.get("x-router-cost")
         if cost is not None:
             self.total += Decimal(cost)
-            self.calls.append(f"{response.headers.get('x-router-model')} ${cost}")
+            path = response.request.url.path
+            self.calls.append(f"POST {path} -> {response.headers.get('x-router-model')} ${cost}")
 
 
 def client(router: Router, spend: Spend) -> AsyncOpenAI:

@@ -184,6 +184,7 @@ _MODEL_HEADERS = (
     "vision",
     "tiers",
     "price source",
+    "canonical",
     "stale",
 )
 
@@ -253,6 +254,7 @@ def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
         _flag(card.supports_vision),
         _tiers(pricing.tiers) if pricing and pricing.tiers else "-",
         card.price_source or "-",
+        card.canonical,
         "STALE" if stale else "",
     )
 

@@ -99,12 +99,13 @@ def test_agents_sdk_example_runs_both_models():
         "Agent(model='auto'): the Responses API",
         "OpenAIChatCompletionsModel('deepseek-v4-flash')",
     ]
-    for text in runs:
-        calls = re.findall(r"^  model call: (\S+) \$(\S+)$", text, flags=re.MULTILINE)
+    for text, path in zip(runs, ("/v1/responses", "/v1/chat/completions"), strict=True):
+        calls = re.findall(r"^  model call: POST (\S+) -> (\S+) \$(\S+)$", text, flags=re.MULTILINE)
         assert len(calls) == 2  # the tool call, then the answer from the tool's result
+        assert {p for p, _, _ in calls} == {path}
         assert "  answer: Tool said: the notes say" in text
         (spent,) = re.findall(r"^  spent: \$(\S+)$", text, flags=re.MULTILINE)
-        assert Decimal(spent) == sum(Decimal(cost) for _, cost in calls) > 0
+        assert Decimal(spent) == sum(Decimal(cost) for _, _, cost in calls) > 0
 
 
 @pytest.mark.wire

@@ -296,3 +296,8 @@ def test_router_models_json_shows_canonical_names(capsys, sim, tmp_path):
     assert records["inference-api:claude-sonnet-4.6"]["canonical"] == "claude-sonnet-4-6"
     assert records["pipellm:claude-sonnet-4-6"]["supports_structured_output"] is True
     assert records["inference-api:gpt-5-mini"]["supports_structured_output"] is False
+    assert main(["models", "-c", str(path), "--provider", "routstr"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[-2:] == ["canonical", "stale"]
+    row = next(r.split() for r in rows if "routstr:deepseek/deepseek-v4-flash" in r)
+    assert row[-1] == "deepseek-v4-flash"
