@@ -544,7 +544,11 @@ class Provider(abc.ABC):
         field its format cannot carry and that it does not translate: ``n > 1`` where one
         choice comes back, ``logprobs``, ``seed``, ...), or None. The router excludes such
         a candidate while planning (``[fields]``) rather than drop the field silently.
-        Default: None (OpenAI's format carries every field as sent)."""
+        Default: OpenAI's format carries every field as sent, but a ``response_format``
+        asking for JSON is refused where the catalog says the model has no structured
+        output (OpenRouter's ``supported_parameters``: it would be ignored upstream)."""
+        if request.needs_structured_output and card.supports_structured_output is False:
+            return "response_format: the catalog says this model has no structured output"
         return None
 
     def add_cache_breakpoints(self, out: Outgoing, card: ModelCard) -> None:

@@ -7,6 +7,7 @@ cooldowns and the prefix memory) and decides.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -241,6 +242,14 @@ class Planner:
                 if card.canonical == name
             ]
             if not matched:
+                names = {
+                    card.canonical
+                    for catalog in catalogs.values()
+                    if isinstance(catalog, Catalog)
+                    for card in catalog.models
+                }
+                close = difflib.get_close_matches(name, sorted(names), n=5, cutoff=0.6)
+                near = f"; close: {', '.join(close)}" if close else ""
                 groups = ", ".join(self.groups) or "none configured"
                 unavailable = [n for n, c in catalogs.items() if isinstance(c, CatalogError)]
                 missing = f" (catalogs unavailable: {', '.join(unavailable)})" * bool(unavailable)
@@ -249,7 +258,7 @@ class Planner:
                     {
                         model: "not a deployment ref ('<provider>:<model id>' with a configured"
                         f" provider), a group ({groups}), 'auto', or a model name"
-                        f" ({name!r}) any catalog lists{missing}"
+                        f" ({name!r}) any catalog lists{missing}{near}"
                     },
                 )
             route.matched = [card.ref for card in matched]

@@ -90,6 +90,18 @@ def test_openai_dialect_sends_the_field_as_given(name):
     assert pipellm().unsupported(ask(**fields), OPENAI_CARD) is None
 
 
+def test_openai_dialect_refuses_json_where_the_catalog_says_no_structured_output():
+    conf = {"name": "or", "kind": "openrouter", "api_key": "k", "base_url": "http://x"}
+    provider = Router.from_config({"providers": [conf]}).providers["or"]
+    request = ask(**FIELDS["response_format json_object"])
+    lacking = ModelCard(provider="or", id="openrouter/auto", supports_structured_output=False)
+    assert provider.unsupported(request, lacking) == (
+        "response_format: the catalog says this model has no structured output"
+    )
+    assert provider.unsupported(request, OPENAI_CARD) is None  # unknown: sent as is
+    assert provider.unsupported(ask(response_format={"type": "text"}), lacking) is None
+
+
 # -- Anthropic Messages ------------------------------------------------------------------------
 
 ANTHROPIC_REFUSED = {

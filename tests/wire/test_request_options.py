@@ -282,6 +282,9 @@ def test_an_unknown_bare_name_says_what_was_looked_for(router):
     with pytest.raises(NoRouteError) as caught:
         router.explain(model="gpt-9-ultra", messages=HI)
     assert "a model name ('gpt-9-ultra') any catalog lists" in str(caught.value)
+    with pytest.raises(NoRouteError) as caught:
+        router.explain(model="claude-sonnet-4.7", messages=HI)
+    assert str(caught.value).endswith("; close: claude-sonnet-4-6, claude-haiku-4-5")
 
 
 def test_router_models_json_shows_canonical_names(capsys, sim, tmp_path):
