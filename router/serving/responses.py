@@ -17,8 +17,7 @@ unchanged. What is translated:
 - the answer: a ``response`` object whose ``output`` has the message and one
   ``function_call`` item per tool call, ``usage`` in the Responses shape plus ``cost``
   (USD) and top-level ``provider``; with ``"stream": true``, the Responses events
-  (``response.created``, ``response.output_item.added``, ``response.output_text.delta``,
-  ``response.function_call_arguments.delta``, ..., ``response.completed``).
+  (:mod:`router.serving.responses_stream`).
 
 **Stateless.** Nothing is stored: ``previous_response_id`` and ``conversation`` are
 refused (send the whole conversation as ``input``, as agent frameworks do by default),
@@ -30,16 +29,22 @@ express are refused with a 400 naming the field, never dropped.
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from router.completion import ChatCompletion, ChatCompletionChunk, Usage
+from router.completion import ChatCompletion, Usage
 from router.errors import InvalidRequest
 
-__all__ = ["ResponseStream", "chat_request", "error_event", "response_object"]
+__all__ = [
+    "call_item",
+    "chat_request",
+    "envelope",
+    "message_item",
+    "new_response_id",
+    "response_object",
+    "status_of",
+    "usage_of",
+]
 
 # Fields passed on to the chat request as they are.
 _SAME = ("model", "temperature", "top_p", "user", "parallel_tool_calls", "stream", "router")
@@ -245,7 +250,7 @@ def _text(text: Any, chat: dict[str, Any]) -> None:
 # -- response ---------------------------------------------------------------------------------
 
 
-def _usage(usage: Usage | None) -> dict[str, Any] | None:
+def usage_of(usage: Usage | None) -> dict[str, Any] | None:
     if usage is None:
         return None
     details = usage.prompt_tokens_details
@@ -264,7 +269,7 @@ def _usage(usage: Usage | None) -> dict[str, Any] | None:
     return out
 
 
-def _status(finish_reason: str | None) -> tuple[str, dict[str, str] | None]:
+def status_of(finish_reason: str | None) -> tuple[str, dict[str, str] | None]:
     if finish_reason == "length":
         return "incomplete", {"reason": "max_output_tokens"}
     if finish_reason == "content_filter":
@@ -272,7 +277,7 @@ def _status(finish_reason: str | None) -> tuple[str, dict[str, str] | None]:
     return "completed", None
 
 
-def _envelope(body: dict[str, Any], response_id: str, created: int, model: str) -> dict[str, Any]:
+def envelope(body: dict[str, Any], response_id: str, created: int, model: str) -> dict[str, Any]:
     """The ``response`` object's fields that echo the request."""
     text = body.get("text") if isinstance(body.get("text"), dict) else None
     return {
@@ -302,7 +307,7 @@ def _envelope(body: dict[str, Any], response_id: str, created: int, model: str) 
     }
 
 
-def _message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
+def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
     return {
         "type": "message",
         "id": item_id,
@@ -314,9 +319,7 @@ def _message_item(item_id: str, text: str, status: str = "completed") -> dict[st
     }
 
 
-def _call_item(
-    item_id: str, call_id: str, name: str, arguments: str, status: str
-) -> dict[str, Any]:
+def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
     return {
         "type": "function_call",
         "id": item_id,
@@ -335,16 +338,16 @@ def new_response_id() -> str:
 def response_object(completion: ChatCompletion, body: dict[str, Any]) -> dict[str, Any]:
     """The ``response`` object for a routed ``completion`` of the Responses ``body``."""
     response_id = new_response_id()
-    out = _envelope(body, response_id, completion.created, completion.model)
+    out = envelope(body, response_id, completion.created, completion.model)
     choice = completion.choices[0] if completion.choices else None
     items: list[dict[str, Any]] = []
     if choice is not None:
         message = choice.message
         if message.content:
-            items.append(_message_item(f"msg_{response_id[5:]}", message.content))
+            items.append(message_item(f"msg_{response_id[5:]}", message.content))
         for i, call in enumerate(message.tool_calls or []):
             items.append(
-                _call_item(
+                call_item(
                     f"fc_{response_id[5:]}_{i}",
                     call.id or f"call_{response_id[5:]}_{i}",
                     call.function.name or "",
@@ -352,238 +355,8 @@ def response_object(completion: ChatCompletion, body: dict[str, Any]) -> dict[st
                     "completed",
                 )
             )
-    status, incomplete = _status(choice.finish_reason if choice else None)
+    status, incomplete = status_of(choice.finish_reason if choice else None)
     out.update(status=status, incomplete_details=incomplete, output=items)
-    out["usage"] = _usage(completion.usage)
+    out["usage"] = usage_of(completion.usage)
     out["provider"] = completion.provider
     return out
-
-
-def error_event(exc_payload: dict[str, Any], sequence: int) -> bytes:
-    """The ``error`` event that ends a Responses stream which broke after it began."""
-    error = exc_payload.get("error") or {}
-    data = {
-        "type": "error",
-        "code": error.get("code"),
-        "message": error.get("message") or "the stream broke",
-        "param": None,
-        "sequence_number": sequence,
-    }
-    return _sse("error", data)
-
-
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
-# -- stream -----------------------------------------------------------------------------------
-
-
-class ResponseStream:
-    """Turns a routed stream of chat chunks into Responses events (SSE bytes).
-
-    Items are opened as their first delta arrives (the message when text comes, one
-    ``function_call`` per tool-call index) and closed, in output order, when the chat
-    stream ends; ``response.completed`` (or ``response.incomplete``) carries the whole
-    response with ``usage`` and ``cost``.
-    """
-
-    def __init__(self, body: dict[str, Any], *, clock: Any = time.time) -> None:
-        self.body = body
-        self.id = new_response_id()
-        self.sequence = 0
-        self._clock = clock
-        self._envelope: dict[str, Any] | None = None
-        self._items: list[dict[str, Any]] = []
-        self._texts: dict[int, list[str]] = {}
-        self._calls: dict[int, int] = {}
-        """Chat tool-call index → output index."""
-        self._message: int | None = None
-        self._finish: str | None = None
-        self._usage: Usage | None = None
-        self._provider: str | None = None
-
-    def _event(self, kind: str, **fields: Any) -> bytes:
-        data = {"type": kind, "sequence_number": self.sequence, **fields}
-        self.sequence += 1
-        return _sse(kind, data)
-
-    def _start(self, chunk: ChatCompletionChunk) -> list[bytes]:
-        self._envelope = _envelope(
-            self.body, self.id, chunk.created or int(self._clock()), chunk.model
-        )
-        self._provider = chunk.provider
-        response = {**self._envelope, "provider": chunk.provider}
-        return [
-            self._event("response.created", response=response),
-            self._event("response.in_progress", response=response),
-        ]
-
-    def feed(self, chunk: ChatCompletionChunk) -> list[bytes]:
-        """The events for one chat chunk."""
-        out = self._start(chunk) if self._envelope is None else []
-        self._provider = chunk.provider or self._provider
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        for choice in chunk.choices[:1]:
-            delta = choice.delta
-            if delta.content:
-                out += self._text(delta.content)
-            for call in delta.tool_calls or []:
-                out += self._call(call)
-            if choice.finish_reason:
-                self._finish = choice.finish_reason
-        return out
-
-    def _text(self, text: str) -> list[bytes]:
-        out: list[bytes] = []
-        if self._message is None:
-            self._message = len(self._items)
-            item = _message_item(f"msg_{self.id[5:]}_{self._message}", "", "in_progress")
-            self._items.append(item)
-            self._texts[self._message] = []
-            out.append(
-                self._event("response.output_item.added", output_index=self._message, item=item)
-            )
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-            out.append(
-                self._event(
-                    "response.content_part.added",
-                    item_id=item["id"],
-                    output_index=self._message,
-                    content_index=0,
-                    part=part,
-                )
-            )
-        self._texts[self._message].append(text)
-        out.append(
-            self._event(
-                "response.output_text.delta",
-                item_id=self._items[self._message]["id"],
-                output_index=self._message,
-                content_index=0,
-                delta=text,
-                logprobs=[],
-            )
-        )
-        return out
-
-    def _call(self, call: dict[str, Any]) -> list[bytes]:
-        out: list[bytes] = []
-        index = call.get("index", len(self._calls))
-        function = call.get("function") or {}
-        position = self._calls.get(index)
-        if position is None:
-            # Text after a tool call starts a new message item, as OpenAI's stream would.
-            self._message = None
-            position = self._calls[index] = len(self._items)
-            item = _call_item(
-                f"fc_{self.id[5:]}_{position}",
-                call.get("id") or f"call_{self.id[5:]}_{position}",
-                function.get("name") or "",
-                "",
-                "in_progress",
-            )
-            self._items.append(item)
-            out.append(
-                self._event("response.output_item.added", output_index=position, item=dict(item))
-            )
-        item = self._items[position]
-        if call.get("id") and not item["call_id"]:
-            item["call_id"] = call["id"]
-        if function.get("name") and not item["name"]:
-            item["name"] = function["name"]
-        fragment = function.get("arguments") or ""
-        if fragment:
-            item["arguments"] += fragment
-            out.append(
-                self._event(
-                    "response.function_call_arguments.delta",
-                    item_id=item["id"],
-                    output_index=position,
-                    delta=fragment,
-                )
-            )
-        return out
-
-    def finish(self) -> list[bytes]:
-        """The closing events: every item done, then ``response.completed``."""
-        if self._envelope is None:
-            msg = "a Responses stream needs at least one chunk"
-            raise ValueError(msg)
-        out: list[bytes] = []
-        for position, item in enumerate(self._items):
-            if item["type"] == "message":
-                text = "".join(self._texts[position])
-                part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-                out.append(
-                    self._event(
-                        "response.output_text.done",
-                        item_id=item["id"],
-                        output_index=position,
-                        content_index=0,
-                        text=text,
-                        logprobs=[],
-                    )
-                )
-                out.append(
-                    self._event(
-                        "response.content_part.done",
-                        item_id=item["id"],
-                        output_index=position,
-                        content_index=0,
-                        part=part,
-                    )
-                )
-                self._items[position] = _message_item(item["id"], text)
-            else:
-                out.append(
-                    self._event(
-                        "response.function_call_arguments.done",
-                        item_id=item["id"],
-                        output_index=position,
-                        name=item["name"],
-                        arguments=item["arguments"],
-                    )
-                )
-                item["status"] = "completed"
-            out.append(
-                self._event(
-                    "response.output_item.done", output_index=position, item=self._items[position]
-                )
-            )
-        status, incomplete = _status(self._finish)
-        response = {
-            **self._envelope,
-            "status": status,
-            "incomplete_details": incomplete,
-            "output": self._items,
-            "usage": _usage(self._usage),
-            "provider": self._provider,
-        }
-        kind = "response.completed" if status == "completed" else "response.incomplete"
-        out.append(self._event(kind, response=response))
-        return out
-
-    def frames(
-        self, first: ChatCompletionChunk | None, rest: Iterator[ChatCompletionChunk]
-    ) -> Iterator[bytes]:
-        """Every event of the stream, pulled as the client reads (sync)."""
-        if first is not None:
-            yield from self.feed(first)
-        for chunk in rest:
-            yield from self.feed(chunk)
-        yield from self.finish()
-
-    async def aframes(
-        self, first: ChatCompletionChunk | None, rest: AsyncIterator[ChatCompletionChunk]
-    ) -> AsyncIterator[bytes]:
-        """Async :meth:`frames`."""
-        if first is not None:
-            for frame in self.feed(first):
-                yield frame
-        async for chunk in rest:
-            for frame in self.feed(chunk):
-                yield frame
-        for frame in self.finish():
-            yield frame

@@ -13,9 +13,8 @@ Any host and any path prefix are answered:
 - ``POST …/chat/completions``: :meth:`Router.complete`, or with ``"stream": true``
   :meth:`Router.stream` as server-sent events (``data: {chunk}`` … ``data: [DONE]``),
   produced lazily as the provider sends them;
-- ``POST …/responses``: the OpenAI Responses API, translated to chat completions and
-  routed the same way (:mod:`router.serving.responses`; stateless), with ``"stream":
-  true`` as Responses events;
+- ``POST …/responses``: the OpenAI Responses API, routed as chat completions
+  (:mod:`router.serving.responses`; stateless), streamed as Responses events;
 - ``GET …/models``: every chat deployment ref, every group name and ``auto``;
 - ``GET …/models/{id}``: one of those.
 
@@ -62,7 +61,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.planning.route import Route
-from router.serving import responses
+from router.serving import responses, responses_stream
 
 if TYPE_CHECKING:
     from router.core import Router
@@ -185,7 +184,11 @@ def _header_value(value: str) -> str:
     return urllib.parse.quote(value, safe=_HEADER_SAFE)
 
 
-def _completion_response(completion: ChatCompletion) -> httpx.Response:
+def _completion_response(
+    completion: ChatCompletion, responses_body: dict[str, Any] | None = None
+) -> httpx.Response:
+    """The answer as a ``chat.completion``, or as a Responses ``response`` object for the
+    Responses request ``responses_body``."""
     headers: dict[str, str] = {}
     if completion.provider:
         headers["x-router-provider"] = _header_value(completion.provider)
@@ -195,20 +198,9 @@ def _completion_response(completion: ChatCompletion) -> httpx.Response:
             headers["x-router-model"] = _header_value(route.chosen)
         if route.cost is not None:
             headers["x-router-cost"] = _usd(route.cost)
+    if responses_body is not None:
+        return _json(200, responses.response_object(completion, responses_body), headers)
     return _json(200, completion.model_dump(mode="json", exclude_none=True), headers)
-
-
-def _responses_response(completion: ChatCompletion, body: dict[str, Any]) -> httpx.Response:
-    headers: dict[str, str] = {}
-    if completion.provider:
-        headers["x-router-provider"] = completion.provider
-    route = completion.route
-    if isinstance(route, Route):
-        if route.chosen:
-            headers["x-router-model"] = route.chosen
-        if route.cost is not None:
-            headers["x-router-cost"] = _usd(route.cost)
-    return _json(200, responses.response_object(completion, body), headers)
 
 
 def _stream_response(
@@ -434,61 +426,6 @@ class _AsyncSSEStream(httpx.AsyncByteStream):
             await aclose()
 
 
-class _ResponsesSSE(httpx.SyncByteStream):
-    """A routed stream as Responses events, pulled from the provider as the client reads."""
-
-    def __init__(
-        self,
-        events: responses.ResponseStream,
-        first: ChatCompletionChunk | None,
-        rest: Iterator[ChatCompletionChunk],
-        hosts: Iterable[str],
-    ) -> None:
-        self._events = events
-        self._first = first
-        self._rest = rest
-        self._hosts = hosts
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._events.frames(self._first, self._rest)
-        except Exception as exc:
-            yield responses.error_event(_error(exc, self._hosts)[1], self._events.sequence)
-
-    def close(self) -> None:
-        close = getattr(self._rest, "close", None)
-        if close is not None:
-            close()
-
-
-class _AsyncResponsesSSE(httpx.AsyncByteStream):
-    """Async :class:`_ResponsesSSE`."""
-
-    def __init__(
-        self,
-        events: responses.ResponseStream,
-        first: ChatCompletionChunk | None,
-        rest: AsyncIterator[ChatCompletionChunk],
-        hosts: Iterable[str],
-    ) -> None:
-        self._events = events
-        self._first = first
-        self._rest = rest
-        self._hosts = hosts
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for frame in self._events.aframes(self._first, self._rest):
-                yield frame
-        except Exception as exc:
-            yield responses.error_event(_error(exc, self._hosts)[1], self._events.sequence)
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 # -- the transports ----------------------------------------------------------------
 
 
@@ -498,6 +435,9 @@ class RouterTransport(httpx.BaseTransport):
     def __init__(self, router: Router) -> None:
         self.router = router
         self.hosts = upstream_hosts(router)
+
+    def _error_payload(self, exc: Exception) -> dict[str, Any]:
+        return _error(exc, self.hosts)[1]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
@@ -512,12 +452,13 @@ class RouterTransport(httpx.BaseTransport):
                 return _stream_response(first, _SSEStream(first, chunks, self.hosts))
             if call.action == "responses":
                 chat = responses.chat_request(call.body)
-                return _responses_response(self.router.complete(**chat), call.body)
+                return _completion_response(self.router.complete(**chat), call.body)
             if call.action == "responses_stream":
                 chunks = self.router.stream(**responses.chat_request(call.body))
                 first = next(chunks, None)
-                events = responses.ResponseStream(call.body)
-                return _stream_response(first, _ResponsesSSE(events, first, chunks, self.hosts))
+                events = responses_stream.ResponseStream(call.body)
+                body = responses_stream.SSEBody(events, first, chunks, self._error_payload)
+                return _stream_response(first, body)
             return _models_response(call, self.router.models(), self.router.groups)
         except Exception as exc:
             return _error_response(exc, self.hosts, call)
@@ -529,6 +470,9 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
     def __init__(self, router: Router) -> None:
         self.router = router
         self.hosts = upstream_hosts(router)
+
+    def _error_payload(self, exc: Exception) -> dict[str, Any]:
+        return _error(exc, self.hosts)[1]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
@@ -543,13 +487,13 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
                 return _stream_response(first, _AsyncSSEStream(first, chunks, self.hosts))
             if call.action == "responses":
                 chat = responses.chat_request(call.body)
-                return _responses_response(await self.router.acomplete(**chat), call.body)
+                return _completion_response(await self.router.acomplete(**chat), call.body)
             if call.action == "responses_stream":
                 achunks = self.router.astream(**responses.chat_request(call.body))
                 first = await anext(achunks, None)
-                events = responses.ResponseStream(call.body)
-                sse = _AsyncResponsesSSE(events, first, achunks, self.hosts)
-                return _stream_response(first, sse)
+                events = responses_stream.ResponseStream(call.body)
+                abody = responses_stream.AsyncSSEBody(events, first, achunks, self._error_payload)
+                return _stream_response(first, abody)
             return _models_response(call, await self.router.amodels(), self.router.groups)
         except Exception as exc:
             return _error_response(exc, self.hosts, call)

@@ -13,7 +13,8 @@ from pydantic import TypeAdapter
 
 from router.completion import ChatCompletion, ChatCompletionChunk
 from router.errors import InvalidRequest
-from router.serving.responses import ResponseStream, chat_request, error_event, response_object
+from router.serving.responses import chat_request, response_object
+from router.serving.responses_stream import ResponseStream, error_event
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
