@@ -138,6 +138,7 @@ class Router:
             cooldowns=self.cooldowns,
             prefixes=self.prefixes,
             caching=self._caching,
+            unsupported=self._unsupported,
         )
         """Decides where requests go, from the chain and what this router has learned."""
 
@@ -149,6 +150,9 @@ class Router:
     def _caching(self, card: ModelCard) -> tuple[CacheRule, bool]:
         provider = self.providers[card.provider]
         return provider.cache_rule(card), provider.options.auto_cache_control
+
+    def _unsupported(self, request: ChatRequest, card: ModelCard) -> str | None:
+        return self.providers[card.provider].unsupported(request, card)
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike[str], **kwargs: Any) -> Router:
@@ -484,7 +488,8 @@ def _request(params: Mapping[str, Any], *, stream: bool | None = None) -> ChatRe
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in error["loc"]) or "request"
-        raise InvalidRequest(f"{where}: {error['msg']}") from None
+        problem = error["msg"].removeprefix("Value error, ")
+        raise InvalidRequest(f"{where}: {problem}") from None
 
 
 def _left_out(name: str, exc: CatalogError) -> None:
