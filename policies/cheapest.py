@@ -47,7 +47,8 @@ class Cheapest(Ranking):
     def output_tokens(self, request: ChatRequest, context: RoutingContext) -> int:
         """The completion tokens this request is expected to produce: the chain's figure
         (this policy's ``expected_output_tokens`` when set), capped by ``max_tokens``."""
-        if "expected_output_tokens" not in self.model_fields_set:
+        # The request's own router.expected_output_tokens wins over this policy's figure.
+        if context.output_from_request or "expected_output_tokens" not in self.model_fields_set:
             return context.expected_output
         limit = request.output_limit
         expected = self.expected_output_tokens

@@ -44,7 +44,8 @@ class ContextFit(Filter):
         limit = request.output_limit
         if limit is not None:
             return limit
-        if "expected_output_tokens" in self.model_fields_set:
+        # The request's own router.expected_output_tokens wins over this policy's figure.
+        if "expected_output_tokens" in self.model_fields_set and not context.output_from_request:
             return self.expected_output_tokens
         return context.typical_output
 

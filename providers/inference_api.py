@@ -106,6 +106,7 @@ class InferenceAPI(Provider):
             max_output_tokens=entry.opt_int("max_output_tokens"),
             supports_tools=entry.opt_bool("supports_tools"),
             supports_vision=entry.opt_bool("supports_vision"),
+            supports_structured_output=False,  # /chat and /code take no response_format
             pricing=Pricing(
                 prompt=entry.price("cost_per_1k_input", per_token),
                 completion=entry.price("cost_per_1k_output", per_token),
@@ -131,6 +132,9 @@ class InferenceAPI(Provider):
                 raise ValueError(f"{_who(card)} does not support tools (supports_tools: false)")
             return Outgoing(self.base_url + "/code", code_body(request, card), self.auth_headers())
         return Outgoing(self.base_url + "/chat", chat_body(request, card), self.auth_headers())
+
+    def unsupported(self, request: ChatRequest, card: ModelCard) -> str | None:
+        return unsupported(request)
 
     def stream_decoder(self, card: ModelCard, request: ChatRequest) -> MajestixStream:
         return MajestixStream(
@@ -192,6 +196,49 @@ class InferenceAPI(Provider):
         if not decoder.complete:
             raise Unavailable(self.name, card.id, "the event stream ended before its 'done' event")
         return aggregate_chunks(chunks), decoder.counts
+
+
+# Fields of a Chat Completions request /chat and /code have no place for, and what
+# they would have asked (DESIGN.md, wire facts: /chat takes model, messages, stream,
+# temperature, max_tokens; /code adds system and tools).
+_NO_PLACE = {
+    "response_format": "structured output",
+    "n": "several choices",
+    "logprobs": "token log probabilities",
+    "top_logprobs": "token log probabilities",
+    "seed": "a seed",
+    "stop": "stop sequences",
+    "top_p": "nucleus sampling",
+    "frequency_penalty": "a frequency penalty",
+    "presence_penalty": "a presence penalty",
+    "logit_bias": "logit bias",
+}
+
+
+def unsupported(request: ChatRequest) -> str | None:
+    """Why Majestix cannot carry ``request`` as asked, or None: a field that changes the
+    answer and has no place in /chat or /code (``response_format`` json, ``n > 1``,
+    ``logprobs``, ``seed``, ``stop``, ``top_p``, penalties, ``logit_bias``), or
+    ``parallel_tool_calls: false`` with tools (/code cannot be told)."""
+    extra = request.model_extra or {}
+    asked = {
+        "response_format": request.needs_structured_output,
+        "n": extra.get("n") not in (None, 1),
+        "logprobs": bool(extra.get("logprobs")),
+        "top_logprobs": extra.get("top_logprobs") is not None,
+        "seed": extra.get("seed") is not None,
+        "stop": bool(request.stop),
+        "top_p": extra.get("top_p") not in (None, 1),
+        "frequency_penalty": bool(extra.get("frequency_penalty")),
+        "presence_penalty": bool(extra.get("presence_penalty")),
+        "logit_bias": bool(extra.get("logit_bias")),
+    }
+    for name, used in asked.items():
+        if used:
+            return f"{name}: Majestix /chat and /code cannot carry {_NO_PLACE[name]}"
+    if request.needs_tools and extra.get("parallel_tool_calls") is False:
+        return "parallel_tool_calls: false: Majestix /code cannot be asked for one call at a time"
+    return None
 
 
 def _who(card: ModelCard) -> str:

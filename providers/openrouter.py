@@ -78,6 +78,9 @@ def capabilities(entry: Entry) -> dict[str, object]:
     return {
         "supports_tools": None if params is None else "tools" in params,
         "supports_vision": None if inputs is None else "image" in inputs,
+        "supports_structured_output": None
+        if params is None
+        else "response_format" in params or "structured_outputs" in params,
         "kind": "generation" if outputs is not None and "text" not in outputs else "chat",
     }
 

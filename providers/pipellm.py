@@ -60,6 +60,12 @@ class PipeLLM(Provider):
             self.base_url + path, openai_chat.request_body(request, card, stream=stream), bearer
         )
 
+    def unsupported(self, request: ChatRequest, card: ModelCard) -> str | None:
+        # The anthropic family is translated to Messages; the others take OpenAI's body as is.
+        if card.protocol == "anthropic":
+            return anthropic_messages.unsupported(request)
+        return None
+
     def add_cache_breakpoints(self, out: Outgoing, card: ModelCard) -> None:
         if card.protocol == "anthropic":
             ttl = "1h" if self.cache_rule(card).one_hour else None
@@ -69,12 +75,14 @@ class PipeLLM(Provider):
         self, card: ModelCard, request: ChatRequest, payload: Any
     ) -> tuple[ChatCompletion, TokenCounts | None]:
         if card.protocol == "anthropic":
-            return anthropic_messages.parse_completion(payload, card)
+            return anthropic_messages.parse_completion(
+                payload, card, structured=_forced_tool(request)
+            )
         return super().parse_completion(card, request, payload)
 
     def stream_decoder(self, card: ModelCard, request: ChatRequest) -> StreamDecoder:
         if card.protocol == "anthropic":
-            return anthropic_messages.AnthropicStream(card)
+            return anthropic_messages.AnthropicStream(card, structured=_forced_tool(request))
         return super().stream_decoder(card, request)
 
     def parse_model(self, entry: Entry) -> ModelCard:
@@ -91,6 +99,9 @@ class PipeLLM(Provider):
             entry,
             name=entry.opt_text("display_name"),
             protocol=protocol,
+            # the anthropic family answers response_format through a forced tool; the
+            # others take OpenAI's body, and PipeLLM's catalog does not say
+            supports_structured_output=True if protocol == "anthropic" else None,
             pricing=Pricing(
                 prompt=entry.price("pricing.text.prompt"),
                 completion=entry.price("pricing.text.completion"),
@@ -127,6 +138,11 @@ class PipeLLM(Provider):
                 )
             )
         return tuple(sorted(tiers, key=lambda t: t.above_prompt_tokens))
+
+
+def _forced_tool(request: ChatRequest) -> str | None:
+    tool = anthropic_messages.structured_tool(request)
+    return None if tool is None else str(tool["name"])
 
 
 @hookimpl

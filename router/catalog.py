@@ -35,6 +35,7 @@ __all__ = [
     "Protocol",
     "Rates",
     "Skipped",
+    "canonical_name",
 ]
 
 logger = logging.getLogger("router.catalog")
@@ -140,6 +141,9 @@ class ModelCard(BaseModel):
     """Tool (function) calling; None: the catalog does not say."""
     supports_vision: bool | None = None
     """Image inputs; None: the catalog does not say."""
+    supports_structured_output: bool | None = None
+    """``response_format`` ``json_object`` / ``json_schema`` honoured (natively, or by a
+    translation such as the Anthropic family's forced tool); None: the catalog does not say."""
     pricing: Pricing | None = None
     """Token prices in USD per token; None: the provider publishes none for this model."""
     price_source: PriceSource | None = None
@@ -154,6 +158,21 @@ class ModelCard(BaseModel):
     def ref(self) -> str:
         """The deployment reference requests use: ``"<provider>:<id>"``."""
         return f"{self.provider}:{self.id}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def canonical(self) -> str:
+        """The bare model name this deployment answers to across providers
+        (:func:`canonical_name` of its id): ``ps/DeepSeek-V4.Flash`` → ``deepseek-v4-flash``."""
+        return canonical_name(self.id)
+
+
+def canonical_name(model: str) -> str:
+    """A model name with provider and vendor prefixes (``ps/``, ``deepseek/``: everything
+    up to the last ``/``), case and ``.``/``-`` spelling set aside: the same model at
+    different providers has the same canonical name (``claude-sonnet-4.6`` and
+    ``anthropic/claude-sonnet-4-6`` are both ``claude-sonnet-4-6``)."""
+    return model.rsplit("/", 1)[-1].strip().lower().replace(".", "-")
 
 
 @dataclass(frozen=True, slots=True)

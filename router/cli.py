@@ -145,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         parents=[configured],
         help="run the OpenAI-compatible HTTP server (needs 'router[server]')",
-        description="Serve /v1/chat/completions, /v1/models and /health. Binds 127.0.0.1 "
+        description="Serve /v1/chat/completions, /v1/responses, /v1/models and /health. "
+        "Binds 127.0.0.1 "
         "unless told otherwise; any other address needs client keys (server.api_keys).",
     )
     serve.add_argument("--host", help="address to bind (default: server.host or 127.0.0.1)")
@@ -207,6 +208,7 @@ _MODEL_HEADERS = (
     "vision",
     "tiers",
     "price source",
+    "canonical",
     "stale",
 )
 
@@ -334,6 +336,7 @@ def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
         _flag(card.supports_vision),
         _tiers(pricing.tiers) if pricing and pricing.tiers else "-",
         card.price_source or "-",
+        card.canonical,
         "STALE" if stale else "",
     )
 

@@ -6,13 +6,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import (
-    AsyncIterator,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-)
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +22,7 @@ from router.dispatch.fallback import Plan
 from router.dispatch.observe import Observers
 from router.dispatch.waiting import Waiting, retry_after_of
 from router.dispatch.watch import Watch, refused
-from router.errors import (
-    CatalogError,
-    ConfigError,
-    InvalidRequest,
-    NoRouteError,
-)
+from router.errors import CatalogError, ConfigError, InvalidRequest, NoRouteError
 from router.planning.context import RoutingContext
 from router.planning.plan import ChainTraits, Planner
 from router.planning.route import Route
@@ -150,6 +139,7 @@ class Router:
             caching=self._caching,
             latency=self.latency,
             limits=self.rate_limits,
+            unsupported=self._unsupported,
         )
         """Decides where requests go, from the chain and what this router has learned."""
 
@@ -161,6 +151,9 @@ class Router:
     def _caching(self, card: ModelCard) -> tuple[CacheRule, bool]:
         provider = self.providers[card.provider]
         return provider.cache_rule(card), provider.options.auto_cache_control
+
+    def _unsupported(self, request: ChatRequest, card: ModelCard) -> str | None:
+        return self.providers[card.provider].unsupported(request, card)
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike[str], **kwargs: Any) -> Router:
@@ -489,7 +482,8 @@ def _request(params: Mapping[str, Any], *, stream: bool | None = None) -> ChatRe
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in error["loc"]) or "request"
-        raise InvalidRequest(f"{where}: {error['msg']}") from None
+        problem = error["msg"].removeprefix("Value error, ")
+        raise InvalidRequest(f"{where}: {problem}") from None
 
 
 def _left_out(name: str, exc: CatalogError) -> None:

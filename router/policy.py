@@ -83,6 +83,7 @@ class CardTraits(NamedTuple):
     supports_vision: bool | None
     context_known: bool
     priced: bool
+    supports_structured_output: bool | None = None
 
     @classmethod
     def of(cls, card: ModelCard) -> CardTraits:
@@ -91,6 +92,7 @@ class CardTraits(NamedTuple):
             card.supports_vision,
             card.context_length is not None,
             card.pricing is not None,
+            card.supports_structured_output,
         )
 
 

@@ -578,6 +578,18 @@ class Provider(abc.ABC):
         body = openai_chat.request_body(request, card, stream=stream)
         return Outgoing(self.base_url + self.chat_path, body, self.auth_headers())
 
+    def unsupported(self, request: ChatRequest, card: ModelCard) -> str | None:
+        """Why this provider cannot send ``request`` to ``card`` as the caller asked (a
+        field its format cannot carry and that it does not translate: ``n > 1`` where one
+        choice comes back, ``logprobs``, ``seed``, ...), or None. The router excludes such
+        a candidate while planning (``[fields]``) rather than drop the field silently.
+        Default: OpenAI's format carries every field as sent, but a ``response_format``
+        asking for JSON is refused where the catalog says the model has no structured
+        output (OpenRouter's ``supported_parameters``: it would be ignored upstream)."""
+        if request.needs_structured_output and card.supports_structured_output is False:
+            return "response_format: the catalog says this model has no structured output"
+        return None
+
     def add_cache_breakpoints(self, out: Outgoing, card: ModelCard) -> None:
         """Mark ``out``'s prompt for the provider's prefix cache (explicit caching: the
         router decided that the next turn will reuse it). Default: nothing to mark."""
@@ -642,6 +654,10 @@ class Provider(abc.ABC):
     def _outgoing(
         self, card: ModelCard, request: ChatRequest, *, stream: bool, cache_breakpoints: bool
     ) -> Outgoing:
+        why = self.unsupported(request, card)
+        if why is not None:  # planning excludes these; a direct call must not drop a field
+            problem = f"request cannot be sent in this provider's format: {why}"
+            raise Rejected(self.name, card.id, problem, code="unsupported_request")
         try:
             out = self.chat_request(request, card, stream=stream)
             if cache_breakpoints:

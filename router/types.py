@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from router.planning.options import RoutingOptions
+
 __all__ = ["MAX_DEPTH", "ChatRequest", "check_values"]
 
 # A rough, network-free prompt estimate: about four characters per token for English
@@ -88,6 +90,8 @@ class ChatRequest(BaseModel):
     metadata: dict[str, str] | None = None
     """OpenAI's ``metadata``, a map of strings: budgets keyed by ``metadata.<field>``
     count under its values; passed on to OpenAI-style providers."""
+    router: RoutingOptions | None = Field(default=None, exclude=True)
+    """Per-request routing options (:mod:`router.planning.options`); never sent upstream."""
 
     @model_validator(mode="before")
     @classmethod
@@ -107,6 +111,11 @@ class ChatRequest(BaseModel):
     def needs_tools(self) -> bool:
         """The request offers tools (so the model must support tool calling)."""
         return bool(self.tools)
+
+    @cached_property
+    def needs_structured_output(self) -> bool:
+        """``response_format`` asks for JSON (``json_object`` or ``json_schema``)."""
+        return structured_output(self) is not None
 
     @cached_property
     def needs_vision(self) -> bool:
@@ -141,3 +150,13 @@ class ChatRequest(BaseModel):
             chars += len(json.dumps(self.tools))
         framing = TOKENS_PER_MESSAGE * len(self.messages)
         return -(-chars // CHARS_PER_TOKEN) + framing + TOKENS_PER_IMAGE * images
+
+
+def structured_output(request: ChatRequest) -> dict[str, Any] | None:
+    """The request's ``response_format`` when it asks for JSON (``json_object`` or
+    ``json_schema``), else None (absent, or ``text``)."""
+    extra = request.model_extra or {}
+    fmt = extra.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
+        return fmt
+    return None

@@ -91,6 +91,35 @@ def test_langchain_agent_loop_example_runs():
     assert lines[-1].startswith("spent: $0.0000")
 
 
+@pytest.mark.wire
+def test_agents_sdk_example_runs_both_models():
+    out = run("agents_sdk.py")
+    runs = out.split("== ")[1:]
+    assert [r.splitlines()[0] for r in runs] == [
+        "Agent(model='auto'): the Responses API",
+        "OpenAIChatCompletionsModel('deepseek-v4-flash')",
+    ]
+    for text, path in zip(runs, ("/v1/responses", "/v1/chat/completions"), strict=True):
+        calls = re.findall(r"^  model call: POST (\S+) -> (\S+) \$(\S+)$", text, flags=re.MULTILINE)
+        assert len(calls) == 2  # the tool call, then the answer from the tool's result
+        assert {p for p, _, _ in calls} == {path}
+        assert "  answer: Tool said: the notes say" in text
+        (spent,) = re.findall(r"^  spent: \$(\S+)$", text, flags=re.MULTILINE)
+        assert Decimal(spent) == sum(Decimal(cost) for _, _, cost in calls) > 0
+
+
+@pytest.mark.wire
+def test_pydantic_ai_example_runs():
+    out = run("pydantic_ai_agent.py")
+    calls = re.findall(r"^model call: (\S+) \$(\S+)$", out, flags=re.MULTILINE)
+    assert len(calls) == 2
+    # require: [tools] and max_price 1 $/1M left only deployments known to take tools
+    assert all(ref.startswith(("openrouter:", "inference-api:")) for ref, _ in calls)
+    assert "answer: Tool said: the notes say" in out
+    (spent,) = re.findall(r"^spent: \$(\S+)$", out, flags=re.MULTILINE)
+    assert Decimal(spent) == sum(Decimal(cost) for _, cost in calls) > 0
+
+
 def test_documented_yaml_is_valid(monkeypatch):
     for name in (
         "PINSTRIPES_API_KEY",

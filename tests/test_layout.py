@@ -22,6 +22,8 @@ LONGER = {
     # the reason each is longer stands in its module docstring or beside the code
     "router.cli",
     "router.provider",
+    "router.serving.server",
+    "router.serving.transport",
     "router.wire.anthropic_messages",
 }
 

@@ -53,6 +53,7 @@ class RoutingContext:
         output_source: str = "default",
         latency: LatencyState | None = None,
         limits: RateLimitState | None = None,
+        output_from_request: bool = False,
     ) -> None:
         self.request = request
         """The request being routed."""
@@ -73,6 +74,9 @@ class RoutingContext:
         self.output_source = "max_tokens" if capped else output_source
         """Where ``expected_output`` comes from: ``max_tokens``, the option that set it
         (``cheapest.expected_output_tokens``), or ``default``."""
+        self.output_from_request = output_from_request
+        """Whether ``typical_output`` is the request's own ``router.expected_output_tokens``
+        (then it replaces every policy's own figure, for this request)."""
         self.costs: dict[tuple[str, int, bool], Decimal | None] = {}
         """``request_cost`` memo: (ref, output tokens, prefix_cache) → USD."""
         self.more: Iterator[ModelCard] | None = None

@@ -7,14 +7,16 @@ cooldowns and the prefix memory) and decides.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.catalog import Catalog, ModelCard
+from router.catalog import Catalog, ModelCard, canonical_name
 from router.errors import CatalogError, ConfigError, NoRouteError
+from router.planning import options as request_options
 from router.planning.context import Caching, RoutingContext
 from router.planning.cost import request_cost, write_rate
 from router.planning.route import (
@@ -32,7 +34,16 @@ from router.state.prefix import PrefixState
 from router.state.ratelimits import Need, RateLimitState
 from router.types import ChatRequest
 
-__all__ = ["ChainTraits", "Planner", "chain_traits", "need"]
+__all__ = ["ChainTraits", "Planner", "Unsupported", "chain_traits", "need"]
+
+Unsupported = Callable[[ChatRequest, ModelCard], "str | None"]
+"""Why a deployment's provider cannot send ``request`` as asked (a field its format
+cannot carry: ``n > 1``, ``logprobs``, ``seed``, ...), or None: asked of its provider."""
+
+
+def _honours_all(request: ChatRequest, card: ModelCard) -> str | None:
+    return None
+
 
 Chain = tuple[tuple[str, Policy], ...]
 """The policy chain, in order: (name, configured policy)."""
@@ -88,6 +99,7 @@ class Planner:
         caching: Caching,
         latency: LatencyState | None = None,
         limits: RateLimitState | None = None,
+        unsupported: Unsupported = _honours_all,
     ) -> None:
         self.providers = providers
         self.groups = groups
@@ -104,30 +116,36 @@ class Planner:
             (policy for _, policy in reversed(policies) if isinstance(policy, Ranking)), None
         )
         """The chain's last ranking policy: its figure decides the order (stable sorts)."""
+        self.unsupported = unsupported
         self._indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
         self._indexes_lock = threading.Lock()
 
     def context(self, request: ChatRequest) -> RoutingContext:
         """A fresh context for ``request``, reading this planner's memory."""
+        options = request.router
+        asked = options.expected_output_tokens if options is not None else None
         return RoutingContext(
             request,
             prefixes=self.prefixes,
             caching=self.caching,
             prefix_cache=self.traits.prefix_cache,
-            expected_output=self.traits.expected_output,
-            output_source=self.traits.output_source,
+            expected_output=self.traits.expected_output if asked is None else asked,
+            output_source=self.traits.output_source
+            if asked is None
+            else "router.expected_output_tokens",
+            output_from_request=asked is not None,
             latency=self.latency,
             limits=self.limits,
         )
 
     def providers_for(self, model: str) -> list[str]:
-        """The providers whose catalogs a request for ``model`` needs."""
-        if model == "auto":
-            return list(self.providers)
+        """The providers whose catalogs a request for ``model`` needs (every provider for
+        ``auto`` and for a bare model name)."""
         if model in self.groups:
             return list(dict.fromkeys(ref.partition(":")[0] for ref in self.groups[model]))
-        provider, sep, _ = model.partition(":")
-        return [provider] if sep and provider in self.providers else []
+        if self._is_ref(model):
+            return [model.partition(":")[0]]
+        return list(self.providers)
 
     def plan(
         self,
@@ -144,18 +162,27 @@ class Planner:
         exclusions examined, with ``unexamined`` counting the cards never judged.
         Without it (``explain``), every card is judged and every exclusion listed.
         """
+        options = request.router
+        if options is not None:
+            options.check_providers(self.providers)
         context = self.context(request)
         route = Route(model=request.model, output_source=context.output_source)
+        if options is not None:
+            route.options = options.model_dump(mode="json", exclude_defaults=True)
         excluded = route.excluded
         if request.model == "auto":
             for name, catalog in catalogs.items():
                 if isinstance(catalog, CatalogError):
                     excluded.append(catalog_exclusion(f"{name}:*", catalog, "unavailable"))
-            if first is not None:
+            if first is not None and not (options is not None and options.orders):
                 shortlisted = self._shortlisted(context, catalogs, route, first)
                 if shortlisted is not None:  # [] too: every card was judged, none is left
                     return route, shortlisted, context
-        cards = self._cards(request.model, catalogs, excluded, context)
+        cards = [
+            card
+            for card in self._cards(request.model, catalogs, route, context)
+            if self._admitted(context, card, excluded)
+        ]
         unsure: dict[str, list[str]] = {}
         for name, policy in self.policies:
             if not cards:
@@ -168,20 +195,43 @@ class Planner:
         if unsure:
             # A candidate some policy was unsure of ranks after every sure one (stable sort).
             cards.sort(key=lambda card: len(unsure.get(card.ref, ())))
-        route.candidates = [
-            self._estimate(context, card, unsure.get(card.ref, ())) for card in cards
-        ]
+        estimates = {
+            card.ref: self._estimate(context, card, unsure.get(card.ref, ())) for card in cards
+        }
+        if options is not None and options.orders:
+            costs = {ref: estimate.cost for ref, estimate in estimates.items()}
+            cards = request_options.reorder(options, cards, costs)
+        route.candidates = [estimates[card.ref] for card in cards]
         return route, cards, context
+
+    def _admitted(
+        self, context: RoutingContext, card: ModelCard, excluded: list[Exclusion]
+    ) -> bool:
+        """Whether ``card`` passes the request's own steps (before the chain): its routing
+        options (``[request]``) and the fields its provider can send (``[fields]``)."""
+        request = context.request
+        if request.router is not None:
+            why = request_options.judge(request.router, card, context.prompt_tokens(card))
+            if why is not None:
+                excluded.append(Exclusion(card.ref, "request", why))
+                return False
+        why = self.unsupported(request, card)
+        if why is not None:
+            excluded.append(Exclusion(card.ref, "fields", why))
+            return False
+        return True
 
     def _cards(
         self,
         model: str,
         catalogs: Mapping[str, Catalog | CatalogError],
-        excluded: list[Exclusion],
+        route: Route,
         context: RoutingContext,
     ) -> list[ModelCard]:
         """The chat cards ``model`` names that are not cooling down nor out of rate-limit
-        budget; the rest into ``excluded``."""
+        budget; the rest into ``route.excluded``. A bare model name matches every card of
+        that canonical name (YAML groups and refs win); ``route.matched`` lists them."""
+        excluded = route.excluded
         if model == "auto":
             found: Iterable[tuple[str, ModelCard | None]] = (
                 (card.ref, card)
@@ -194,14 +244,39 @@ class Planner:
         elif self._is_ref(model):
             found = [(model, _lookup(model, catalogs))]
         else:
-            groups = ", ".join(self.groups) or "none configured"
-            raise NoRouteError(
-                model,
-                {
-                    model: "not a deployment ref ('<provider>:<model id>' with a configured"
-                    f" provider), a group ({groups}), or 'auto'"
-                },
-            )
+            name = canonical_name(model)
+            matched = [
+                card
+                for catalog in catalogs.values()
+                if isinstance(catalog, Catalog)
+                for card in catalog.models
+                if card.canonical == name
+            ]
+            if not matched:
+                names = {
+                    card.canonical
+                    for catalog in catalogs.values()
+                    if isinstance(catalog, Catalog)
+                    for card in catalog.models
+                }
+                close = difflib.get_close_matches(name, sorted(names), n=5, cutoff=0.6)
+                near = f"; close: {', '.join(close)}" if close else ""
+                groups = ", ".join(self.groups) or "none configured"
+                unavailable = [n for n, c in catalogs.items() if isinstance(c, CatalogError)]
+                missing = f" (catalogs unavailable: {', '.join(unavailable)})" * bool(unavailable)
+                raise NoRouteError(
+                    model,
+                    {
+                        model: "not a deployment ref ('<provider>:<model id>' with a configured"
+                        f" provider), a group ({groups}), 'auto', or a model name"
+                        f" ({name!r}) any catalog lists{missing}{near}"
+                    },
+                )
+            route.matched = [card.ref for card in matched]
+            for failed, catalog in catalogs.items():
+                if isinstance(catalog, CatalogError):
+                    excluded.append(catalog_exclusion(f"{failed}:*", catalog, "unavailable"))
+            found = ((card.ref, card) for card in matched)
         cooling = self.cooldowns.cooling
         cards: list[ModelCard] = []
         for ref, card in found:
@@ -256,7 +331,7 @@ class Planner:
         if len(index.cards) < SHORTLIST_MIN_CARDS:
             return None
         examined: set[int] = set()
-        more = shortlist(
+        more: Iterator[ModelCard] = shortlist(
             self.policies,
             context,
             index,
@@ -266,6 +341,8 @@ class Planner:
             examined,
             limited=lambda card: self.rate_limited(context, card),
         )
+        if context.request.router is not None or self.unsupported is not _honours_all:
+            more = (c for c in more if self._admitted(context, c, route.excluded))
         cards = list(itertools.islice(more, first))
         request = context.request
         for card in cards:

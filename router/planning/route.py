@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -107,6 +108,11 @@ class Route:
     output_source: str = "default"
     """Where the candidates' expected output comes from: ``max_tokens``, the option
     that set it (``cheapest.expected_output_tokens``), or ``default``."""
+    options: dict[str, Any] | None = None
+    """The request's routing options (``router={...}``) as given, when it had any: their
+    exclusions are the ``[request]`` ones."""
+    matched: list[str] | None = None
+    """For a bare model name: every deployment whose canonical name it matched."""
     unexamined: int = 0
     """Cards of a large catalog not judged one by one (a sent request's route is
     shortlisted; ``explain`` judges every card): none ranks before ``candidates``, and
@@ -119,6 +125,8 @@ class Route:
         """A JSON-ready form (Decimals as strings)."""
         return {
             "model": self.model,
+            "options": self.options,
+            "matched": self.matched,
             "candidates": [
                 {
                     "ref": c.ref,
@@ -160,6 +168,11 @@ class Route:
         if self.candidates:
             output = self.candidates[0].output_tokens
             lines[0] += f" (expected output {output} tokens: {self.output_source})"
+        if self.matched is not None:
+            lines.append(f"bare model name: matched {', '.join(self.matched)}")
+        if self.options:
+            shown = json.dumps(self.options, separators=(", ", ": "))
+            lines.append(f"routing options: {shown}")
         for i, c in enumerate(self.candidates, 1):
             cost = "unpriced" if c.cost is None else f"${_plain(c.cost)}"
             unsure = f"  (ranked after: {'; '.join(c.unsure)})" if c.unsure else ""

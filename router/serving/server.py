@@ -5,6 +5,8 @@ imported only when an app is built. Routes:
 
 - ``POST /v1/chat/completions``: routed and sent; with ``"stream": true`` the answer is
   server-sent events, passed on as the provider streams them (nothing is buffered);
+- ``POST /v1/responses``: the OpenAI Responses API, translated to chat completions
+  (:mod:`router.serving.responses`: stateless; streamed as Responses events);
 - ``GET /v1/models`` and ``GET /v1/models/{id}``: chat deployment refs, groups, ``auto``;
 - ``GET /v1/spend``: ``{"object": "list", "data": [...]}``, spend per budget and key
   (``Router.spend()``); with client keys, only an ``admin: true`` key may read it (403);
@@ -33,6 +35,9 @@ arrive within ``header_timeout_seconds`` of its first byte, a body within
 ``body_timeout_seconds`` of the header block, however slowly either drips; a client cut
 for slowness gets 408 and the connection is closed. ``max_connections`` bounds the
 concurrent connections served (uvicorn answers 503 beyond them).
+
+A little over 500 lines: the app, its guards against slow and oversized clients and the
+uvicorn settings are one unit, read together when the server's limits change.
 """
 
 from __future__ import annotations
@@ -418,6 +423,7 @@ def create_app(
         debug=False,
         routes=[
             Route("/v1/chat/completions", forward, methods=["POST"]),
+            Route("/v1/responses", forward, methods=["POST"]),
             Route("/v1/models", forward, methods=["GET"]),
             Route("/v1/models/{model:path}", forward, methods=["GET"]),
             Route("/v1/spend", spend_route, methods=["GET"]),

@@ -13,6 +13,8 @@ Any host and any path prefix are answered:
 - ``POST …/chat/completions``: :meth:`Router.complete`, or with ``"stream": true``
   :meth:`Router.stream` as server-sent events (``data: {chunk}`` … ``data: [DONE]``),
   produced lazily as the provider sends them;
+- ``POST …/responses``: the OpenAI Responses API, routed as chat completions
+  (:mod:`router.serving.responses`; stateless), streamed as Responses events;
 - ``GET …/models``: every chat deployment ref, every group name and ``auto``;
 - ``GET …/models/{id}``: one of those.
 
@@ -21,7 +23,13 @@ Anything else is a 404. Errors are OpenAI error bodies (``{"error": {"message", 
 a stream that breaks after it began ends with a ``data: {"error": …}`` event and no
 ``[DONE]``, as OpenAI's own streams do. Responses carry ``x-router-provider``,
 ``x-router-model`` (the deployment ref that answered) and ``x-router-cost`` (exact USD)
-when they are known.
+when they are known. An error answer to a routed request carries ``x-should-retry:
+false``: the router's own fallback has run, and the OpenAI SDK, which obeys the header,
+does not multiply it with retries of its own.
+
+A little over 500 lines: the OpenAI wire surface (parsing, chat and Responses answers,
+error mapping) and its sync and async transports stay together, since the server speaks
+through the same functions.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.planning.route import Route
+from router.serving import responses, responses_stream
 
 if TYPE_CHECKING:
     from router.core import Router
@@ -67,6 +76,7 @@ __all__ = ["CLIENT_EXTENSION", "AsyncRouterTransport", "RouterTransport"]
 logger = logging.getLogger("router.serving.transport")
 
 _DONE = b"data: [DONE]\n\n"
+_ROUTED = frozenset({"complete", "stream", "responses", "responses_stream"})
 _OWNER = "router"
 _AUTO = "auto"
 _MAX_RETRY_AFTER = 86_400.0  # seconds; anything longer (or inf, NaN) is not repeated
@@ -84,7 +94,7 @@ _REJECTED_TYPES = {
 class _Call:
     """What one HTTP request asks of the router."""
 
-    action: Literal["complete", "stream", "models", "model"]
+    action: Literal["complete", "stream", "responses", "responses_stream", "models", "model"]
     body: dict[str, Any] = field(default_factory=dict)
     """The Chat Completions fields to route (``complete`` and ``stream``)."""
     model_id: str = ""
@@ -111,6 +121,10 @@ def _parse(request: httpx.Request, content: bytes) -> _Call:
         body = _chat_body(content)
         streaming = body.get("stream") is True
         return _Call("stream" if streaming else "complete", body)
+    if method == "POST" and segments[-1] == "responses":
+        body = _json_object(content)
+        streaming = body.get("stream") is True
+        return _Call("responses_stream" if streaming else "responses", body)
     if method == "GET" and "models" in segments:
         model_id = "/".join(segments[segments.index("models") + 1 :])
         return _Call("model", model_id=model_id) if model_id else _Call("models")
@@ -124,6 +138,16 @@ def _no_constant(name: str) -> Any:
 
 def _chat_body(content: bytes) -> dict[str, Any]:
     """The JSON object of a chat request, less what the router decides itself."""
+    body = _json_object(content)
+    if "self" in body:  # would collide with the bound method's own parameter
+        raise InvalidRequest("unknown field 'self'")
+    # Every routed stream ends with a usage chunk; the router asks each provider for it.
+    body.pop("stream_options", None)
+    return body
+
+
+def _json_object(content: bytes) -> dict[str, Any]:
+    """The request body as a JSON object; raises ``InvalidRequest``."""
     try:
         body = json.loads(content, parse_constant=_no_constant)
     except RecursionError:
@@ -169,7 +193,11 @@ def _header_value(value: str) -> str:
     return urllib.parse.quote(value, safe=_HEADER_SAFE)
 
 
-def _completion_response(completion: ChatCompletion) -> httpx.Response:
+def _completion_response(
+    completion: ChatCompletion, responses_body: dict[str, Any] | None = None
+) -> httpx.Response:
+    """The answer as a ``chat.completion``, or as a Responses ``response`` object for the
+    Responses request ``responses_body``."""
     headers: dict[str, str] = {}
     if completion.provider:
         headers["x-router-provider"] = _header_value(completion.provider)
@@ -179,6 +207,8 @@ def _completion_response(completion: ChatCompletion) -> httpx.Response:
             headers["x-router-model"] = _header_value(route.chosen)
         if route.cost is not None:
             headers["x-router-cost"] = _usd(route.cost)
+    if responses_body is not None:
+        return _json(200, responses.response_object(completion, responses_body), headers)
     return _json(200, completion.model_dump(mode="json", exclude_none=True), headers)
 
 
@@ -333,8 +363,14 @@ def _uniform(exc: AllProvidersFailed) -> bool:
     return len({(a.kind, a.status) for a in exc.attempts}) == 1
 
 
-def _error_response(exc: Exception, hosts: Iterable[str]) -> httpx.Response:
+def _error_response(
+    exc: Exception, hosts: Iterable[str], call: _Call | None = None
+) -> httpx.Response:
     status, body, headers = _error(exc, hosts)
+    if call is not None and call.action in _ROUTED:
+        # The router has already tried every candidate its fallback allows: an SDK that
+        # retried on its own would multiply those attempts (the OpenAI SDK obeys this).
+        headers["x-should-retry"] = "false"
     return _json(status, body, headers)
 
 
@@ -421,8 +457,12 @@ class RouterTransport(httpx.BaseTransport):
         self.router = router
         self.hosts = upstream_hosts(router)
 
+    def _error_payload(self, exc: Exception) -> dict[str, Any]:
+        return _error(exc, self.hosts)[1]
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
+        call = None
         try:
             call = _parse(request, request.read())
             client = _client(request)
@@ -432,9 +472,18 @@ class RouterTransport(httpx.BaseTransport):
                 chunks = self.router.stream(client=client, **call.body)
                 first = next(chunks, None)  # routing and fallback happen here
                 return _stream_response(first, _SSEStream(first, chunks, self.hosts))
+            if call.action == "responses":
+                chat = responses.chat_request(call.body)
+                return _completion_response(self.router.complete(client=client, **chat), call.body)
+            if call.action == "responses_stream":
+                chunks = self.router.stream(client=client, **responses.chat_request(call.body))
+                first = next(chunks, None)
+                events = responses_stream.ResponseStream(call.body)
+                body = responses_stream.SSEBody(events, first, chunks, self._error_payload)
+                return _stream_response(first, body)
             return _models_response(call, self.router.models(), self.router.groups)
         except Exception as exc:
-            return _error_response(exc, self.hosts)
+            return _error_response(exc, self.hosts, call)
 
 
 class AsyncRouterTransport(httpx.AsyncBaseTransport):
@@ -444,8 +493,12 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
         self.router = router
         self.hosts = upstream_hosts(router)
 
+    def _error_payload(self, exc: Exception) -> dict[str, Any]:
+        return _error(exc, self.hosts)[1]
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Route one request; router errors become OpenAI error responses."""
+        call = None
         try:
             call = _parse(request, await request.aread())
             client = _client(request)
@@ -455,6 +508,17 @@ class AsyncRouterTransport(httpx.AsyncBaseTransport):
                 chunks = self.router.astream(client=client, **call.body)
                 first = await anext(chunks, None)  # routing and fallback happen here
                 return _stream_response(first, _AsyncSSEStream(first, chunks, self.hosts))
+            if call.action == "responses":
+                chat = responses.chat_request(call.body)
+                return _completion_response(
+                    await self.router.acomplete(client=client, **chat), call.body
+                )
+            if call.action == "responses_stream":
+                achunks = self.router.astream(client=client, **responses.chat_request(call.body))
+                first = await anext(achunks, None)
+                events = responses_stream.ResponseStream(call.body)
+                abody = responses_stream.AsyncSSEBody(events, first, achunks, self._error_payload)
+                return _stream_response(first, abody)
             return _models_response(call, await self.router.amodels(), self.router.groups)
         except Exception as exc:
-            return _error_response(exc, self.hosts)
+            return _error_response(exc, self.hosts, call)

@@ -26,7 +26,7 @@ from httpx_sse import ServerSentEvent
 from router.catalog import ModelCard
 from router.completion import ChatCompletion, ChatCompletionChunk, TokenCounts
 from router.errors import RateLimited, Rejected, Timeout, Unavailable, UpstreamError
-from router.types import ChatRequest
+from router.types import ChatRequest, structured_output
 from router.wire import safe_json
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "parse_completion",
     "read_usage",
     "request_body",
+    "structured_tool",
+    "unsupported",
 ]
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -68,6 +70,85 @@ _STREAM_ERRORS: dict[str, type[UpstreamError]] = {
 
 # -- request ------------------------------------------------------------------------------
 
+STRUCTURED_TOOL = "json_response"
+"""The forced tool's name when a ``json_schema`` names none (and for ``json_object``)."""
+
+
+def unsupported(request: ChatRequest) -> str | None:
+    """Why Messages cannot carry ``request`` as the caller asked, or None.
+
+    Translated, not refused: ``response_format`` ``json_object`` / ``json_schema`` (a
+    forced tool whose input is the JSON, see :func:`structured_tool`),
+    ``parallel_tool_calls: false`` (``disable_parallel_tool_use``), ``stop``, ``top_p``,
+    ``user``. Refused: what Messages has no equivalent of (``n > 1``, ``logprobs``,
+    ``top_logprobs``, ``seed``, the penalties, ``logit_bias``) and structured output
+    together with the caller's own tools (the forced tool would keep them from being
+    called).
+    """
+    extra = request.model_extra or {}
+    n = extra.get("n")
+    if n is not None and n != 1:
+        return f"n={n}: Anthropic Messages returns one choice"
+    if extra.get("logprobs") or extra.get("top_logprobs") is not None:
+        return "logprobs: Anthropic Messages returns no token log probabilities"
+    if extra.get("seed") is not None:
+        return "seed: Anthropic Messages has no seed"
+    for name in ("frequency_penalty", "presence_penalty"):
+        if extra.get(name):
+            return f"{name}: Anthropic Messages has no equivalent"
+    if extra.get("logit_bias"):
+        return "logit_bias: Anthropic Messages has no equivalent"
+    fmt = extra.get("response_format")
+    if fmt is not None and not isinstance(fmt, dict):
+        return "response_format: expected an object"
+    known = (None, "text", "json_object", "json_schema")
+    if isinstance(fmt, dict) and fmt.get("type") not in known:
+        return f"response_format type {fmt.get('type')!r} has no Anthropic equivalent"
+    if structured_output(request) is not None:
+        if request.tools:
+            return "response_format with tools: a forced JSON tool would keep them unused"
+        try:
+            structured_tool(request)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
+def structured_tool(request: ChatRequest) -> dict[str, Any] | None:
+    """The forced tool that carries a ``json_object`` / ``json_schema`` answer, or None.
+
+    The model is made to call it (``tool_choice: {"type": "tool"}``) and its ``input`` is
+    the JSON answer, handed back as the message's text. Raises ``ValueError`` for a schema
+    Messages cannot take as a tool's input (its root must be an object).
+    """
+    fmt = structured_output(request)
+    if fmt is None:
+        return None
+    if fmt["type"] == "json_object":
+        return {
+            "name": STRUCTURED_TOOL,
+            "description": "Answer with a JSON object.",
+            "input_schema": {"type": "object"},
+        }
+    spec = fmt.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    if not isinstance(schema, dict):
+        raise ValueError("response_format.json_schema.schema: expected a JSON Schema object")
+    if schema.get("type", "object") != "object":
+        raise ValueError(
+            "response_format.json_schema.schema: Anthropic takes only an object at the root"
+            f" (got type {schema.get('type')!r})"
+        )
+    name = spec.get("name") if isinstance(spec, dict) else None
+    description = spec.get("description") if isinstance(spec, dict) else None
+    return {
+        "name": name if isinstance(name, str) and name else STRUCTURED_TOOL,
+        "description": description
+        if isinstance(description, str) and description
+        else "Answer with JSON matching this schema.",
+        "input_schema": {"type": "object", **schema},
+    }
+
 
 def request_body(
     request: ChatRequest, card: ModelCard, *, stream: bool, fill_max_tokens: bool = True
@@ -90,7 +171,13 @@ def request_body(
     body["messages"] = messages
     if system is not None:
         body["system"] = system
-    if request.tools:
+    forced = structured_tool(request)
+    if forced is not None:
+        if request.tools:
+            raise ValueError("response_format with tools cannot be sent to Anthropic")
+        body["tools"] = [forced]
+        body["tool_choice"] = {"type": "tool", "name": forced["name"]}
+    elif request.tools:
         body["tools"] = [_tool(tool) for tool in request.tools]
         choice = _tool_choice(request.tool_choice)
         if extra.get("parallel_tool_calls") is False:
@@ -337,8 +424,13 @@ def _finish_reason(stop_reason: Any) -> str | None:
     return FINISH_REASONS.get(stop_reason, "stop")
 
 
-def parse_completion(payload: Any, card: ModelCard) -> tuple[ChatCompletion, TokenCounts]:
-    """A Messages answer as an OpenAI completion; raises ``ValueError`` if it is not one."""
+def parse_completion(
+    payload: Any, card: ModelCard, *, structured: str | None = None
+) -> tuple[ChatCompletion, TokenCounts]:
+    """A Messages answer as an OpenAI completion; raises ``ValueError`` if it is not one.
+
+    With ``structured`` (the forced tool of :func:`structured_tool`), that tool's input is
+    the answer's text (JSON) and the finish reason is ``stop``."""
     if not isinstance(payload, dict) or payload.get("type") != "message":
         msg = "not an Anthropic message (no 'type': 'message')"
         raise ValueError(msg)
@@ -352,7 +444,11 @@ def parse_completion(payload: Any, card: ModelCard) -> tuple[ChatCompletion, Tok
         if not isinstance(block, dict):
             continue
         if block.get("type") == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
+            if structured is None:  # a forced tool's answer is its input alone
+                texts.append(block["text"])
+        elif block.get("type") == "tool_use" and structured is not None:
+            if block.get("name") == structured:
+                texts.append(json.dumps(block.get("input") or {}))
         elif block.get("type") == "tool_use":
             calls.append(
                 {
@@ -381,13 +477,20 @@ def parse_completion(payload: Any, card: ModelCard) -> tuple[ChatCompletion, Tok
                         "content": "".join(texts) if texts else None,
                         "tool_calls": calls or None,
                     },
-                    "finish_reason": _finish_reason(payload.get("stop_reason")),
+                    "finish_reason": _structured_finish(
+                        _finish_reason(payload.get("stop_reason")), structured
+                    ),
                 }
             ],
             "usage": counts.to_usage(None).model_dump(),
         }
     )
     return completion, counts
+
+
+def _structured_finish(reason: str | None, structured: str | None) -> str | None:
+    # The forced tool's call is the answer, not a tool call the caller must run.
+    return "stop" if structured is not None and reason == "tool_calls" else reason
 
 
 # -- stream -------------------------------------------------------------------------------
@@ -401,8 +504,16 @@ class AnthropicStream:
     ignored, as Anthropic asks of clients.
     """
 
-    def __init__(self, card: ModelCard, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        card: ModelCard,
+        *,
+        clock: Callable[[], float] = time.time,
+        structured: str | None = None,
+    ) -> None:
         self.card = card
+        self.structured = structured
+        """The forced tool of a structured-output request: its input streams as text."""
         self.counts: TokenCounts | None = None
         self.stopped = False
         self._clock = clock
@@ -462,10 +573,17 @@ class AnthropicStream:
         if not isinstance(block, dict):
             return []
         if block.get("type") == "text":
+            if self.structured is not None:
+                return []
             text = block.get("text")
             return [self._chunk({"content": text})] if isinstance(text, str) and text else []
         if block.get("type") != "tool_use":
             return []
+        if self.structured is not None:
+            self._tools[_int(payload.get("index"))] = -1  # its input deltas are the text
+            tool_input = block.get("input")
+            text = json.dumps(tool_input) if tool_input else ""
+            return [self._chunk({"content": text})] if text else []
         index = len(self._tools)
         self._tools[_int(payload.get("index"))] = index
         tool_input = block.get("input")
@@ -485,6 +603,8 @@ class AnthropicStream:
         if not isinstance(delta, dict):
             return []
         if delta.get("type") == "text_delta":
+            if self.structured is not None:
+                return []
             text = delta.get("text")
             return [self._chunk({"content": text})] if isinstance(text, str) and text else []
         if delta.get("type") == "input_json_delta":
@@ -495,6 +615,8 @@ class AnthropicStream:
                 raise ValueError(msg)
             if not isinstance(partial, str) or not partial:
                 return []
+            if index == -1:
+                return [self._chunk({"content": partial})]
             call = {"index": index, "function": {"arguments": partial}}
             return [self._chunk({"tool_calls": [call]})]
         # thinking_delta, signature_delta, citations_delta: no OpenAI equivalent.
@@ -505,6 +627,7 @@ class AnthropicStream:
         self.counts = read_usage(self._usage)
         delta = payload.get("delta")
         reason = _finish_reason(delta.get("stop_reason") if isinstance(delta, dict) else None)
+        reason = _structured_finish(reason, self.structured)
         return [self._chunk({}, finish_reason=reason)] if reason is not None else []
 
     def _error(self, payload: dict[str, Any]) -> UpstreamError:

@@ -307,17 +307,13 @@ def test_max_tokens_explicit_default_and_card_limit() -> None:
     assert body(large)["max_tokens"] == DEFAULT_MAX_TOKENS == 4096
 
 
-def test_sampling_fields_pass_and_openai_only_fields_drop() -> None:
+def test_sampling_fields_pass_and_stream_options_stay_the_routers() -> None:
+    # Fields Messages cannot carry (n, seed, logprobs, penalties) are refused before a
+    # body is built: tests/unit/test_request_fields.py.
     out = body(
         temperature=0.2,
         top_p=0.9,
         user="u-42",
-        n=2,
-        seed=7,
-        frequency_penalty=0.5,
-        presence_penalty=0.5,
-        logprobs=True,
-        response_format={"type": "json_object"},
         stream_options={"include_usage": True},
     )
     assert out == {

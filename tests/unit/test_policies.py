@@ -80,6 +80,26 @@ def test_capabilities_unknown_exclude() -> None:
     assert "unknown" in verdict.excluded["p:unknown"]
 
 
+@pytest.mark.parametrize("kind", ["json_object", "json_schema"])
+def test_capabilities_structured_output(kind: str) -> None:
+    cards = [
+        card("unknown"),
+        card("no", supports_structured_output=False),
+        card("yes", supports_structured_output=True),
+    ]
+    fmt: dict[str, Any] = {"type": kind}
+    if kind == "json_schema":
+        fmt["json_schema"] = {"name": "a", "schema": {"type": "object"}}
+    verdict = apply(Capabilities(), request(response_format=fmt), cards)
+    assert ids(verdict) == ["unknown", "yes"]
+    assert verdict.excluded == {"p:no": "no structured output support"}
+    assert verdict.demoted == {"p:unknown": "structured output support unknown"}
+    text = apply(Capabilities(), request(response_format={"type": "text"}), cards)
+    assert ids(text) == ["unknown", "no", "yes"]
+    assert not text.excluded
+    assert not text.demoted
+
+
 def test_capabilities_vision_from_image_part() -> None:
     messages = [{"role": "user", "content": [{"type": "text", "text": "what is this?"}, IMAGE]}]
     req = ChatRequest(model="auto", messages=messages)
@@ -481,3 +501,21 @@ def test_estimate_counts_tools_and_tool_calls() -> None:
         ChatRequest(model="auto", messages=messages).estimated_prompt_tokens
         > ChatRequest(model="auto", messages=bare).estimated_prompt_tokens
     )
+
+
+def test_a_requests_expected_output_replaces_the_policies_own() -> None:
+    # router={"expected_output_tokens": 500}: the planner builds the context with it.
+    req = request()
+    short = card("short", context_length=1100, pricing=per_mtok("1", "2"))
+    own = RoutingContext(req)
+    asked = RoutingContext(req, expected_output=500, output_from_request=True)
+    fit = ContextFit(expected_output_tokens=50)
+    assert fit.judge(req, short, own) is None  # 1004 + 50 fits 1100
+    assert fit.judge(req, short, asked) == (
+        "exclude",
+        "context 1100 < 1504 needed (~1004 prompt + 500 output)",
+    )
+    cheapest = Cheapest(expected_output_tokens=50)
+    assert cheapest.rank(req, short, own) == (1004 * D(1) + 50 * D(2)) / MTOK
+    assert cheapest.rank(req, short, asked) == (1004 * D(1) + 500 * D(2)) / MTOK
+    assert cheapest.rank_floor(req, asked) == (1004, 500.0)

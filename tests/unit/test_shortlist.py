@@ -268,3 +268,22 @@ def test_card_indexes_built_in_many_threads_at_once() -> None:
         sys.setswitchinterval(interval)
     assert errors == []
     assert len(router.planner._indexes) <= 8
+
+
+def test_request_options_filter_a_shortlist_and_orderings_judge_the_whole_chain() -> None:
+    router = router_for([{"capabilities": {}}, {"cheapest": {}}])
+    catalogs = {"a": big_catalog(5000)}
+    hi = [{"role": "user", "content": "hi"}]
+    # max_price filters as cards are read: the shortlist stays short and exact.
+    capped = {"max_price": {"prompt_per_mtok": "0.05"}}
+    req = ChatRequest(model="auto", messages=hi, router=capped)
+    route, cards, _ = router.planner.plan(req, catalogs, first=4)
+    assert route.unexamined > 4000
+    whole = router.planner.plan(req.model_copy(), catalogs)[1]
+    assert [c.ref for c in cards] == [c.ref for c in whole[:4]]
+    assert all(c.pricing is not None and c.pricing.prompt <= D("0.05") / 10**6 for c in cards)
+    # providers.order reorders after the chain: every card is judged.
+    ordered = ChatRequest(model="auto", messages=hi, router={"sort": "price"})
+    route, cards, _ = router.planner.plan(ordered, catalogs, first=4)
+    assert route.unexamined == 0
+    assert len(route.candidates) == 5000
