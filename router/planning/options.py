@@ -4,14 +4,15 @@
 They apply on top of the YAML policy chain, for one request: the ``[request]`` step of
 the route. Filters (``providers.only`` / ``ignore``, ``max_price``, ``require``) run
 before the chain, so the chain ranks only what the request allows; orderings
-(``sort: price``, then ``providers.order``) run after it. ``expected_output_tokens``
+(``sort``, then ``providers.order``) run after it. ``expected_output_tokens``
 replaces the chain's own for this request. Nothing here is ever forwarded to a
 provider: the field is excluded from every body a provider sees.
 
 Unknown keys and bad values are an :class:`~router.errors.InvalidRequest` (400 over
 HTTP) naming the key (``router.providers.onlyy``). ``sort: latency | throughput`` and
-``max_ttft_ms`` need latency statistics the router does not keep yet: they are rejected
-with a message that says so, never silently ignored.
+``max_ttft_ms`` read the speed each deployment measured (``context.speed(card)``, the
+statistics of ``router.state.latency``): a deployment not measured yet is kept, after
+the measured ones when sorting.
 """
 
 from __future__ import annotations
@@ -20,17 +21,17 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from router.catalog import ModelCard
 from router.errors import InvalidRequest
+from router.state.latency import Speed
 
 __all__ = ["MaxPriceOption", "ProvidersOption", "RoutingOptions", "judge", "reorder"]
 
 Capability = Literal["tools", "vision", "structured_output"]
 
 _MTOK = Decimal(1_000_000)
-_NO_LATENCY = "needs latency statistics, which this router does not keep yet"
 
 
 class _Strict(BaseModel):
@@ -66,25 +67,16 @@ class RoutingOptions(_Strict):
     """Capabilities a deployment must be *known* to have (the catalog says so): one whose
     catalog does not say is excluded too, unlike the ``capabilities`` policy's demotion."""
     sort: Literal["price", "latency", "throughput"] | None = None
-    """``price``: cheapest expected cost of this request first, whatever the chain's order."""
+    """``price``: cheapest expected cost of this request first; ``latency``: soonest
+    expected answer of this request first (TTFT + expected output ÷ tokens/s, as
+    measured); ``throughput``: most output tokens per second first. Whatever the chain's
+    order; unpriced or unmeasured deployments last."""
     max_ttft_ms: int | None = Field(default=None, ge=1)
+    """Exclude deployments whose measured p90 time to first token is over this many
+    milliseconds (a deployment not measured yet is kept)."""
     expected_output_tokens: int | None = Field(default=None, ge=0)
     """Completion tokens this request is expected to produce (the chain's figure otherwise),
     capped by its ``max_tokens``."""
-
-    @field_validator("sort")
-    @classmethod
-    def _sort(cls, value: str | None) -> str | None:
-        if value in ("latency", "throughput"):
-            raise ValueError(f"sort: {value} {_NO_LATENCY}; use sort: price, or leave it out")
-        return value
-
-    @field_validator("max_ttft_ms")
-    @classmethod
-    def _ttft(cls, value: int | None) -> int | None:
-        if value is not None:
-            raise ValueError(f"max_ttft_ms {_NO_LATENCY}; leave it out")
-        return value
 
     @property
     def filters(self) -> bool:
@@ -100,12 +92,13 @@ class RoutingOptions(_Strict):
                 )
             )
             or self.require
+            or self.max_ttft_ms is not None
         )
 
     @property
     def orders(self) -> bool:
         """Whether some option reorders the chain's candidates."""
-        return self.sort == "price" or bool(self.providers and self.providers.order)
+        return self.sort is not None or bool(self.providers and self.providers.order)
 
     def check_providers(self, configured: Collection[str]) -> None:
         """Raise ``InvalidRequest`` naming the key when a provider name is not configured."""
@@ -132,8 +125,11 @@ _SUPPORTS = {
 }
 
 
-def judge(options: RoutingOptions, card: ModelCard, prompt_tokens: int) -> str | None:
-    """Why ``options`` exclude ``card`` (a request of ``prompt_tokens``), or None."""
+def judge(
+    options: RoutingOptions, card: ModelCard, prompt_tokens: int, speed: Speed | None = None
+) -> str | None:
+    """Why ``options`` exclude ``card`` (a request of ``prompt_tokens``; ``speed``, what
+    its deployment measured), or None."""
     providers = options.providers
     if providers is not None:
         if providers.only is not None and card.provider not in providers.only:
@@ -160,17 +156,37 @@ def judge(options: RoutingOptions, card: ModelCard, prompt_tokens: int) -> str |
         ]
         if over:
             return "; ".join(over)
+    bound = options.max_ttft_ms
+    p90 = speed.ttft_p90 if speed is not None else None
+    if bound is not None and p90 is not None and p90 * 1000 > bound:
+        return f"max_ttft_ms: p90 TTFT {p90 * 1000:.0f} ms > {bound} ms"
     return None
 
 
 def reorder(
-    options: RoutingOptions, cards: list[ModelCard], costs: dict[str, Decimal | None]
+    options: RoutingOptions,
+    cards: list[ModelCard],
+    costs: dict[str, Decimal | None],
+    seconds: dict[str, float | None],
+    speeds: dict[str, Speed | None],
 ) -> list[ModelCard]:
-    """``cards`` in the order the options ask: ``sort: price`` by ``costs`` (unpriced
-    last, ties in the chain's order), then the ``providers.order`` providers first."""
+    """``cards`` in the order the options ask: ``sort`` by ``costs`` (``price``), by
+    expected ``seconds`` (``latency``) or by measured tokens per second (``throughput``),
+    unknown figures last and ties in the chain's order; then the ``providers.order``
+    providers first."""
     ordered = list(cards)
+    figures: dict[str, Decimal | float | None]
     if options.sort == "price":
-        ordered.sort(key=lambda c: (costs.get(c.ref) is None, costs.get(c.ref) or Decimal(0)))
+        figures = dict(costs)
+    elif options.sort == "latency":
+        figures = dict(seconds)
+    elif options.sort == "throughput":
+        figures = {
+            ref: -speed.tokens_per_second if speed and speed.tokens_per_second else None
+            for ref, speed in speeds.items()
+        }
+    if options.sort is not None:
+        ordered.sort(key=lambda c: (figures.get(c.ref) is None, figures.get(c.ref) or 0))
     first = options.providers.order if options.providers else ()
     if first:
         rank = {name: i for i, name in enumerate(first)}

@@ -200,7 +200,9 @@ class Planner:
         }
         if options is not None and options.orders:
             costs = {ref: estimate.cost for ref, estimate in estimates.items()}
-            cards = request_options.reorder(options, cards, costs)
+            seconds = {card.ref: context.expected_seconds(card) for card in cards}
+            speeds = {card.ref: context.speed(card) for card in cards}
+            cards = request_options.reorder(options, cards, costs, seconds, speeds)
         route.candidates = [estimates[card.ref] for card in cards]
         return route, cards, context
 
@@ -211,7 +213,9 @@ class Planner:
         options (``[request]``) and the fields its provider can send (``[fields]``)."""
         request = context.request
         if request.router is not None:
-            why = request_options.judge(request.router, card, context.prompt_tokens(card))
+            why = request_options.judge(
+                request.router, card, context.prompt_tokens(card), context.speed(card)
+            )
             if why is not None:
                 excluded.append(Exclusion(card.ref, "request", why))
                 return False

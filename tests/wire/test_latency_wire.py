@@ -263,6 +263,32 @@ def test_max_ttft_leaves_out_a_slow_first_token(sim: Simulator) -> None:
     assert 470 <= int(match.group(1)) < 600  # 0.5 s, within the sketch's 4.8%
 
 
+def test_per_request_sort_and_max_ttft_read_the_measured_speed(sim: Simulator) -> None:
+    sim.set_latency("openrouter", ttft=0.4, tokens_per_second=40)
+    sim.set_latency("routstr", ttft=0.02, tokens_per_second=400)
+    router = router_for(sim, "openrouter", "routstr", models={"flash": [FLASH, ROUTSTR]})
+    cheap_first = [c.ref for c in router.explain(model="flash", messages=WORDS).candidates]
+    assert cheap_first == [FLASH, ROUTSTR]  # openrouter is the cheaper of the two
+    # nothing measured yet: the chain's order stands, nothing is excluded
+    unmeasured = router.explain(model="flash", messages=WORDS, router={"max_ttft_ms": 100})
+    assert [c.ref for c in unmeasured.candidates] == cheap_first
+    for ref in (FLASH, ROUTSTR):
+        list(router.stream(model=ref, messages=WORDS))
+    for sort in ("latency", "throughput"):
+        route = router.explain(model="flash", messages=WORDS, router={"sort": sort})
+        assert [c.ref for c in route.candidates] == [ROUTSTR, FLASH], sort
+    route = router.explain(model="flash", messages=WORDS, router={"max_ttft_ms": 100})
+    assert [c.ref for c in route.candidates] == [ROUTSTR]
+    (excluded,) = route.excluded
+    assert (excluded.ref, excluded.policy) == (FLASH, "request")
+    match = re.fullmatch(r"max_ttft_ms: p90 TTFT (\d+) ms > 100 ms", excluded.reason)
+    assert match is not None
+    assert 380 <= int(match.group(1)) < 480  # 0.4 s, within the sketch's 4.8%
+    assert router.complete(model="flash", messages=WORDS, router={"sort": "latency"}).provider == (
+        "routstr"
+    )
+
+
 def test_sim_latency_arguments_are_checked(sim: Simulator) -> None:
     with pytest.raises(ValueError, match="ttft must be a number of seconds >= 0"):
         sim.set_latency("openrouter", ttft=-1)
