@@ -21,6 +21,14 @@ and billed from the usage each answer reports. Strategies:
   on each one.
 
     python bench/cache_trace.py [--sessions 60] [--seed 7]
+
+With ``--processes N`` it measures instead what a fleet loses or keeps: the same trace
+under ``ours`` with each session's turns dealt round-robin over N router processes
+(``bench/fleet.py``), billed for 1 process, N processes each with its own ``memory``
+state, and N processes sharing their state on a private ``redis-server`` (started on a
+free loopback port, no persistence):
+
+    python bench/cache_trace.py --processes 4
 """
 
 from __future__ import annotations
@@ -190,12 +198,139 @@ def replay(
     return total, served
 
 
+def replay_fleet(
+    sim: Simulator,
+    agents: list[dict[str, Any]],
+    sessions: list[Session],
+    policy: list[Any],
+    processes: int,
+    state: dict[str, Any] | None = None,
+    *,
+    failover: bool = False,
+) -> tuple[Decimal, dict[str, int], float]:
+    """Billed USD, requests per provider and seconds for ``sessions`` replayed over
+    ``processes`` router processes (turn ``i`` of session ``s`` to process
+    ``(s + i) % processes``); fresh caches and routers. ``failover``: routstr and
+    pinstripes answer 503 during the first turn of every other session, so that it
+    lands on openrouter (where its cache is then warm)."""
+    from fleet import Fleet
+
+    sim.reset()
+    for provider, payload in catalogs().items():
+        sim.set_catalog(provider, payload)
+        sim.set_cache_rule(provider, lifetime=LIFETIME)
+    providers = [
+        {"name": p, "kind": p, "base_url": sim.base_url(p), "api_key": sim.api_key(p)}
+        for p in DEPLOYMENTS
+    ]
+    config: dict[str, Any] = {
+        "providers": providers,
+        "models": {"agent": list(DEPLOYMENTS.values())},
+        "policy": policy,
+    }
+    if state is not None:
+        config["state"] = state
+    shared = state is not None and state.get("backend") == "redis"
+    now = 0.0
+    total = Decimal(0)
+    served: dict[str, int] = {}
+    with Fleet(config, processes) as fleet:
+        started = time.perf_counter()
+        for s, session in enumerate(sessions):
+            agent = agents[session.agent]
+            history: list[dict[str, Any]] = [{"role": "system", "content": agent["system"]}]
+            for i, text in enumerate(session.turns):
+                history.append({"role": "user", "content": text})
+                request = {
+                    "model": "agent",
+                    "messages": history,
+                    "tools": agent["tools"],
+                    "max_tokens": 200,
+                }
+                down = failover and i == 0 and s % 2 == 0
+                for provider in ("routstr", "pinstripes") if down else ():
+                    sim.set_down(provider, True)
+                answer = fleet.ask((s + i) % processes, "complete", request, now, shared)
+                for provider in ("routstr", "pinstripes") if down else ():
+                    sim.set_down(provider, False)
+                total += Decimal(answer["cost"])
+                served[answer["provider"]] = served.get(answer["provider"], 0) + 1
+                history.append(
+                    {"role": "assistant", "content": answer["content"] or "calling a tool"}
+                )
+                step = 20.0 if session.idle_after != i else LIFETIME + 60
+                now += step
+                sim.advance(step)
+        elapsed = time.perf_counter() - started
+    return total, served, elapsed
+
+
+def main_fleet(args: argparse.Namespace) -> None:
+    from router.testing.redis_server import RedisServer, find_redis_server
+
+    binary = find_redis_server()
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    agents, sessions = workload(args.sessions, args.seed)
+    turns = sum(len(s.turns) for s in sessions)
+    ours = [
+        {
+            "cheapest": {
+                "expected_output_tokens": 100,
+                "prefix_cache": True,
+                "expected_reuse": args.expected_reuse,
+            }
+        }
+    ]
+    greedy = [{"cheapest": {"expected_output_tokens": 100, "prefix_cache": True}}]
+    n = args.processes
+    rows: dict[tuple[str, str], tuple[Decimal, dict[str, int], float]] = {}
+    with Simulator() as sim, RedisServer(binary) as redis_server:
+        for label, policy, failover in (
+            (f"ours (expected_reuse {args.expected_reuse:g})", ours, False),
+            ("ours, this request only; first turns fail over to openrouter", greedy, True),
+        ):
+            redis_state = {
+                "backend": "redis",
+                "url": redis_server.url,
+                "key_prefix": f"bench{len(rows)}:",
+            }
+            rows[label, "1 process"] = replay_fleet(
+                sim, agents, sessions, policy, 1, failover=failover
+            )
+            rows[label, f"{n} processes, state: memory (each its own)"] = replay_fleet(
+                sim, agents, sessions, policy, n, failover=failover
+            )
+            rows[label, f"{n} processes, state: redis (shared)"] = replay_fleet(
+                sim, agents, sessions, policy, n, redis_state, failover=failover
+            )
+    print(
+        f"{len(sessions)} sessions, {turns} requests, 4 agents; each session's turns dealt"
+        " round-robin over the processes\n"
+    )
+    print("| policy | routers | billed USD | vs 1 process | requests per deployment | replay s |")
+    print("|---|---|---:|---:|---|---:|")
+    for (label, name), (total, served, seconds) in rows.items():
+        base = rows[label, "1 process"][0]
+        split = ", ".join(f"{p} {k}" for p, k in sorted(served.items()))
+        print(
+            f"| {label} | {name} | {total:.4f} | {(total / base - 1) * 100:+.2f}% | {split} |"
+            f" {seconds:.0f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--expected-reuse", type=float, default=3.0)
+    parser.add_argument(
+        "--processes", type=int, default=0, help="compare 1 process with N (memory, redis)"
+    )
     args = parser.parse_args()
+    if args.processes:
+        main_fleet(args)
+        return
     agents, sessions = workload(args.sessions, args.seed)
     turns = sum(len(s.turns) for s in sessions)
     started = time.perf_counter()

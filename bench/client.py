@@ -352,6 +352,36 @@ def router_httpx(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[s
     return router_async(port, stream, chunks, http="httpx")
 
 
+def router_redis(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
+    """The Router with its state on a local redis-server (``$BENCH_REDIS_URL``, started by
+    ``run.py``): what sharing what it learns costs a request."""
+    url = os.environ.get("BENCH_REDIS_URL")
+    if not url:
+        raise Skip("no redis-server ($BENCH_REDIS_URL is not set)")
+    from router import Router
+
+    config = router_yaml(port, chunks)
+    config += f"state:\n  backend: redis\n  url: {url}\n  key_prefix: 'bench{os.getpid()}:'\n"
+    router = Router.from_yaml(config)
+
+    async def plain() -> int:
+        reply = await router.acomplete(model=GROUP, messages=MESSAGES, max_tokens=MAX_TOKENS)
+        _check_cost(reply)
+        return 1 if reply.choices[0].message.content else 0
+
+    async def streamed() -> int:
+        found = 0
+        last = None
+        async for chunk in router.astream(model=GROUP, messages=MESSAGES, max_tokens=MAX_TOKENS):
+            if chunk.choices and chunk.choices[0].delta.content:
+                found += 1
+            last = chunk
+        _check_cost(last)
+        return found
+
+    return (streamed if stream else plain), router.aclose, [*ROUTER_PACKAGES, "redis"]
+
+
 def router_sdk(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
     try:
         from router.serving.transport import AsyncRouterTransport
@@ -437,6 +467,7 @@ CONTENDERS: dict[str, Callable[[int, bool, int], tuple[Any, Any, list[str]]]] = 
     "router-sync": router_sync,
     "router": router_async,
     "router-httpx": router_httpx,
+    "router-redis": router_redis,
     "router-sdk": router_sdk,
     "litellm": litellm_router,
 }

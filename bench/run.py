@@ -59,6 +59,7 @@ MATRIX: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("router-sync", (1,)),
     ("router", (1, 32)),
     ("router-httpx", (1, 32)),
+    ("router-redis", (1, 32)),
     ("router-sdk", (1, 32)),
     ("litellm", (1, 32)),
 )
@@ -73,11 +74,18 @@ LABELS = {
     "router-httpx": "Router `acomplete`/`astream` with `http: httpx` (httpx's own pool)",
     "router": "**Router `acomplete`/`astream`** (default `http: aiohttp`)",
     "router-sdk": "Router via `AsyncRouterTransport` + `AsyncOpenAI`",
+    "router-redis": "Router `acomplete`/`astream` with `state: redis` (a local redis-server)",
     "litellm": "LiteLLM `Router.acompletion`",
 }
 FULL_ONLY = {"httpx-async-pool64"}
 """Evidence for one question (does a bigger httpx pool help?), left out of ``--quick``."""
-EXTRAS = {"openai-sdk", "httpx-aiohttp", "router-sync", "router-httpx", "httpx-async-pool64"}
+EXTRAS = {
+    "openai-sdk",
+    "httpx-aiohttp",
+    "router-sync",
+    "router-httpx",
+    "httpx-async-pool64",
+}
 """Contenders beyond issue 6's list, measured in the first run only (time: ~10 minutes)."""
 # What runs where: "venv" contenders need packages that are never project dependencies.
 # (httpx-aiohttp and aiohttp are project dependencies now: raw httpx on httpx-aiohttp runs
@@ -796,6 +804,27 @@ def target_rows(
                 None if ours is None or floor is None else ours < floor,
             )
         )
+    for mode in ("plain", "stream"):
+        shared, alone = v("router-redis", mode, 1, "cpu_ms"), v("router", mode, 1, "cpu_ms")
+        at_most(
+            f"client CPU, `state: redis` over `memory`, {mode}, conc. 1",
+            None if shared is None or alone is None else shared - alone,
+            0.15,
+            "≤ +0.15 ms",
+            " ms",
+        )
+        shared, alone = v("router-redis", mode, 32, "rps"), v("router", mode, 32, "rps")
+        got = ratio(shared, alone)
+        rows.append(
+            (
+                f"req/s at conc. 32, `state: redis` vs `memory`, {mode}",
+                "not measured"
+                if got is None
+                else f"{got:.2f}x ({shared:,.0f} vs {alone:,.0f} req/s)",
+                "≥ 0.8x",
+                None if got is None else got >= 0.8,
+            )
+        )
     biggest = (selection.get("selection") or [{}])[-1]
     at_most(
         f"selection of a sent `model: auto` request over {biggest.get('entries', 0):,} entries",
@@ -1031,7 +1060,7 @@ def main() -> None:
             f"warning: other processes use {100 * quiet:.0f}% of the machine's CPUs;"
             " wall-clock figures will be noisy"
         )
-    with upstream(envs) as (port, pid, loop):
+    with upstream(envs) as (port, pid, loop), redis_for_bench():
         patience = Patience(args.noise_wait, args.max_noise)
         runs = load_cells(args, plan, envs, port, pid, patience)
         chunk = chunk_runs(args, plan, envs, port, pid, patience)
@@ -1092,6 +1121,25 @@ def main() -> None:
         encoding="utf-8",
     )
     log(f"wrote {args.out}, {raw} and {PROFILE}")
+
+
+@contextlib.contextmanager
+def redis_for_bench() -> Iterator[None]:
+    """A private redis-server for the ``router-redis`` contender (its URL in
+    ``$BENCH_REDIS_URL``, which client processes inherit); none when not installed."""
+    from router.testing.redis_server import RedisServer, find_redis_server
+
+    binary = find_redis_server()
+    if binary is None:
+        log("redis-server is not installed: the router-redis contender is skipped")
+        yield
+        return
+    with RedisServer(binary) as server:
+        os.environ["BENCH_REDIS_URL"] = server.url
+        try:
+            yield
+        finally:
+            os.environ.pop("BENCH_REDIS_URL", None)
 
 
 def append_imports(imports: dict[str, Any]) -> None:

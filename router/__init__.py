@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; keep in step with _EXPORTS (a test 
         RateLimited,
         Rejected,
         RouterError,
+        StateUnavailable,
         StreamInterrupted,
         Timeout,
         Unavailable,
@@ -85,6 +86,7 @@ __all__ = [
     "RouterError",
     "RoutingContext",
     "Skipped",
+    "StateUnavailable",
     "StreamInterrupted",
     "Timeout",
     "Unavailable",
@@ -96,7 +98,7 @@ __all__ = [
 _ERRORS = (
     "AllProvidersFailed BudgetExceeded CatalogError ConfigError ContextTooLong DeadlineExceeded"
     " InvalidRequest NoRouteError PluginError RateLimited Rejected RouterError"
-    " StreamInterrupted Timeout Unavailable UpstreamError"
+    " StateUnavailable StreamInterrupted Timeout Unavailable UpstreamError"
 )
 _EXPORTS: dict[str, str] = {
     name: module

@@ -151,6 +151,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="address to bind (default: server.host or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: server.port or 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve from N processes (default 1); they share what they learn when the"
+        " config's state: is shared (backend: redis)",
+    )
     serve.set_defaults(run=_serve)
 
     sim = commands.add_parser(
@@ -561,6 +569,11 @@ def _serve(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     if not 0 <= port <= 65535:
         print(f"router: --port {port}: not a TCP port (0-65535)", file=sys.stderr)
         return 2
+    if not 1 <= args.workers <= 256:
+        print(f"router: --workers {args.workers}: between 1 and 256", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        return _serve_workers(router, args, host, port)
     try:
         import uvicorn
 
@@ -600,6 +613,52 @@ def _serve(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     except SystemExit:  # uvicorn exits when it cannot bind; it has logged why
         return 1
     return 0 if server.started else 1
+
+
+def _serve_workers(router: Router, args: argparse.Namespace, host: str, port: int) -> int:
+    """``serve --workers N``: uvicorn's supervisor binds the socket and runs N processes on
+    it, each building its Router from the same config file (``router.serving.worker``)."""
+    try:
+        import uvicorn
+
+        from router.serving import worker
+    except ImportError:
+        from router.serving.server import MISSING_EXTRA
+
+        print(f"router: {MISSING_EXTRA}", file=sys.stderr)
+        return 1
+    if router.state.backend == "memory":
+        print(
+            "router: warning: state is 'memory': each of the workers learns alone (cooldowns,"
+            " warm caches); set state.backend: redis to share it",
+            file=sys.stderr,
+        )
+    router.close()  # the workers build their own
+    os.environ[worker.CONFIG] = os.path.abspath(args.config)
+    where = f"[{host}]" if ":" in host else host
+    print(
+        f"router: serving {len(router.providers)} providers at http://{where}:{port}/v1"
+        f" from {args.workers} worker processes",
+        file=sys.stderr,
+    )
+    try:
+        uvicorn.run(
+            "router.serving.worker:app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            http="router.serving.worker:HTTPProtocol",
+            # uvicorn counts the connection asking among those open: N + 1 lets N be served
+            limit_concurrency=args.server.max_connections + 1,
+            log_level="debug" if args.verbose > 1 else "info",
+            server_header=False,
+        )
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as exc:  # uvicorn exits when it cannot bind; it has logged why
+        return 1 if exc.code else 0
+    return 0
 
 
 def _is_loopback(host: str) -> bool:

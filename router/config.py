@@ -38,6 +38,7 @@ from router.config_hints import (
 )
 from router.config_spend import BudgetConfig, TelemetryConfig
 from router.errors import ConfigError
+from router.state.settings import StateSettings
 
 if TYPE_CHECKING:  # annotations only: importing router.provider here would load httpx
     from router.plugins import Plugins
@@ -171,6 +172,7 @@ class _Document(BaseModel):
     plugins: list[str] = Field(default_factory=list)
     budgets: list[BudgetConfig] = Field(default_factory=list)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    state: StateSettings = Field(default_factory=StateSettings)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,8 @@ class ResolvedConfig:
     """The ``budgets:`` list."""
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     """The ``telemetry:`` block."""
+    state: StateSettings = field(default_factory=StateSettings)
+    """The ``state:`` block: where cooldowns and the prefix memory live."""
 
 
 # -- YAML -----------------------------------------------------------------------------
@@ -471,6 +475,7 @@ def resolve(
         doc.server or ServerSettings(),
         tuple(doc.budgets),
         doc.telemetry,
+        doc.state,
     )
 
 

@@ -28,11 +28,12 @@ from router.planning.plan import ChainTraits, Planner
 from router.planning.route import Route
 from router.plugins import Plugins
 from router.policy import Policy
-from router.state.cooldowns import CooldownState, MemoryCooldowns
+from router.state.cooldowns import CooldownState
 from router.state.latency import LatencyState, MemoryLatency
-from router.state.ledger import MemoryLedger, SpendLedger
-from router.state.prefix import CacheRule, MemoryPrefixes, PrefixState
+from router.state.ledger import SpendLedger
+from router.state.prefix import CacheRule, PrefixState
 from router.state.ratelimits import MemoryRateLimits, RateLimitState
+from router.state.store import State, open_state
 from router.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -60,11 +61,12 @@ class Router:
     ``entry_points``, whether to load installed plugins (default: yes unless
     ``ROUTER_NO_ENTRY_POINTS`` is set); ``environ``, the mapping ``${VAR}`` reads
     (default ``os.environ``); ``timer``, the monotonic clock of catalog lifetimes,
-    cooldowns and the prefix memory; ``sleep``, called instead of sleeping between
-    retries (tests record waits with it); ``cooldowns``, ``prefixes``, ``latency``,
-    ``rate_limits`` and ``ledger``, shared state backends in place of the in-process ones;
-    ``clock``, the wall clock (epoch seconds) that budget periods are read from. The request
-    methods also take ``client``: who a request is charged to (budgets keyed by ``api_key``).
+    cooldowns and the prefix memory (with ``state: redis``, the wall clock, which a fleet
+    shares); ``sleep``, called instead of sleeping between retries (tests record waits with
+    it); ``cooldowns``, ``prefixes``, ``latency``, ``rate_limits`` and ``ledger``, state
+    backends in place of the configured ones; ``clock``, the wall clock (epoch seconds) that
+    budget periods are read from. The request methods also take ``client``: who a request
+    is charged to (budgets keyed by ``api_key``).
     """
 
     def __init__(
@@ -108,25 +110,16 @@ class Router:
         """The policy chain, in order: (name, configured policy)."""
         self.fallback: FallbackConfig = resolved.fallback
         """The ``fallback:`` settings."""
-        self.cooldowns: CooldownState = (
-            cooldowns
-            if cooldowns is not None
-            else MemoryCooldowns(
-                after=self.fallback.cooldown_after,
-                seconds=self.fallback.cooldown_seconds,
-                max_seconds=self.fallback.cooldown_max_seconds,
-                timer=timer,
-            )
-        )
-        """Which deployments are cooling down (in-process unless a shared state is given)."""
-        self.prefixes: PrefixState = (
-            prefixes if prefixes is not None else MemoryPrefixes(timer=timer)
-        )
+        self.state: State = open_state(resolved.state, self.fallback, timer)
+        """Where what this router learns lives (the ``state:`` block): this process or Redis."""
+        self.cooldowns: CooldownState = cooldowns if cooldowns is not None else self.state.cooldowns
+        """Which deployments are cooling down."""
+        self.prefixes: PrefixState = prefixes if prefixes is not None else self.state.prefixes
         """Prefix-cache memory, learned hit rates and token calibration."""
         self.latency: LatencyState = latency if latency is not None else MemoryLatency()
         """Measured speed per deployment (``.speeds()``: TTFT, tokens/s, p50/p90, errors)."""
-        self.ledger: SpendLedger = ledger if ledger is not None else MemoryLedger()
-        """The spend ledger (in-process unless a shared state is given)."""
+        self.ledger: SpendLedger = ledger if ledger is not None else self.state.ledger
+        """The spend ledger (the state's: this process's, or Redis)."""
         self.budgets = Budgets(resolved.budgets, self.ledger, clock)
         """The ``budgets:``, over the ledger."""
         self._sleep = sleep
@@ -322,6 +315,7 @@ class Router:
     def _plan(self, req: ChatRequest, client: str | None, watch: Watch | None) -> Plan:
         """The plan of a request about to be sent; when every candidate is left out only for
         a while, waits (within the deadline and wait budget) for the earliest to return."""
+        self.state.check()  # StateUnavailable while a shared state is away (``fail``)
         waiting = Waiting.starting(self.fallback)
         sleep = self._sleep or time.sleep
         try:
@@ -337,6 +331,7 @@ class Router:
 
     async def _aplan(self, req: ChatRequest, client: str | None, watch: Watch | None) -> Plan:
         """Async :meth:`_plan`: waits without blocking the event loop."""
+        self.state.check()  # StateUnavailable while a shared state is away (``fail``)
         waiting = Waiting.starting(self.fallback)
         try:
             with deadline_at(waiting.deadline):
@@ -451,14 +446,18 @@ class Router:
     # -- lifecycle -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Close every provider's HTTP connections."""
+        """Close every provider's HTTP connections, and the state's."""
         for provider in self.providers.values():
             provider.close()
+        self.state.close()
 
     async def aclose(self) -> None:
-        """Close every provider's HTTP connections (async clients of this loop too)."""
+        """Close every provider's HTTP connections (async clients of this loop too), and
+        the state's (in a thread: it may write what it queued, ``state.timeout_seconds``)."""
         for provider in self.providers.values():
             await provider.aclose()
+        if self.state.backend != "memory":
+            await asyncio.to_thread(self.state.close)
 
     def __enter__(self) -> Router:
         return self

@@ -17,7 +17,8 @@ The tree::
     │       └── ContextTooLong the prompt does not fit this model
     ├── AllProvidersFailed     every attempt failed: lists each (ref, status, error)
     │   └── DeadlineExceeded   the request's deadline ran out first
-    └── StreamInterrupted      a stream broke after chunks reached the caller
+    ├── StreamInterrupted      a stream broke after chunks reached the caller
+    └── StateUnavailable       the shared state (Redis) is away and ``on_unavailable: fail``
 
 Messages never contain a secret: API keys and Cashu tokens are held as
 ``pydantic.SecretStr`` from the moment they are read, provider error texts are redacted
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimited",
     "Rejected",
     "RouterError",
+    "StateUnavailable",
     "StreamInterrupted",
     "Timeout",
     "Unavailable",
@@ -287,3 +289,16 @@ def error_for_status(status: int, body: Any = None) -> type[UpstreamError]:
 def _mentions_context(body: Any) -> bool:
     text = str(body).lower() if body is not None else ""
     return "context_length" in text or "context length" in text or "too long" in text
+
+
+class StateUnavailable(RouterError):
+    """The shared state (``state: backend: redis``) cannot be reached and the configuration
+    says to fail rather than route on this process's state (``on_unavailable: fail``).
+
+    ``since`` is how many seconds the outage has lasted. The message never carries the
+    URL (it may hold a password).
+    """
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        super().__init__(f"shared state unavailable for {since:.1f} s (state.on_unavailable: fail)")

@@ -174,4 +174,4 @@ class RoutingContext:
         if not counts.estimated and rule.mode != "none" and (clear or counts.cache_read > 0):
             memory.observe(card.ref, outlook.predicted_tokens, counts.cache_read)
         if outlook.rule.mode == "automatic" or outlook.breakpoints:
-            memory.remember(card.ref, self.chain())
+            memory.remember(card.ref, self.chain(), outlook.rule.lifetime)

@@ -61,6 +61,7 @@ from router.errors import (
     RateLimited,
     Rejected,
     RouterError,
+    StateUnavailable,
     StreamInterrupted,
     Timeout,
     UpstreamError,
@@ -344,6 +345,8 @@ def _classify(exc: Exception) -> tuple[int, str, str | None, float | None]:
             return 502, "upstream_error", "all_providers_failed", None
         case StreamInterrupted():
             return 502, "upstream_error", "stream_interrupted", None
+        case StateUnavailable():
+            return 503, "server_error", "state_unavailable", 1.0
         case ConfigError() | CatalogError() | PluginError():
             return 503, "server_error", "router_unavailable", None
         case RouterError():

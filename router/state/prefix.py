@@ -17,7 +17,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -28,12 +28,16 @@ from router.types import CHARS_PER_TOKEN, ChatRequest
 
 __all__ = [
     "BLOCK_CHARS",
+    "HIT_RATE_PRIOR",
+    "LEARNING_ALPHA",
     "CacheOutlook",
     "CacheRule",
     "MemoryPrefixes",
     "Prefix",
     "PrefixState",
+    "hit_ratio",
     "prefix_chain",
+    "token_ratio",
 ]
 
 BLOCK_CHARS = 512
@@ -148,6 +152,27 @@ def prefix_chain(request: ChatRequest) -> tuple[Prefix, ...]:
     return tuple(chain)
 
 
+def hit_ratio(predicted: int, reported: int) -> float | None:
+    """One observation of a hit rate: reported over predicted cached tokens, in [0, 1]
+    (None without a prediction: no evidence about the deployment's cache)."""
+    if predicted <= 0:
+        return None
+    return min(1.0, max(0.0, reported / predicted))
+
+
+def token_ratio(estimated: int, reported: int) -> float | None:
+    """One observation of calibration: reported over estimated prompt tokens, in
+    [0.25, 4] (None when either is not positive)."""
+    if estimated <= 0 or reported <= 0:
+        return None
+    return min(4.0, max(0.25, reported / estimated))
+
+
+HIT_RATE_PRIOR = 0.9
+"""A deployment's hit rate before any evidence."""
+LEARNING_ALPHA = 0.5
+"""Weight of the newest observation in hit rates and calibration."""
+
 LEARNED_MAX = 50_000
 """Most refs :meth:`MemoryPrefixes.learned` lists (it stops tracking beyond)."""
 
@@ -174,8 +199,9 @@ def next_calibration(current: float | None, estimated: int, reported: int, alpha
 class PrefixState(Protocol):
     """Where the prefix memory lives: in-process by default; a shared backend implements this."""
 
-    def remember(self, ref: str, chain: Sequence[Prefix]) -> None:
-        """``ref`` has just been sent a request with these prefixes."""
+    def remember(self, ref: str, chain: Sequence[Prefix], lifetime: float | None = None) -> None:
+        """``ref`` has just been sent a request with these prefixes; they stay warm for
+        ``lifetime`` seconds after (the provider's cache lifetime; None: unknown)."""
         ...
 
     def longest(self, ref: str, chain: Sequence[Prefix], lifetime: float) -> int:
@@ -210,8 +236,8 @@ class MemoryPrefixes:
         self,
         *,
         maxsize: int = 200_000,
-        prior: float = 0.9,
-        alpha: float = 0.5,
+        prior: float = HIT_RATE_PRIOR,
+        alpha: float = LEARNING_ALPHA,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._seen: LRUCache[tuple[str, bytes], float] = LRUCache(maxsize)
@@ -237,12 +263,20 @@ class MemoryPrefixes:
         if len(self._learned) <= LEARNED_MAX:
             self._learned[ref] = None
 
-    def remember(self, ref: str, chain: Sequence[Prefix]) -> None:
-        now = self._timer()
+    def remember(self, ref: str, chain: Sequence[Prefix], lifetime: float | None = None) -> None:
+        # ``longest`` is told the lifetime when it reads: the LRU bound is enough here.
+        self.merge(ref, (prefix.digest for prefix in chain), self._timer())
+
+    def merge(self, ref: str, digests: Iterable[bytes], at: float) -> None:
+        """Remember ``digests`` for ``ref`` as sent at ``at`` (this memory's clock), keeping
+        a later time already known (what another router sent, learned from a shared state)."""
         with self._lock:
             self._learn(ref)
-            for prefix in chain:
-                self._seen[(ref, prefix.digest)] = now
+            seen = self._seen
+            for digest in digests:
+                key = (ref, digest)
+                if seen.get(key, at) <= at:
+                    seen[key] = at
 
     def longest(self, ref: str, chain: Sequence[Prefix], lifetime: float) -> int:
         oldest = self._timer() - lifetime
@@ -254,9 +288,9 @@ class MemoryPrefixes:
         return 0
 
     def observe(self, ref: str, predicted: int, reported: int) -> None:
-        if predicted <= 0:
-            return  # no prediction, no evidence about this deployment's cache
-        ratio = min(1.0, max(0.0, reported / predicted))
+        ratio = hit_ratio(predicted, reported)
+        if ratio is None:
+            return
         with self._lock:
             self._learn(ref)
             rate = self._rates.get(ref, self._prior)
@@ -266,8 +300,21 @@ class MemoryPrefixes:
         with self._lock:
             return self._rates.get(ref, self._prior)
 
+    def set_hit_rate(self, ref: str, rate: float) -> None:
+        """Take ``rate`` as ``ref``'s hit rate (as a shared state computed it)."""
+        with self._lock:
+            self._learn(ref)
+            self._rates[ref] = rate
+
+    def set_calibration(self, key: str, ratio: float) -> None:
+        """Take ``ratio`` as ``key``'s calibration (as a shared state computed it)."""
+        with self._lock:
+            self._learn(key)
+            self._ratios[key] = ratio
+
     def calibrate(self, key: str, estimated: int, reported: int) -> None:
-        if estimated <= 0 or reported <= 0:
+        ratio = token_ratio(estimated, reported)
+        if ratio is None:
             return
         with self._lock:
             self._learn(key)

@@ -648,7 +648,8 @@ def test_misspelled_top_level_key_is_named_not_the_missing_one() -> None:
     exc = config_error({"provders": [provider()]})
     assert str(exc) == (
         "provders: unknown key (did you mean 'providers'?)"
-        " (known keys: providers, models, policy, fallback, server, plugins, budgets, telemetry)"
+        " (known keys: providers, models, policy, fallback, server, plugins, budgets,"
+        " telemetry, state)"
     )
 
 
