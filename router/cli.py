@@ -897,6 +897,8 @@ def _rich_route(console: Console, route: Route) -> None:
     def usd(value: Decimal | None) -> str:
         return "unpriced" if value is None else f"${format(value.normalize(), 'f')}"
 
+    if route.chain:
+        console.print(Text(f"chain: {' -> '.join(route.chain)}"))
     console.print(Text(f"model {route.model!r}: {len(route.candidates)} candidates", "bold"))
     if route.candidates:
         table = Table(box=None, header_style="bold", pad_edge=False)

@@ -41,12 +41,17 @@ class Verdict:
     ``demoted`` names kept candidates the policy is unsure of (a capability or context
     length the catalog does not state), with why: after the whole chain has run, they
     rank after every candidate that no policy was unsure of, whatever later policies'
-    order says.
+    order says. ``reasons`` may say, for kept candidates, why this policy put them where
+    it did (``explain`` shows it beside the candidate).
+
+    Every candidate given must come back in ``keep`` or ``excluded``: a policy that loses
+    one is a ``PluginError`` naming it.
     """
 
     keep: list[ModelCard]
     excluded: dict[str, str] = field(default_factory=dict)
     demoted: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 class Policy(BaseModel, abc.ABC):

@@ -7,12 +7,13 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 import router
 from router import (
+    Catalog,
     ChatRequest,
     ConfigError,
     Entry,
@@ -434,3 +435,74 @@ def test_an_observation_wrapper_is_refused():
 
     with pytest.raises(PluginError, match="wrappers are not supported"):
         Router.from_config(CONF, plugins=[AcmePlugin(), Wrapper()])
+
+
+class Loses(Policy):
+    """Drops the last candidate without a word: a plugin bug."""
+
+    def apply(
+        self, request: ChatRequest, candidates: list[ModelCard], context: RoutingContext
+    ) -> Verdict:
+        return Verdict(candidates[:-1])
+
+
+class Explains(Policy):
+    """Reverses the order and says why, per candidate."""
+
+    def apply(
+        self, request: ChatRequest, candidates: list[ModelCard], context: RoutingContext
+    ) -> Verdict:
+        keep = candidates[::-1]
+        return Verdict(keep, reasons={c.ref: f"position {i} reversed" for i, c in enumerate(keep)})
+
+
+class ChainPlugin:
+    @hookimpl
+    def router_register_policies(self, register):
+        register("loses", Loses)
+        register("explains", Explains)
+
+
+def chain_router(policy: list[Any]) -> Router:
+    conf = {
+        "providers": [{"name": "a", "kind": "acme", "api_key": "k"}],
+        "models": {"g": ["a:m1", "a:m2"]},
+        "policy": policy,
+    }
+    router = Router.from_config(conf, plugins=[AcmePlugin(), ChainPlugin()])
+    cards = tuple(
+        ModelCard(provider="a", id=i, pricing=Pricing(prompt=Decimal(p), completion=Decimal(0)))
+        for i, p in (("m1", "0.000001"), ("m2", "0.000002"))
+    )
+    router.providers["a"].catalog.get = lambda: Catalog("a", cards)  # type: ignore[method-assign]
+    return router
+
+
+def test_a_policy_that_loses_a_candidate_is_a_plugin_error_naming_it():
+    router = chain_router(["cheapest", "loses"])
+    with pytest.raises(PluginError) as caught:
+        router.explain(model="g", messages=[{"role": "user", "content": "hi"}])
+    assert str(caught.value) == (
+        "policy 'loses': lost ['a:m2'] without excluding them; return each in keep or excluded"
+    )
+
+
+def test_explain_shows_what_each_policy_does_and_a_reordering_policys_reasons():
+    router = chain_router(["capabilities", "cheapest", "explains"])
+    route = router.explain(model="g", messages=[{"role": "user", "content": "hi"}])
+    assert route.chain == (
+        "capabilities (filters)",
+        "cheapest (orders)",
+        "explains (filters and orders)",
+    )
+    assert [c.ref for c in route.candidates] == ["a:m2", "a:m1"]
+    assert [c.reasons for c in route.candidates] == [
+        ("[explains] position 0 reversed",),
+        ("[explains] position 1 reversed",),
+    ]
+    text = str(route).splitlines()
+    assert (
+        text[0]
+        == "chain: capabilities (filters) -> cheapest (orders) -> explains (filters and orders)"
+    )
+    assert text[2].endswith("(why: [explains] position 0 reversed)")

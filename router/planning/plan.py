@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.catalog import Catalog, ModelCard, canonical_name
-from router.errors import CatalogError, ConfigError, NoRouteError
+from router.errors import CatalogError, ConfigError, NoRouteError, PluginError
 from router.planning import options as request_options
 from router.planning.context import Caching, RoutingContext
 from router.planning.cost import request_cost, write_rate
@@ -27,7 +27,7 @@ from router.planning.route import (
     cooldown_exclusion,
 )
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
-from router.policy import Filter, Policy, Ranking
+from router.policy import Filter, Policy, Ranking, Verdict
 from router.state.cooldowns import CooldownState
 from router.state.latency import LatencyState
 from router.state.prefix import PrefixState
@@ -116,6 +116,8 @@ class Planner:
             (policy for _, policy in reversed(policies) if isinstance(policy, Ranking)), None
         )
         """The chain's last ranking policy: its figure decides the order (stable sorts)."""
+        self.chain = tuple(f"{name} ({_role(policy)})" for name, policy in policies)
+        """The chain with what each policy does, as ``explain`` shows it."""
         self.unsupported = unsupported
         self._indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
         self._indexes_lock = threading.Lock()
@@ -166,7 +168,7 @@ class Planner:
         if options is not None:
             options.check_providers(self.providers)
         context = self.context(request)
-        route = Route(model=request.model, output_source=context.output_source)
+        route = Route(model=request.model, chain=self.chain, output_source=context.output_source)
         if options is not None:
             route.options = options.model_dump(mode="json", exclude_defaults=True)
         excluded = route.excluded
@@ -184,19 +186,26 @@ class Planner:
             if self._admitted(context, card, excluded)
         ]
         unsure: dict[str, list[str]] = {}
+        reasons: dict[str, list[str]] = {}
         for name, policy in self.policies:
             if not cards:
                 break
             verdict = policy.apply(request, cards, context)
+            _check_verdict(name, cards, verdict)
             excluded.extend(Exclusion(ref, name, why) for ref, why in verdict.excluded.items())
             for ref, why in verdict.demoted.items():
                 unsure.setdefault(ref, []).append(f"[{name}] {why}")
+            for ref, why in verdict.reasons.items():
+                reasons.setdefault(ref, []).append(f"[{name}] {why}")
             cards = verdict.keep
         if unsure:
             # A candidate some policy was unsure of ranks after every sure one (stable sort).
             cards.sort(key=lambda card: len(unsure.get(card.ref, ())))
         estimates = {
-            card.ref: self._estimate(context, card, unsure.get(card.ref, ())) for card in cards
+            card.ref: self._estimate(
+                context, card, unsure.get(card.ref, ()), reasons.get(card.ref, ())
+            )
+            for card in cards
         }
         if options is not None and options.orders:
             costs = {ref: estimate.cost for ref, estimate in estimates.items()}
@@ -376,7 +385,11 @@ class Planner:
         return index
 
     def _estimate(
-        self, context: RoutingContext, card: ModelCard, unsure: Iterable[str]
+        self,
+        context: RoutingContext,
+        card: ModelCard,
+        unsure: Iterable[str],
+        reasons: Iterable[str] = (),
     ) -> Estimate:
         output = context.expected_output
         prefix_cache = context.prefix_cache
@@ -404,6 +417,7 @@ class Planner:
             output,
             cost,
             tuple(unsure),
+            tuple(reasons),
             cached_tokens=cached,
             hit_rate=outlook.hit_rate if outlook and outlook.rule.mode != "none" else None,
             saved=saved,
@@ -425,3 +439,31 @@ def _lookup(ref: str, catalogs: Mapping[str, Catalog | CatalogError]) -> ModelCa
     provider, _, model_id = ref.partition(":")
     catalog = catalogs.get(provider)
     return catalog.card(model_id) if isinstance(catalog, Catalog) else None
+
+
+def _role(policy: Policy) -> str:
+    """What a policy does in the chain: a filter keeps the order it was given, a ranking
+    orders and excludes nothing; any other policy may do both."""
+    if isinstance(policy, Filter):
+        return "filters"
+    if isinstance(policy, Ranking):
+        return "orders"
+    return "filters and orders"
+
+
+def _check_verdict(name: str, given: list[ModelCard], verdict: Verdict) -> None:
+    """Every candidate given comes back kept or excluded, and nothing else comes back:
+    a policy that loses one (or invents one) is a plugin bug, named."""
+    refs = {card.ref for card in given}
+    kept = [card.ref for card in verdict.keep]
+    lost = refs - set(kept) - set(verdict.excluded)
+    added = set(kept) - refs
+    if lost or added or len(kept) != len(set(kept)):
+        problem = (
+            f"lost {sorted(lost)} without excluding them"
+            if lost
+            else f"returned {sorted(added)}, which it was not given"
+            if added
+            else "kept a candidate twice"
+        )
+        raise PluginError(f"policy {name!r}: {problem}; return each in keep or excluded")

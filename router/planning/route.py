@@ -32,6 +32,8 @@ class Estimate:
     cost: Decimal | None
     """Expected USD for this request here; None when the deployment publishes no price."""
     unsure: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    """Why policies placed it where they did (``[policy] reason``), where they say."""
     """Why a policy ranked it after the sure candidates (``tools support unknown``)."""
     cached_tokens: int = 0
     """Prompt tokens its prefix cache is expected to serve (with ``prefix_cache``)."""
@@ -105,6 +107,9 @@ class Route:
     Majestix's credits), not the catalog's computation."""
     usage_estimated: bool = False
     """True when the provider returned no token counts and the router estimated them."""
+    chain: tuple[str, ...] = ()
+    """The policy chain as it ran, each with what it does: ``context_fit (filters)``,
+    ``cheapest (orders)``; a policy that may do both says so."""
     output_source: str = "default"
     """Where the candidates' expected output comes from: ``max_tokens``, the option
     that set it (``cheapest.expected_output_tokens``), or ``default``."""
@@ -134,6 +139,7 @@ class Route:
                     "expected_output_tokens": c.output_tokens,
                     "estimated_cost": None if c.cost is None else _plain(c.cost),
                     "unsure": list(c.unsure),
+                    "reasons": list(c.reasons),
                     "expected_cached_tokens": c.cached_tokens,
                     "hit_rate": c.hit_rate,
                     "saved": None if c.saved is None else _plain(c.saved),
@@ -159,15 +165,18 @@ class Route:
             "cost_stated": self.cost_stated,
             "usage_estimated": self.usage_estimated,
             "output_source": self.output_source,
+            "chain": list(self.chain),
             "unexamined": self.unexamined,
             "waited": round(self.waited, 3),
         }
 
     def __str__(self) -> str:
         lines = [f"model {self.model!r}: {len(self.candidates)} candidates"]
+        if self.chain:
+            lines.insert(0, f"chain: {' -> '.join(self.chain)}")
         if self.candidates:
             output = self.candidates[0].output_tokens
-            lines[0] += f" (expected output {output} tokens: {self.output_source})"
+            lines[-1] += f" (expected output {output} tokens: {self.output_source})"
         if self.matched is not None:
             lines.append(f"bare model name: matched {', '.join(self.matched)}")
         if self.options:
@@ -176,6 +185,8 @@ class Route:
         for i, c in enumerate(self.candidates, 1):
             cost = "unpriced" if c.cost is None else f"${_plain(c.cost)}"
             unsure = f"  (ranked after: {'; '.join(c.unsure)})" if c.unsure else ""
+            if c.reasons:
+                unsure += f"  (why: {'; '.join(c.reasons)})"
             cache = ""
             if c.hit_rate is not None:
                 saved = f"${_plain(c.saved)}" if c.saved is not None else "?"

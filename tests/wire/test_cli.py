@@ -258,7 +258,10 @@ def test_explain_shows_candidates_and_exclusions_per_policy(capsys, conf_file, t
     path.write_text(json.dumps(request))
     status, out, _ = run(capsys, "explain", "-c", str(conf_file), "--request", str(path))
     assert status == 0
-    assert out.startswith("model 'auto':")
+    assert out.startswith(
+        "chain: capabilities (filters) -> context_fit (filters) -> cheapest (orders)\n"
+        "model 'auto':"
+    )
     assert "1. " in out
     assert "[capabilities] no tools support" in out
     assert "[context_fit] max_tokens 20000 > max output 16384" in out
@@ -333,7 +336,7 @@ def test_rich_tables_on_a_terminal(monkeypatch, sim, conf_file):
     )
     plain = ANSI.sub("", out)
     assert status == 0
-    assert plain.startswith("model 'auto':")
+    assert plain.startswith("chain: capabilities (filters) -> context_fit (filters)")
     assert "[context_fit] context length unknown" in plain  # text, never rich markup
     assert "  context_fit  " in plain  # exclusions: the policy in its own column
     assert "max_tokens 20000 > max output 16384" in plain
@@ -495,7 +498,7 @@ def test_router_sim_serves_every_command_offline_until_ctrl_c(tmp_path):
         ]
         explain = router("explain", "-p", "Hello", "--model", "deepseek-v4-flash")
         assert explain.returncode == 0, explain.stderr
-        assert explain.stdout.splitlines()[1].startswith("  1. pinstripes:ps/deepseek-v4-flash ")
+        assert explain.stdout.splitlines()[2].startswith("  1. pinstripes:ps/deepseek-v4-flash ")
         chat = router("chat", "Hello there")
         assert chat.returncode == 0, chat.stderr
         assert chat.stdout == "You said: Hello there\n"
