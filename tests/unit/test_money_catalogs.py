@@ -445,7 +445,11 @@ def test_majestix_catalog_shapes() -> None:
     for bad in ({"models": {}}, "models", None):
         with pytest.raises(CatalogError) as caught:
             majestix.catalog_entries(bad)
-        assert "expected a JSON object with a 'models' list" in str(caught.value)
+        assert (caught.value.provider, caught.value.status, caught.value.problem) == (
+            "p",
+            200,
+            "expected a JSON object with a 'models' list",
+        )
 
 
 @pytest.mark.parametrize(
@@ -480,6 +484,19 @@ def stream(*events: dict[str, Any], prompt_tokens: int = 50) -> MajestixStream:
     return decoder
 
 
+def test_majestix_done_ends_the_stream_with_its_finish_reason() -> None:
+    decoder = stream()
+    assert decoder.complete is False
+    (last,) = decoder.feed(ServerSentEvent(data='{"type": "done", "credits_used": 1}'))
+    assert last.choices[0].finish_reason == "stop"
+    assert decoder.complete is True
+    assert decoder.feed(ServerSentEvent(data='{"type": "chunk", "content": "late"}')) == []
+    tools = stream({"type": "tool_use", "id": "c1", "name": "lookup", "input": {}})
+    (last,) = tools.feed(ServerSentEvent(data='{"type": "done"}'))
+    assert last.choices[0].finish_reason == "tool_calls"
+    assert tools.complete is True
+
+
 def test_majestix_done_with_credits_and_usage() -> None:
     usage = {
         "input_tokens": 10,
@@ -505,7 +522,7 @@ def test_majestix_done_without_credits_has_no_bill(caplog) -> None:
         decoder = stream({"type": "done", "credits_used": "lots"})
     assert decoder.counts is not None
     assert decoder.counts.billed_usd is None
-    assert "p:m: unreadable credits_used 'lots'" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == ["p:m: unreadable credits_used 'lots'"]
 
 
 @pytest.mark.parametrize(

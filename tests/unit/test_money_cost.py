@@ -23,7 +23,7 @@ from router.completion import TokenCounts
 from router.planning.context import RoutingContext
 from router.planning.cost import expected_cost, request_cost, reuse_value, usage_cost
 from router.policy import CardTraits
-from router.state.prefix import CacheOutlook, CacheRule
+from router.state.prefix import CacheOutlook, CacheRule, MemoryPrefixes
 from router.types import ChatRequest
 
 D = Decimal
@@ -268,6 +268,13 @@ def test_reuse_value_at_the_tier_rates() -> None:
     assert reuse_value(ctx, card(pricing=TIERED)) == D("200064") * D("0.0000054")
 
 
+def test_reuse_value_through_a_routing_context_with_a_memory() -> None:
+    req = request(12_000)  # 3,004 estimated prompt tokens
+    ctx = RoutingContext(req, prefixes=MemoryPrefixes(), caching=lambda c: (AUTOMATIC, False))
+    # cacheable(3,004) = 2,944; x the prior hit rate 0.9 = 2,649.6 -> 2,649; x 0.0000027
+    assert reuse_value(ctx, card(pricing=SONNET)) == D("0.0071523")
+
+
 @pytest.mark.parametrize(
     ("outlook", "pricing"),
     [
@@ -383,6 +390,18 @@ def test_max_price_excludes_a_rate_above_the_cap_naming_both() -> None:
     assert judge(MaxPrice(prompt_per_mtok=D(1), completion_per_mtok=D(1)), deployment) == (
         "exclude",
         "prompt $3/1M > max $1/1M; completion $15/1M > max $1/1M",
+    )
+
+
+def test_max_price_shows_rates_as_plain_decimals() -> None:
+    # $10 / $0.00002 per 1M: never "1E+1" or "2E-5"
+    pricing = Pricing(prompt=D("0.00001"), completion=D("0.00000000002"))
+    verdict = judge(
+        MaxPrice(prompt_per_mtok=D(5), completion_per_mtok=D("0.00001")), card(pricing=pricing)
+    )
+    assert verdict == (
+        "exclude",
+        "prompt $10/1M > max $5/1M; completion $0.00002/1M > max $0.00001/1M",
     )
 
 
