@@ -33,9 +33,11 @@ def pricings(draw: st.DrawFn) -> Pricing:
     base_prompt, base_completion = draw(rates), draw(rates)
     read = draw(st.none() | shares.map(lambda s: base_prompt * s))
     write = draw(st.none() | rates.map(lambda r: base_prompt + r))
+    write_1h = draw(st.none() | rates.map(lambda r: (write or base_prompt) + r))
     tiers = []
     threshold = 0
     prompt, completion, tier_read, tier_write = base_prompt, base_completion, read, write
+    tier_write_1h = write_1h
     for n in range(draw(st.integers(0, 2))):
         # each tier costs at least the one below in every rate, and reads stay at most
         # the prompt rate: between the last read rate and the tier's prompt rate
@@ -45,6 +47,8 @@ def pricings(draw: st.DrawFn) -> Pricing:
             tier_read += (prompt - tier_read) * draw(shares)
         if tier_write is not None:
             tier_write += draw(rates)
+        if tier_write_1h is not None:
+            tier_write_1h += draw(rates)
         tiers.append(
             PriceTier(
                 name=f"t{n}",
@@ -53,6 +57,7 @@ def pricings(draw: st.DrawFn) -> Pricing:
                 completion=completion,
                 cache_read=tier_read,
                 cache_write=tier_write,
+                cache_write_1h=tier_write_1h,
             )
         )
     return Pricing(
@@ -60,11 +65,14 @@ def pricings(draw: st.DrawFn) -> Pricing:
         completion=base_completion,
         cache_read=read,
         cache_write=write,
+        cache_write_1h=write_1h,
         tiers=tuple(tiers),
     )
 
 
-def reference(pricing: Pricing, prompt: int, output: int, read: int, written: int) -> Decimal:
+def reference(
+    pricing: Pricing, prompt: int, output: int, read: int, written: int, hour: int = 0
+) -> Decimal:
     """The bill worked out independently: the tier by brute force, rates filled in."""
     tier = None
     for candidate in pricing.tiers:
@@ -80,10 +88,18 @@ def reference(pricing: Pricing, prompt: int, output: int, read: int, written: in
     assert completion_rate is not None
     read_rate = prompt_rate if rate("cache_read") is None else rate("cache_read")
     write_rate = prompt_rate if rate("cache_write") is None else rate("cache_write")
+    hour_rate = write_rate if rate("cache_write_1h") is None else rate("cache_write_1h")
     assert read_rate is not None
     assert write_rate is not None
+    assert hour_rate is not None
     plain = prompt - read - written
-    return plain * prompt_rate + read * read_rate + written * write_rate + output * completion_rate
+    return (
+        plain * prompt_rate
+        + read * read_rate
+        + (written - hour) * write_rate
+        + hour * hour_rate
+        + output * completion_rate
+    )
 
 
 @PROPERTY
@@ -96,12 +112,19 @@ def test_expected_cost_is_the_sum_of_its_parts(pricing, prompt, output, cached) 
 
 
 @PROPERTY
-@given(pricings(), tokens, tokens, tokens, tokens)
-def test_usage_cost_is_the_sum_of_its_parts(pricing, prompt, output, read, written) -> None:
-    counts = TokenCounts(prompt=prompt, completion=output, cache_read=read, cache_write=written)
+@given(pricings(), tokens, tokens, tokens, tokens, tokens)
+def test_usage_cost_is_the_sum_of_its_parts(pricing, prompt, output, read, written, hour) -> None:
+    counts = TokenCounts(
+        prompt=prompt,
+        completion=output,
+        cache_read=read,
+        cache_write=written,
+        cache_write_1h=hour,
+    )
     cost = usage_cost(pricing, counts)
     read = min(read, prompt)
-    assert cost == reference(pricing, prompt, output, read, min(written, prompt - read))
+    written = min(written, prompt - read)
+    assert cost == reference(pricing, prompt, output, read, written, min(hour, written))
     assert cost is not None
     assert cost >= 0
 
@@ -169,5 +192,5 @@ def test_rates_for_is_a_tier_or_the_base(pricing, prompt) -> None:
             completion=tier.completion,
             cache_read=tier.cache_read,
             cache_write=tier.cache_write,
-            cache_write_1h=None,
+            cache_write_1h=tier.cache_write_1h,
         )

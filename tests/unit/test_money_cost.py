@@ -21,7 +21,14 @@ from policies.max_price import MaxPrice
 from router.catalog import ModelCard, PriceTier, Pricing, Rates
 from router.completion import TokenCounts
 from router.planning.context import RoutingContext
-from router.planning.cost import expected_cost, request_cost, reuse_value, usage_cost
+from router.planning.cost import (
+    catalog_cost,
+    expected_cost,
+    request_cost,
+    reuse_value,
+    usage_cost,
+    write_rate,
+)
 from router.policy import CardTraits
 from router.state.prefix import CacheOutlook, CacheRule, MemoryPrefixes
 from router.types import ChatRequest
@@ -191,6 +198,56 @@ def test_usage_cost_uses_the_tier_of_the_whole_prompt() -> None:
     counts = TokenCounts(prompt=200_001, completion=0, cache_read=1, cache_write=1)
     # 199,999 x 0.000006 + 1 x 0.0000006 + 1 x 0.0000075
     assert usage_cost(TIERED, counts) == D("1.199994") + D("0.0000006") + D("0.0000075")
+
+
+# one-hour cache writes (Anthropic's 2x rate), and the router's breakpoint write rate
+HOUR = SONNET.model_copy(update={"cache_write_1h": D("0.000006")})
+ONE_HOUR = CacheRule(mode="explicit", lifetime=3600)
+
+
+def test_catalog_cost_bills_one_hour_writes_at_the_one_hour_rate() -> None:
+    counts = TokenCounts(prompt=1000, completion=0, cache_write=300, cache_write_1h=100)
+    # 700 x 0.000003 + 200 x 0.00000375 + 100 x 0.000006
+    assert catalog_cost(HOUR, counts) == D("0.0021") + D("0.00075") + D("0.0006")
+    # no one-hour rate: the write rate; no write rate either: the prompt rate
+    assert catalog_cost(SONNET, counts) == D("0.0021") + D("0.001125")
+    assert catalog_cost(NO_CACHE_RATES, counts) == D("0.002")
+
+
+def test_catalog_cost_caps_one_hour_writes_by_the_writes() -> None:
+    # 500 writes stated but only 200 fit after 800 reads; 1-hour writes capped at those 200
+    counts = TokenCounts(
+        prompt=1000, completion=0, cache_read=800, cache_write=500, cache_write_1h=400
+    )
+    assert catalog_cost(HOUR, counts) == D("0.00024") + D("0.0012")
+    assert catalog_cost(None, counts) is None
+
+
+def test_usage_cost_is_the_stated_bill_else_the_catalog_cost() -> None:
+    counts = TokenCounts(prompt=1000, completion=0, cache_write=300, cache_write_1h=100)
+    assert usage_cost(HOUR, counts) == catalog_cost(HOUR, counts) == D("0.00345")
+    stated = counts.model_copy(update={"billed_usd": D("0.01")})
+    assert usage_cost(HOUR, stated) == D("0.01")
+    assert catalog_cost(HOUR, stated) == D("0.00345")  # the catalog figure ignores the bill
+
+
+def test_write_rate_follows_the_cache_lifetime() -> None:
+    assert write_rate(HOUR, ONE_HOUR) == D("0.000006")
+    assert write_rate(HOUR, EXPLICIT) == D("0.00000375")
+    assert write_rate(HOUR, CacheRule(mode="explicit", lifetime=300)) == D("0.00000375")
+    assert write_rate(HOUR, CacheRule(mode="explicit", lifetime=301)) == D("0.000006")
+    assert write_rate(SONNET, ONE_HOUR) == D("0.00000375")
+    assert write_rate(NO_CACHE_RATES, ONE_HOUR) is None
+    only_hour = NO_CACHE_RATES.model_copy(update={"cache_write_1h": D(1)})
+    assert write_rate(only_hour, EXPLICIT) is None
+
+
+def test_request_cost_one_hour_write_premium() -> None:
+    outlook = CacheOutlook(ONE_HOUR, 0, 0, 1.0, write_tokens=2000, breakpoints=True)
+    # cold 0.0105 + 2,000 x (0.000006 - 0.000003)
+    assert request_cost(Context(3000, outlook), card(pricing=HOUR), 100, prefix_cache=True) == (
+        D("0.0165")
+    )
 
 
 # -- request_cost -------------------------------------------------------------------------
