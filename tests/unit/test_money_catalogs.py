@@ -551,3 +551,83 @@ def test_majestix_usage_with_zero_and_bad_cache_counts() -> None:
     }
     decoder = stream({"type": "done", "usage": usage})
     assert decoder.counts == TokenCounts(prompt=0, completion=0)
+
+
+# -- OpenRouter's pricing.overrides (issue 16): the refusals, the warning, the fill-in -----
+
+GEMINI = {
+    "id": "google/gemini-2.5-pro",
+    "pricing": {"prompt": "0.00000125", "completion": "0.00001"},
+}
+
+
+def openrouter_read(provider_: Any, *entries: dict[str, Any]) -> tuple[list[ModelCard], list[Any]]:
+    models, skipped = provider_.parse_catalog({"data": list(entries)})
+    return models, skipped
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "problem"),
+    [
+        ("cheap", "pricing.overrides", "not a list"),
+        (["cheap"], "pricing.overrides.0", "not an object"),
+        ([{}, 3], "pricing.overrides.1", "not an object"),
+        ([{"prompt": "free"}], "pricing.overrides.0.prompt", "not a number: 'free'"),
+        ([{"min_prompt_tokens": -5}], "pricing.overrides.0.min_prompt_tokens", "negative: -5"),
+    ],
+)
+def test_openrouter_unreadable_overrides_name_field_and_problem(overrides, field, problem) -> None:
+    entry = {**GEMINI, "pricing": {**GEMINI["pricing"], "overrides": overrides}}
+    models, skipped = openrouter_read(provider("openrouter"), entry)
+    assert models == []
+    assert [(s.model, s.field, s.problem) for s in skipped] == [
+        ("google/gemini-2.5-pro", field, problem)
+    ]
+
+
+def test_openrouter_unknown_condition_states_a_rate_the_base_lacks() -> None:
+    # no base cache-write rate: the window's rate is the only one, taken as stated
+    window = {"utc_start": "09:00", "input_cache_write": "0.000002", "prompt": "0.000001"}
+    entry = {**GEMINI, "pricing": {**GEMINI["pricing"], "overrides": [window]}}
+    (card,), _ = openrouter_read(provider("openrouter"), entry)
+    assert card.pricing is not None
+    (tier,) = card.pricing.tiers
+    assert (tier.above_prompt_tokens, tier.cache_write, tier.prompt) == (
+        -1,
+        D("0.000002"),
+        D("0.00000125"),  # the higher of the window's and the base's
+    )
+
+
+def test_openrouter_warns_once_per_model_and_override(caplog) -> None:
+    window = {"utc_start": "09:00", "utc_end": "17:00", "prompt": "0.000003"}
+    other = {"day": "sat", "completion": "0.00002"}
+    one = {**GEMINI, "pricing": {**GEMINI["pricing"], "overrides": [window]}}
+    two = {**GEMINI, "pricing": {**GEMINI["pricing"], "overrides": [window, other]}}
+    flash = {**one, "id": "google/gemini-2.5-flash"}
+    openrouter = provider("openrouter")
+    with caplog.at_level(logging.WARNING, logger="router.providers.openrouter"):
+        openrouter_read(openrouter, one)
+        openrouter_read(openrouter, two, flash)  # a refresh: the new override, the new model
+        openrouter_read(openrouter, two, flash)
+    assert [r.getMessage() for r in caplog.records] == [
+        "provider 'p': model 'google/gemini-2.5-pro': pricing.overrides.0 has conditions the"
+        " router cannot evaluate (utc_end, utc_start); not applied as a tier: its rates are"
+        " billed wherever higher",
+        "provider 'p': model 'google/gemini-2.5-pro': pricing.overrides.1 has conditions the"
+        " router cannot evaluate (day); not applied as a tier: its rates are billed wherever"
+        " higher",
+        "provider 'p': model 'google/gemini-2.5-flash': pricing.overrides.0 has conditions the"
+        " router cannot evaluate (utc_end, utc_start); not applied as a tier: its rates are"
+        " billed wherever higher",
+    ]
+
+
+def test_openrouter_keeps_the_routers_clock() -> None:
+    from providers.openrouter import OpenRouter
+
+    def clock() -> float:
+        return 5.0
+
+    options = OpenRouter.Options(name="or", kind="openrouter", api_key="k")
+    assert OpenRouter(options, timer=clock).catalog._timer is clock
