@@ -383,6 +383,21 @@ def test_openrouter_capabilities(fields, tools, vision, kind) -> None:
     assert (card.supports_tools, card.supports_vision, card.kind) == (tools, vision, kind)
 
 
+@pytest.mark.parametrize(
+    ("params", "structured"),
+    [
+        (None, None),
+        (["tools"], False),
+        (["response_format"], True),
+        (["structured_outputs"], True),
+        (["tools", "structured_outputs", "response_format"], True),
+    ],
+)
+def test_openrouter_structured_output(params, structured) -> None:
+    card = parse("openrouter", with_fields(OPENROUTER_ENTRY, supported_parameters=params))
+    assert card.supports_structured_output is structured
+
+
 # -- pinstripes ---------------------------------------------------------------------------
 
 
@@ -413,6 +428,7 @@ def test_majestix_record() -> None:
         "Claude Sonnet 4.6",
     )
     assert (card.supports_tools, card.supports_vision) == (True, True)
+    assert card.supports_structured_output is False  # /chat and /code take no response_format
 
 
 @pytest.mark.parametrize(

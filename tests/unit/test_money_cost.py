@@ -421,6 +421,44 @@ def test_cheapest_rank_floor() -> None:
     assert no_cache.rank_floor(req, ctx) == (PROMPT_4000, 100.0)
 
 
+class Timed(Context):
+    """A context whose every deployment is expected to take ``seconds`` (None: unmeasured)."""
+
+    def __init__(self, seconds: float | None, **options: Any) -> None:
+        super().__init__(PROMPT_4000, **options)
+        self.seconds = seconds
+
+    def expected_seconds(self, card: ModelCard) -> float | None:
+        return self.seconds
+
+
+def test_cheapest_time_value_adds_the_price_of_the_expected_wait() -> None:
+    deployment = card(pricing=SONNET)
+    # 0.007512 for the money, + $0.01 a second x 2.5 s
+    policy = Cheapest(time_value_usd_per_s=D("0.01"))
+    assert policy.time_value_usd_per_s == D("0.01")
+    assert policy.rank(request(), deployment, Timed(2.5)) == D("0.007512") + D("0.025")
+    # the seconds are read to the microsecond: 1.2345678 s -> 1.234568
+    assert policy.rank(request(), deployment, Timed(1.2345678)) == D("0.007512") + D("0.01234568")
+    # unmeasured: the money alone; no time value (the default): the money alone
+    assert policy.rank(request(), deployment, Timed(None)) == D("0.007512")
+    assert Cheapest().time_value_usd_per_s == 0
+    assert Cheapest().rank(request(), deployment, Timed(2.5)) == D("0.007512")
+    assert policy.rank(request(), card(), Timed(2.5)) is None
+    with pytest.raises(ValidationError):
+        Cheapest(time_value_usd_per_s=D("-0.01"))
+
+
+def test_the_requests_own_expected_output_wins_over_the_policies() -> None:
+    req = request()
+    ctx = RoutingContext(req, expected_output=50, output_from_request=True)
+    assert Cheapest(expected_output_tokens=500).output_tokens(req, ctx) == 50
+    fits = card(context_length=PROMPT_4000 + 50)
+    assert ContextFit(expected_output_tokens=500).judge(req, fits, ctx) is None
+    tight = card(context_length=PROMPT_4000 + 49)
+    assert ContextFit(expected_output_tokens=500).judge(req, tight, ctx) is not None
+
+
 # -- max_price ------------------------------------------------------------------------------
 
 
