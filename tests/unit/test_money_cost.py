@@ -422,14 +422,16 @@ def test_cheapest_rank_floor() -> None:
 
 
 class Timed(Context):
-    """A context whose every deployment is expected to take ``seconds`` (None: unmeasured)."""
+    """A context where deployment ``p:m`` is expected to take ``seconds`` (None: unmeasured),
+    and ``p:slow`` ten times as long."""
 
     def __init__(self, seconds: float | None, **options: Any) -> None:
         super().__init__(PROMPT_4000, **options)
         self.seconds = seconds
 
     def expected_seconds(self, card: ModelCard) -> float | None:
-        return self.seconds
+        factor = {"p:m": 1, "p:slow": 10}[card.ref]
+        return None if self.seconds is None else self.seconds * factor
 
 
 def test_cheapest_time_value_adds_the_price_of_the_expected_wait() -> None:
@@ -438,6 +440,8 @@ def test_cheapest_time_value_adds_the_price_of_the_expected_wait() -> None:
     policy = Cheapest(time_value_usd_per_s=D("0.01"))
     assert policy.time_value_usd_per_s == D("0.01")
     assert policy.rank(request(), deployment, Timed(2.5)) == D("0.007512") + D("0.025")
+    slow = card("slow", pricing=SONNET)
+    assert policy.rank(request(), slow, Timed(2.5)) == D("0.007512") + D("0.25")
     # the seconds are read to the microsecond: 1.2345678 s -> 1.234568
     assert policy.rank(request(), deployment, Timed(1.2345678)) == D("0.007512") + D("0.01234568")
     # unmeasured: the money alone; no time value (the default): the money alone
