@@ -259,8 +259,7 @@ def test_explain_shows_candidates_and_exclusions_per_policy(capsys, conf_file, t
     status, out, _ = run(capsys, "explain", "-c", str(conf_file), "--request", str(path))
     assert status == 0
     assert out.startswith(
-        "chain: capabilities (filters) -> context_fit (filters) -> cheapest (orders)\n"
-        "model 'auto':"
+        "chain: capabilities (filters) -> context_fit (filters) -> cheapest (orders)\nmodel 'auto':"
     )
     assert "1. " in out
     assert "[capabilities] no tools support" in out
