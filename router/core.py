@@ -29,10 +29,11 @@ from router.planning.route import Route
 from router.plugins import Plugins
 from router.policy import Policy
 from router.state.cooldowns import CooldownState
-from router.state.latency import LatencyState, MemoryLatency
+from router.state.latency import LatencyState
 from router.state.ledger import SpendLedger
 from router.state.prefix import CacheRule, PrefixState
 from router.state.ratelimits import MemoryRateLimits, RateLimitState
+from router.state.shared_latency import latency_of
 from router.state.store import State, open_state
 from router.types import ChatRequest
 
@@ -116,7 +117,7 @@ class Router:
         """Which deployments are cooling down."""
         self.prefixes: PrefixState = prefixes if prefixes is not None else self.state.prefixes
         """Prefix-cache memory, learned hit rates and token calibration."""
-        self.latency: LatencyState = latency if latency is not None else MemoryLatency()
+        self.latency: LatencyState = latency if latency is not None else latency_of(self.state)
         """Measured speed per deployment (``.speeds()``: TTFT, tokens/s, p50/p90, errors)."""
         self.ledger: SpendLedger = ledger if ledger is not None else self.state.ledger
         """The spend ledger (the state's: this process's, or Redis)."""

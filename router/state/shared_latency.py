@@ -1,0 +1,121 @@
+"""Measured speed kept in a :class:`~router.state.store.State`'s tables, so that a fleet
+over one Redis shares it (``state: {backend: redis}``; the Router uses it there).
+
+It computes what :class:`~router.state.latency.MemoryLatency` does, from two generic
+tables of the state instead of in-process structures:
+
+- the moving averages (TTFT, tokens per second, total time, error rate) are **means**,
+  table ``speed:<metric>``, key the deployment ref: Redis folds every router's
+  observations into one average, in the order it applies them;
+- the answers measured and the :class:`~router.state.latency.LogSketch` buckets are
+  **tallies** (additive, exact counts): ``speed:samples`` (ref → answers),
+  ``speed:failures`` (ref → failed attempts), and
+  ``speed:<ttft|latency>:<ref>`` (bucket index → weight). A sketch is the sum of every
+  router's observations, as its fixed buckets were designed for. Fading works as in
+  :class:`~router.state.latency.LogSketch`: the router whose observation takes a sketch
+  past ``window`` subtracts half of every bucket. Two routers crossing the window in the
+  same instant may both halve (the sketch then forgets a little faster); the quantiles
+  stay within the sketch's relative error of what was kept.
+
+Reads answer from the state's near copy: no round trip per candidate.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from router.state.latency import LatencyState, LogSketch, MemoryLatency, Speed
+from router.state.store import Means, State, Tallies
+
+__all__ = ["FAILURES", "SAMPLES", "SharedLatency", "latency_of"]
+
+SAMPLES = "speed:samples"
+"""Tally table: ref → answers measured."""
+FAILURES = "speed:failures"
+"""Tally table: ref → failed attempts (so that :meth:`SharedLatency.speeds` lists a
+deployment that only failed, as :class:`~router.state.latency.MemoryLatency` does)."""
+_TTFT, _TPS, _LATENCY, _ERROR = "speed:ttft", "speed:tps", "speed:latency", "speed:error"
+_ONE = Decimal(1)
+_FADED = Decimal("0.01")
+"""A halved bucket below this weight is dropped (as in :class:`LogSketch`)."""
+
+
+class SharedLatency:
+    """A :class:`~router.state.latency.LatencyState` over a state's ``tallies`` and
+    ``means`` (see the module docstring). ``alpha`` and ``window`` as in
+    :class:`~router.state.latency.MemoryLatency`."""
+
+    def __init__(
+        self, tallies: Tallies, means: Means, *, alpha: float = 0.2, window: float = 200.0
+    ) -> None:
+        self._tallies = tallies
+        self._means = means
+        self._alpha = alpha
+        self._window = Decimal(str(window))
+
+    def _add(self, sketch: str, ref: str, value: float) -> None:
+        table = f"{sketch}:{ref}"
+        self._tallies.add(table, str(LogSketch.bucket(value)), _ONE)
+        counts = self._tallies.table(table)
+        if sum(counts.values(), Decimal(0)) > self._window:
+            for bucket, count in counts.items():
+                half = count / 2
+                self._tallies.add(table, bucket, -(count if half < _FADED else half))
+
+    def observe(self, ref: str, *, seconds: float, ttft: float | None, output_tokens: int) -> None:
+        seconds = max(seconds, 0.0)
+        alpha = self._alpha
+        self._tallies.add(SAMPLES, ref, _ONE)
+        self._means.observe(_ERROR, ref, 0.0, alpha=alpha, prior=0.0)
+        self._means.observe(_LATENCY, ref, seconds, alpha=alpha)
+        self._add(_LATENCY, ref, seconds)
+        if ttft is not None:
+            ttft = min(max(ttft, 0.0), seconds)
+            self._means.observe(_TTFT, ref, ttft, alpha=alpha)
+            self._add(_TTFT, ref, ttft)
+        first = ttft if ttft is not None else self._means.mean(_TTFT, ref)
+        if first is not None and output_tokens > 0 and seconds - first > 1e-3:
+            self._means.observe(_TPS, ref, output_tokens / (seconds - first), alpha=alpha)
+
+    def failed(self, ref: str) -> None:
+        self._tallies.add(FAILURES, ref, _ONE)
+        self._means.observe(_ERROR, ref, 1.0, alpha=self._alpha, prior=0.0)
+
+    def speed(self, ref: str) -> Speed | None:
+        error = self._means.mean(_ERROR, ref)
+        if error is None:  # every observation and failure sets it
+            return None
+        ttft = self._sketch(_TTFT, ref)
+        latency = self._sketch(_LATENCY, ref)
+        return Speed(
+            samples=int(self._tallies.value(SAMPLES, ref)),
+            ttft=self._means.mean(_TTFT, ref),
+            ttft_p50=ttft.quantile(0.5),
+            ttft_p90=ttft.quantile(0.9),
+            tokens_per_second=self._means.mean(_TPS, ref),
+            latency=self._means.mean(_LATENCY, ref),
+            latency_p50=latency.quantile(0.5),
+            latency_p90=latency.quantile(0.9),
+            error_rate=error,
+        )
+
+    def speeds(self) -> dict[str, Speed]:
+        refs = set(self._tallies.table(SAMPLES)) | set(self._tallies.table(FAILURES))
+        return {ref: speed for ref in sorted(refs) if (speed := self.speed(ref)) is not None}
+
+    def _sketch(self, sketch: str, ref: str) -> LogSketch:
+        kept = LogSketch(float(self._window))
+        for bucket, count in self._tallies.table(f"{sketch}:{ref}").items():
+            if count > 0:
+                kept.counts[int(bucket)] = float(count)
+        kept.total = sum(kept.counts.values())
+        return kept
+
+
+def latency_of(state: State) -> LatencyState:
+    """Where a router over ``state`` keeps its measured speeds: in process with the
+    ``memory`` backend (:class:`MemoryLatency`, LRU-bounded), else in the shared state's
+    tables (:class:`SharedLatency`: the fleet's)."""
+    if state.backend == "memory":
+        return MemoryLatency()
+    return SharedLatency(state.tallies, state.means)
