@@ -52,6 +52,8 @@ class SharedLatency:
         self._means = means
         self._alpha = alpha
         self._window = Decimal(str(window))
+        self._cache: dict[str, tuple[dict[str, Decimal], tuple[float | None, float | None]]] = {}
+        """Sketch table → (its counts, their p50 and p90) when last read."""
 
     def _add(self, sketch: str, ref: str, value: float) -> None:
         table = f"{sketch}:{ref}"
@@ -85,17 +87,17 @@ class SharedLatency:
         error = self._means.mean(_ERROR, ref)
         if error is None:  # every observation and failure sets it
             return None
-        ttft = self._sketch(_TTFT, ref)
-        latency = self._sketch(_LATENCY, ref)
+        ttft_p50, ttft_p90 = self._quantiles(_TTFT, ref)
+        latency_p50, latency_p90 = self._quantiles(_LATENCY, ref)
         return Speed(
             samples=int(self._tallies.value(SAMPLES, ref)),
             ttft=self._means.mean(_TTFT, ref),
-            ttft_p50=ttft.quantile(0.5),
-            ttft_p90=ttft.quantile(0.9),
+            ttft_p50=ttft_p50,
+            ttft_p90=ttft_p90,
             tokens_per_second=self._means.mean(_TPS, ref),
             latency=self._means.mean(_LATENCY, ref),
-            latency_p50=latency.quantile(0.5),
-            latency_p90=latency.quantile(0.9),
+            latency_p50=latency_p50,
+            latency_p90=latency_p90,
             error_rate=error,
         )
 
@@ -103,13 +105,20 @@ class SharedLatency:
         refs = set(self._tallies.table(SAMPLES)) | set(self._tallies.table(FAILURES))
         return {ref: speed for ref in sorted(refs) if (speed := self.speed(ref)) is not None}
 
-    def _sketch(self, sketch: str, ref: str) -> LogSketch:
+    def _quantiles(self, sketch: str, ref: str) -> tuple[float | None, float | None]:
+        """p50 and p90 of a sketch, recomputed only when its counts changed (comparing
+        them costs a fiftieth of reading them into floats: routing reads every candidate)."""
+        table = f"{sketch}:{ref}"
+        counts = self._tallies.table(table)
+        cached = self._cache.get(table)
+        if cached is not None and cached[0] == counts:
+            return cached[1]
         kept = LogSketch(float(self._window))
-        for bucket, count in self._tallies.table(f"{sketch}:{ref}").items():
-            if count > 0:
-                kept.counts[int(bucket)] = float(count)
+        kept.counts = {int(b): float(c) for b, c in counts.items() if c > 0}
         kept.total = sum(kept.counts.values())
-        return kept
+        quantiles = (kept.quantile(0.5), kept.quantile(0.9))
+        self._cache[table] = (counts, quantiles)
+        return quantiles
 
 
 def latency_of(state: State) -> LatencyState:
