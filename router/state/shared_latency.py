@@ -17,7 +17,9 @@ tables of the state instead of in-process structures:
   same instant may both halve (the sketch then forgets a little faster); the quantiles
   stay within the sketch's relative error of what was kept.
 
-Reads answer from the state's near copy: no round trip per candidate.
+Reads answer from the state's near copy: no round trip per candidate. A complete
+(non-streamed) answer's throughput is measured against the TTFT mean that copy holds at
+the time, which may trail the fleet's by a batch (about 0.1 s).
 """
 
 from __future__ import annotations
