@@ -177,6 +177,7 @@ class Ranking(Policy):
         self, request: ChatRequest, candidates: list[ModelCard], context: RoutingContext
     ) -> Verdict:
         figures = {c.ref: self.rank(request, c, context) for c in candidates}
+        context.ranks.update(figures)
         ranked = [c for c in candidates if figures[c.ref] is not None]
         ranked.sort(key=lambda c: figures[c.ref])  # type: ignore[arg-type, return-value]
         return Verdict(ranked + [c for c in candidates if figures[c.ref] is None])

@@ -79,6 +79,9 @@ class RoutingContext:
         (then it replaces every policy's own figure, for this request)."""
         self.costs: dict[tuple[str, int, bool], Decimal | None] = {}
         """``request_cost`` memo: (ref, output tokens, prefix_cache) → USD."""
+        self.ranks: dict[str, Decimal | None] = {}
+        """The figures the chain's ranking policies ordered by, per ref (the last
+        ranking's): the route shows them without working them out again."""
         self.more: Iterator[ModelCard] | None = None
         """A shortlisted route's candidates after the first ones, worked out on demand."""
         self.latency = latency

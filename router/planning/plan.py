@@ -397,8 +397,8 @@ class Planner:
         outlook = context.cache_outlook(card) if prefix_cache else None
         cached = outlook.cached_tokens if outlook else 0
         saved = None
-        rank = None
-        if self._ranking is not None:
+        rank = context.ranks.get(card.ref)
+        if rank is None and self._ranking is not None:  # a shortlisted card: not applied
             rank = self._ranking.rank(context.request, card, context)
         if outlook is not None and cost is not None and outlook.rule.mode != "none":
             cold = request_cost(context, card, output)
