@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from router.testing.simulator.answers import AnswerLength
+
 # -- chat: a deterministic model ---------------------------------------------------------
 
 
@@ -174,7 +176,20 @@ class _Answer:
         return [word if i == 0 else " " + word for i, word in enumerate(self.words)]
 
 
-def _answer(body: Mapping[str, Any], max_tokens: int | None) -> _Answer:
+def _prompt_texts(body: Mapping[str, Any]) -> list[str]:
+    """The prompt's texts in order: the top-level ``system``'s, then each message's (see
+    :func:`_texts`). The same conversation gives the same list in every dialect."""
+    texts = _texts(body.get("system"))
+    for message in _messages(body):
+        texts.extend(_texts(message.get("content")))
+    return texts
+
+
+def _answer(
+    body: Mapping[str, Any], max_tokens: int | None, length: AnswerLength | None = None
+) -> _Answer:
+    """The answer to ``body``, cut to ``max_tokens``; with ``length``, a written answer has
+    that length (see :class:`AnswerLength`) instead of echoing the prompt."""
     messages = _messages(body)
     last = messages[-1] if messages else {}
     tools = body.get("tools")
@@ -188,6 +203,13 @@ def _answer(body: Mapping[str, Any], max_tokens: int | None) -> _Answer:
         return _Answer(prompt, completion, (), _tool_name(tools[0]), arguments, "tool_calls")
     else:
         text = "You said: " + _user_text(messages)
+    if length is not None:
+        texts = _prompt_texts(body)
+        drawn = length.draw(texts)
+        cut = max_tokens is not None and drawn > max_tokens
+        count = max_tokens if cut and max_tokens is not None else drawn
+        written = length.words(texts, drawn)[:count]
+        return _Answer(prompt, count, written, finish="length" if cut else "stop")
     words = text.split()
     finish = "stop"
     if max_tokens is not None and len(words) > max_tokens:
