@@ -105,10 +105,15 @@ def test_words_are_sentences_one_token_each() -> None:
         assert words[0][0].isupper()
     text = " ".join(SEEDED.words(["Be brief.", QUESTION], 40))
     assert text == (
-        "It depends a little on the details, so let me explain the usual case first."
-        " In practice, most cases need far less than the largest option available."
-        " A good rule of thumb is to measure before you change anything important."
+        "In practice, most cases need far less than the largest option available."
+        " Keep a record of what you tried, so that the next person can follow it."
+        " There are a few exceptions, and they are worth knowing about in advance."
     )
+    whole = SEEDED.words(["Be brief.", QUESTION], DRAWN)
+    sentences = " ".join(whole).replace(". ", ".\n").splitlines()
+    body = [s for s in sentences if len(s.split()) >= 10]
+    assert len(body) > 17  # ~17 words each
+    assert len(set(body[:23])) == len(body[:23])  # none said twice before all were said
 
 
 @pytest.mark.parametrize(

@@ -87,7 +87,7 @@ its default catalog in ``catalogs``.
 
 from __future__ import annotations
 
-from router.testing.simulator.answers import AnswerLength
+from router.testing.simulator.answers import REALISTIC, AnswerLength
 from router.testing.simulator.catalogs import CATALOGS, ROUTSTR_LIVE_CATALOG
 from router.testing.simulator.core import Simulator
 from router.testing.simulator.http import Recorded, Reply
@@ -98,6 +98,7 @@ __all__ = [
     "API_KEYS",
     "CATALOGS",
     "PROVIDERS",
+    "REALISTIC",
     "ROUTSTR_LIVE_CATALOG",
     "AnswerLength",
     "Recorded",

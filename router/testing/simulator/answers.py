@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["AnswerLength"]
+__all__ = ["REALISTIC", "AnswerLength"]
 
 
 @dataclass(frozen=True)
@@ -77,17 +77,27 @@ class AnswerLength:
 
     def words(self, texts: Sequence[str], count: int) -> tuple[str, ...]:
         """The ``count`` words of the answer to a prompt whose texts are ``texts``: whole
-        sentences from a fixed list, picked by the hash, the last ones short enough to
-        end the answer on a full stop at exactly ``count`` words. (A cut answer is the
-        first words of the whole one: it stops mid-sentence, where it was cut.)"""
+        sentences from a fixed list, in an order picked by the hash (none repeated before
+        every one has been said), the last ones short enough to end the answer on a full
+        stop at exactly ``count`` words. (A cut answer is the first words of the whole
+        one: it stops mid-sentence, where it was cut.)"""
+        # the body: every long sentence once, in an order fixed by the hash, then again
+        order = sorted(_BODY, key=lambda s: _hash(self.seed, " ".join(s), texts))
         words: list[str] = []
         n = 0
+        while count - len(words) > _LONGEST:
+            words.extend(order[n % len(order)])
+            n += 1
         while len(words) < count:
-            left = count - len(words)
-            fits = _BODY if left > _LONGEST else _closing(left)
-            words.extend(fits[_hash(self.seed, f"sentence {n}", texts) % len(fits)])
+            fits = _closing(count - len(words))
+            words.extend(fits[_hash(self.seed, f"closing {n}", texts) % len(fits)])
             n += 1
         return tuple(words)
+
+
+REALISTIC = AnswerLength(300, spread=0.25, seed=7)
+"""The answers of ``router demo`` and ``router sim``: 225-375 tokens, around the 300 the
+router's cost estimates assume by default (``expected_output_tokens``)."""
 
 
 def _closing(left: int) -> list[tuple[str, ...]]:
