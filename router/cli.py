@@ -678,12 +678,12 @@ def _sim(args: argparse.Namespace, out: TextIO) -> int:
     import threading
     from pathlib import Path
 
-    from router.testing.simulator import REALISTIC, Simulator
+    from router.testing.simulator import REALISTIC, REALISTIC_IMAGE_TOKENS, Simulator
 
     if not 0 <= args.port <= 65535:
         print(f"router: --port {args.port}: not a TCP port (0-65535)", file=sys.stderr)
         return 2
-    sim = Simulator(port=args.port, answer_length=REALISTIC)
+    sim = Simulator(port=args.port, answer_length=REALISTIC, image_tokens=REALISTIC_IMAGE_TOKENS)
     try:
         sim.start()
     except OSError as exc:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from router.demo.runner import Run, Sent, Strategy
 from router.demo.workload import Step
 from router.planning.route import Estimate
+from router.types import TOKENS_PER_IMAGE
 
 __all__ = ["Line", "cost_rows", "describe", "overflows", "policy_text", "usd"]
 
@@ -135,7 +136,8 @@ _SOURCES = {
 
 def _estimate_note(sent: Sent, first: bool) -> Line | None:
     """What the estimate assumed, in one sentence: at the first request of the demo, and
-    where this answer is not the kind the estimate assumed (a tool call)."""
+    where the request or its answer is not the kind the estimate assumed (a tool call, a
+    small image)."""
     estimate = _estimate(sent)
     if estimate is None:
         return None
@@ -144,6 +146,15 @@ def _estimate_note(sent: Sent, first: bool) -> Line | None:
         return (
             f"     The estimate assumed a {expected:,}-token answer, but a tool call is short"
             f" ({_plural(sent.completion_tokens, 'token')}), so the bill is lower.",
+            "dim",
+        )
+    content = sent.turn.content
+    images = isinstance(content, list) and any(p.get("type") == "image_url" for p in content)
+    if images:
+        return (
+            f"     The estimate counted the image as {TOKENS_PER_IMAGE} prompt tokens, as for a"
+            f" large picture; this small one made the prompt {sent.prompt_tokens:,} tokens in"
+            " all.",
             "dim",
         )
     if not first:

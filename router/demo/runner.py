@@ -12,7 +12,7 @@ from router.catalog import ModelCard
 from router.core import Router
 from router.demo.workload import MAX_TOKENS, Step, Turn
 from router.planning.route import Route
-from router.testing.simulator import REALISTIC, AnswerLength, Simulator
+from router.testing.simulator import REALISTIC, REALISTIC_IMAGE_TOKENS, AnswerLength, Simulator
 from router.types import ChatRequest
 
 __all__ = [
@@ -249,7 +249,7 @@ def run_workload(
     Raises the router's errors (``NoRouteError``, ``AllProvidersFailed``, ...).
     """
     run = Run(strategy)
-    with Simulator(answer_length=ANSWER_LENGTH) as sim:
+    with Simulator(answer_length=ANSWER_LENGTH, image_tokens=REALISTIC_IMAGE_TOKENS) as sim:
         clock = SharedClock(sim)
         config = router_config(sim, strategy.policy)
         with Router.from_config(

@@ -237,12 +237,12 @@ def test_answers_are_as_long_as_real_ones_and_bills_land_near_the_estimates(outp
 
 def test_the_first_request_billed_exactly_and_the_estimate_explained_once(output: str) -> None:
     # ps/gpt-oss-120b: $0.033 / $0.153 per 1M tokens; the estimate: ~19 prompt tokens
-    # (15 + framing) and 300 completion tokens, the bill: 15 and the 358 the answer had
-    assert 15 * Decimal("0.000000033") + 358 * Decimal("0.000000153") == Decimal("0.000055269")
+    # (15 + framing) and 300 completion tokens, the bill: 15 and the 361 the answer had
+    assert 15 * Decimal("0.000000033") + 361 * Decimal("0.000000153") == Decimal("0.000055728")
     assert 19 * Decimal("0.000000033") + 300 * Decimal("0.000000153") == Decimal("0.000046527")
     assert section(output, "chat").splitlines()[2] == (
-        "   -> pinstripes:ps/gpt-oss-120b: 15 prompt (0 cached) + 358 completion tokens"
-        " = $0.000055269 (est. $0.000046527)"
+        "   -> pinstripes:ps/gpt-oss-120b: 15 prompt (0 cached) + 361 completion tokens"
+        " = $0.000055728 (est. $0.000046527)"
     )
     sentence = (
         "     est. is what the router expected this request to cost before sending it: this"
@@ -257,6 +257,16 @@ def test_the_first_request_billed_exactly_and_the_estimate_explained_once(output
         "     The estimate assumed a 300-token answer, but a tool call is short (14 tokens),"
         " so the bill is lower.\n"
     ) in section(output, "tools")
+
+
+def test_a_small_image_says_what_the_estimate_counted(output: str) -> None:
+    text = section(output, "vision")
+    [(_, prompt, _)] = answered(text)
+    assert prompt == 6 + 255  # "What is in this picture?" and the image (REALISTIC_IMAGE_TOKENS)
+    assert (
+        "     The estimate counted the image as 765 prompt tokens, as for a large picture; this"
+        " small one made the prompt 261 tokens in all.\n"
+    ) in text
 
 
 def test_a_last_resort_says_why_in_words(output: str) -> None:

@@ -1,5 +1,6 @@
 """Simulated answers of realistic length (``AnswerLength``), over real HTTP on loopback: the
-lengths drawn, the words, ``usage`` in each dialect, streams, caps, and the exact bill."""
+lengths drawn, the words, ``usage`` in each dialect, streams, caps, and the exact bill; and
+the prompt tokens of images (``image_tokens``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import pytest
 from httpx_sse import connect_sse
 
 from router import Router
-from router.testing.simulator import AnswerLength, Simulator, count_tokens, prompt_tokens_of
+from router.testing.simulator import (
+    REALISTIC_IMAGE_TOKENS,
+    AnswerLength,
+    Simulator,
+    count_tokens,
+    prompt_tokens_of,
+)
 
 pytestmark = pytest.mark.wire
 
@@ -21,7 +28,7 @@ SEEDED = AnswerLength(300, spread=0.3, seed=7)
 QUESTION = "In one sentence: why send each request to a different model?"
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}]
 PROMPT = 3 + 15  # "Be brief." + the question (62 characters), 4 characters per token
-DRAWN = 255
+DRAWN = 339
 """SEEDED's length for MESSAGES' texts (blake2b of the seed and the texts; 210..390)."""
 
 
@@ -88,7 +95,7 @@ def test_a_fixed_length_and_a_seeded_draw() -> None:
     texts = ["Be brief.", QUESTION]
     assert SEEDED.draw(texts) == DRAWN
     assert SEEDED.draw(texts) == DRAWN  # deterministic
-    assert AnswerLength(300, spread=0.3, seed=8).draw(texts) == 324  # another seed, another draw
+    assert AnswerLength(300, spread=0.3, seed=8).draw(texts) == 257  # another seed, another draw
     lengths = [SEEDED.draw([f"question {i}"]) for i in range(400)]
     assert min(lengths) >= 210
     assert max(lengths) <= 390
@@ -105,9 +112,9 @@ def test_words_are_sentences_one_token_each() -> None:
         assert words[0][0].isupper()
     text = " ".join(SEEDED.words(["Be brief.", QUESTION], 40))
     assert text == (
-        "In practice, most cases need far less than the largest option available."
-        " Keep a record of what you tried, so that the next person can follow it."
-        " There are a few exceptions, and they are worth knowing about in advance."
+        "For example, a busy service may ask you to slow down for a little while."
+        " Here is a short answer, followed by the details that matter most."
+        " Please share a little more context if your situation is different from this."
     )
     whole = SEEDED.words(["Be brief.", QUESTION], DRAWN)
     sentences = " ".join(whole).replace(". ", ".\n").splitlines()
@@ -182,8 +189,8 @@ def test_openrouter_states_the_exact_cost_of_the_long_answer(
     assert usage["completion_tokens"] == DRAWN
     # deepseek-v4-flash: $0.09 / $0.18 per 1M tokens
     expected = PROMPT * Decimal("0.00000009") + DRAWN * Decimal("0.00000018")
-    assert expected == Decimal("0.00004752")
-    assert usage["cost"] == float(expected) == 0.00004752
+    assert expected == Decimal("0.00006264")
+    assert usage["cost"] == float(expected) == 0.00006264
 
 
 def test_openai_stream_sends_the_answer_in_many_chunks(
@@ -205,7 +212,7 @@ def test_openai_stream_sends_the_answer_in_many_chunks(
     assert "".join(pieces) == " ".join(SEEDED.words(["Be brief.", QUESTION], DRAWN))
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["usage"]["completion_tokens"] == DRAWN
-    assert chunks[-1]["usage"]["cost"] == 0.00004752
+    assert chunks[-1]["usage"]["cost"] == 0.00006264
 
 
 def test_tool_calls_keep_their_short_arguments(sim: Simulator, client: httpx.Client) -> None:
@@ -263,9 +270,9 @@ def test_majestix_bills_credits_for_the_long_answer(sim: Simulator, client: http
     assert "".join(chunks) == " ".join(SEEDED.words(["Be brief.", QUESTION], DRAWN))
     # gpt-5-mini: 0.35 / 2.8 credits per 1k tokens (003_*.txt)
     credits = (PROMPT * Decimal("0.35") + DRAWN * Decimal("2.8")) / 1000
-    assert credits == Decimal("0.7203")
+    assert credits == Decimal("0.9555")
     assert found[-1]["type"] == "done"
-    assert found[-1]["credits_used"] == 0.7203
+    assert found[-1]["credits_used"] == 0.9555
 
 
 # -- the Simulator's settings ------------------------------------------------------------
@@ -299,6 +306,40 @@ def test_settings_per_provider_and_model_and_reset(sim: Simulator, client: httpx
         sim.set_answer_length(40, provider="nope")
 
 
+def test_image_parts_count_the_simulators_image_tokens(client: httpx.Client) -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    content = [{"type": "text", "text": "What is in this picture?"}, image, image]  # 6 + 2 x
+    block = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "x"}}
+    anthropic = {"role": "user", "content": [{"type": "text", "text": "What is it?"}, block]}
+    assert prompt_tokens_of({"messages": [{"role": "user", "content": content}]}) == 6
+    assert prompt_tokens_of({"messages": [anthropic]}, image_tokens=255) == 3 + 255
+    with Simulator(image_tokens=REALISTIC_IMAGE_TOKENS) as sim:
+        assert sim.image_tokens == 255
+        key = sim.api_key("openrouter")
+        answer = client.post(
+            sim.base_url("openrouter") + "/chat/completions",
+            json={
+                "model": "google/gemma-3-27b-it",
+                "messages": [{"role": "user", "content": content}],
+            },
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        assert answer["usage"]["prompt_tokens"] == 6 + 2 * 255
+        # gemma-3-27b-it: $0.067 / $0.267 per 1M tokens; the echo "You said: What is in this
+        # picture?" is 7 words
+        assert answer["usage"]["completion_tokens"] == 7
+        cost = 516 * Decimal("0.000000067") + 7 * Decimal("0.000000267")
+        assert answer["usage"]["cost"] == float(cost) == 0.000036441
+        message = client.post(
+            sim.base_url("anthropic") + "/v1/messages",
+            json={"model": "claude-sonnet-4-6", "max_tokens": 50, "messages": [anthropic]},
+            headers={"x-api-key": sim.api_key("anthropic"), **ANTHROPIC_HEADERS},
+        ).json()
+        assert message["usage"]["input_tokens"] == 3 + 255
+    with pytest.raises(ValueError, match="image_tokens must be an int >= 0, not -1"):
+        Simulator(image_tokens=-1)
+
+
 def test_rate_limits_count_the_long_answer(sim: Simulator, client: httpx.Client) -> None:
     sim.set_rate_limit("pinstripes", tokens=10_000)
     answer = openai(sim, client, "pinstripes", "ps/deepseek-v4-flash", max_tokens=1000)
@@ -320,7 +361,7 @@ def test_router_bills_the_long_answer_exactly(sim: Simulator) -> None:
         assert reply.choices[0].finish_reason == "stop"
         # ps/deepseek-v4-flash: $0.087 / $0.173 per 1M tokens (000_*.txt)
         assert reply.route.cost == PROMPT * Decimal("0.000000087") + DRAWN * Decimal("0.000000173")
-        assert reply.route.cost == Decimal("0.000045681")
+        assert reply.route.cost == Decimal("0.000060213")
         cut = router.complete(
             model="openrouter:deepseek/deepseek-v4-flash", messages=MESSAGES, max_tokens=100
         )
@@ -337,7 +378,7 @@ def test_router_bills_the_long_answer_exactly(sim: Simulator) -> None:
     ("model", "cost"),
     [
         # ps/deepseek-v4-flash: $0.087 / $0.173 per 1M tokens (000_*.txt)
-        ("pinstripes:ps/deepseek-v4-flash", Decimal("0.000045681")),
+        ("pinstripes:ps/deepseek-v4-flash", Decimal("0.000060213")),
         # claude-sonnet-4-6 on PipeLLM's Messages route: $3 / $15 per 1M tokens (002_*.txt)
         ("pipellm:claude-sonnet-4-6", PROMPT * Decimal("0.000003") + DRAWN * Decimal("0.000015")),
     ],

@@ -87,7 +87,7 @@ its default catalog in ``catalogs``.
 
 from __future__ import annotations
 
-from router.testing.simulator.answers import REALISTIC, AnswerLength
+from router.testing.simulator.answers import REALISTIC, REALISTIC_IMAGE_TOKENS, AnswerLength
 from router.testing.simulator.catalogs import CATALOGS, ROUTSTR_LIVE_CATALOG
 from router.testing.simulator.core import Simulator
 from router.testing.simulator.http import Recorded, Reply
@@ -99,6 +99,7 @@ __all__ = [
     "CATALOGS",
     "PROVIDERS",
     "REALISTIC",
+    "REALISTIC_IMAGE_TOKENS",
     "ROUTSTR_LIVE_CATALOG",
     "AnswerLength",
     "Recorded",

@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["REALISTIC", "AnswerLength"]
+__all__ = ["REALISTIC", "REALISTIC_IMAGE_TOKENS", "AnswerLength"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class AnswerLength:
         low, high = self.bounds
         if low == high:
             return low
-        return low + _hash(self.seed, "length", texts) % (high - low + 1)
+        return low + _hash(self.seed, "length", _digest(texts)) % (high - low + 1)
 
     def words(self, texts: Sequence[str], count: int) -> tuple[str, ...]:
         """The ``count`` words of the answer to a prompt whose texts are ``texts``: whole
@@ -81,8 +81,9 @@ class AnswerLength:
         every one has been said), the last ones short enough to end the answer on a full
         stop at exactly ``count`` words. (A cut answer is the first words of the whole
         one: it stops mid-sentence, where it was cut.)"""
+        digest = _digest(texts)
         # the body: every long sentence once, in an order fixed by the hash, then again
-        order = sorted(_BODY, key=lambda s: _hash(self.seed, " ".join(s), texts))
+        order = sorted(_BODY, key=lambda s: _hash(self.seed, " ".join(s), digest))
         words: list[str] = []
         n = 0
         while count - len(words) > _LONGEST:
@@ -90,7 +91,7 @@ class AnswerLength:
             n += 1
         while len(words) < count:
             fits = _closing(count - len(words))
-            words.extend(fits[_hash(self.seed, f"closing {n}", texts) % len(fits)])
+            words.extend(fits[_hash(self.seed, f"closing {n}", digest) % len(fits)])
             n += 1
         return tuple(words)
 
@@ -98,6 +99,11 @@ class AnswerLength:
 REALISTIC = AnswerLength(300, spread=0.25, seed=7)
 """The answers of ``router demo`` and ``router sim``: 225-375 tokens, around the 300 the
 router's cost estimates assume by default (``expected_output_tokens``)."""
+
+REALISTIC_IMAGE_TOKENS = 255
+"""The prompt tokens an image counts in ``router demo`` and ``router sim``
+(``Simulator(image_tokens=...)``): what OpenAI bills for a small image in high detail,
+85 + 170 for its one 512 x 512 tile. (The router's estimate assumes 765, a large image.)"""
 
 
 def _closing(left: int) -> list[tuple[str, ...]]:
@@ -107,10 +113,16 @@ def _closing(left: int) -> list[tuple[str, ...]]:
     return exact or [s for s in _SENTENCES if left - len(s) in _LENGTHS]
 
 
-def _hash(seed: int, purpose: str, texts: Sequence[str]) -> int:
-    """A 64-bit number fixed by ``seed``, ``purpose`` and ``texts`` (stable across runs,
-    platforms and Python versions: no ``hash()``, no ``random``)."""
-    data = json.dumps([seed, purpose, list(texts)], ensure_ascii=False).encode()
+def _digest(texts: Sequence[str]) -> bytes:
+    """A fingerprint of the prompt's texts, read once per answer."""
+    data = json.dumps(list(texts), ensure_ascii=False).encode()
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _hash(seed: int, purpose: str, digest: bytes) -> int:
+    """A 64-bit number fixed by ``seed``, ``purpose`` and the prompt's ``digest`` (stable
+    across runs, platforms and Python versions: no ``hash()``, no ``random``)."""
+    data = f"{seed}\x00{purpose}\x00".encode() + digest
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 

@@ -11,7 +11,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -37,7 +37,6 @@ from router.testing.simulator.model import (
     _count,
     _Element,
     _elements,
-    prompt_tokens_of,
 )
 from router.testing.simulator.openai import _SimProvider
 from router.testing.simulator.providers import _PROVIDERS, API_KEYS, _provider
@@ -154,12 +153,23 @@ class Simulator:
     ``answer_length``: how long every written answer is (an :class:`AnswerLength`, or an
     int for a fixed number of tokens); None, the default: the short echo
     ``"You said: ..."``. :meth:`set_answer_length` changes it per provider or model.
+    ``image_tokens``: the prompt tokens each image part counts (0, the default: none).
     """
 
-    def __init__(self, port: int = 0, *, answer_length: AnswerLength | int | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        answer_length: AnswerLength | int | None = None,
+        image_tokens: int = 0,
+    ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             msg = f"port must be an int in 0-65535, not {port!r}"
             raise ValueError(msg)
+        if _count(image_tokens) is None:
+            msg = f"image_tokens must be an int >= 0, not {image_tokens!r}"
+            raise ValueError(msg)
+        self._image_tokens = image_tokens
         self._port = port
         self._default_length = _length_arg(answer_length)
         self._lengths: dict[tuple[str | None, str | None], AnswerLength | None] = {}
@@ -388,6 +398,12 @@ class Simulator:
         with self._lock:
             self._lengths[name, model] = checked
 
+    @property
+    def image_tokens(self) -> int:
+        """The prompt tokens each image part of a chat request counts (a constructor
+        argument; 0 by default)."""
+        return self._image_tokens
+
     def answer_length(self, provider: str, model: str) -> AnswerLength | None:
         """How long ``provider``'s written answers from ``model`` are now (None: the echo)."""
         name = _provider(provider).name
@@ -512,7 +528,7 @@ class Simulator:
         automatically, or at ``cache_control`` breakpoints when ``explicit``.
         """
         name, model = provider.name, str(body.get("model"))
-        elements = _elements(body)
+        elements = _elements(body, self._image_tokens)
         totals = [0]  # totals[k] = tokens of the first k elements
         for element in elements:
             totals.append(totals[-1] + element.tokens)
@@ -600,7 +616,7 @@ class Simulator:
             response = self._scripted(provider, rest, reply)
         else:
             call = _Call(self, method, rest, query, headers, body, key, reply)
-            chat = _chat(method, body, provider.name, self.answer_length) if not down else None
+            chat = None if down else _chat(method, body, provider.name, self)
             limited: dict[str, str] = {}
             if chat is not None and provider.authorized(headers, key):
                 admitted, limited = self._admit(provider.name, *chat)
@@ -683,11 +699,9 @@ class Simulator:
         return error(404, f"Not found: {call.method} {call.path}")
 
 
-def _chat(
-    method: str, body: bytes, provider: str, lengths: Callable[[str, str], AnswerLength | None]
-) -> tuple[str, int, int] | None:
+def _chat(method: str, body: bytes, provider: str, sim: Simulator) -> tuple[str, int, int] | None:
     """(model, prompt + completion tokens, completion tokens) of a chat request to
-    ``provider`` (``lengths``: its answers' length per model), or None for anything else."""
+    ``provider`` as ``sim`` answers it, or None for anything else."""
     if method != "POST" or not body:
         return None
     try:
@@ -699,8 +713,9 @@ def _chat(
     limit = payload.get("max_completion_tokens")  # as the Chat Completions route reads it
     limit = payload.get("max_tokens") if limit is None else limit
     try:
-        answer = _answer(payload, _count(limit), lengths(provider, str(payload.get("model"))))
-        prompt = prompt_tokens_of(payload)
+        length = sim.answer_length(provider, str(payload.get("model")))
+        answer = _answer(payload, _count(limit), length, image_tokens=sim.image_tokens)
+        prompt = answer.prompt
     except (TypeError, ValueError, AttributeError):
         return None
     return str(payload.get("model")), prompt + answer.completion, answer.completion

@@ -160,6 +160,9 @@ class _Host(Protocol):
 
     def answer_length(self, provider: str, model: str) -> AnswerLength | None: ...
 
+    @property
+    def image_tokens(self) -> int: ...
+
     def _prompt_cache(
         self,
         provider: _Cacheable,

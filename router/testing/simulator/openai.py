@@ -242,7 +242,8 @@ class _SimProvider:
             return refusal
         limit = body.get("max_completion_tokens")
         length = call.sim.answer_length(self.name, model)
-        answer = _answer(body, limit if limit is not None else body.get("max_tokens"), length)
+        limit = limit if limit is not None else body.get("max_tokens")
+        answer = _answer(body, limit, length, image_tokens=call.sim.image_tokens)
         cached, _ = call.sim._prompt_cache(self, call, entry, body, explicit=False)
         usage = _openai_usage(answer, cached, top_level_cached=self.top_level_cached)
         self.add_to_usage(usage, entry, body)
