@@ -108,9 +108,10 @@ REALISTIC_IMAGE_TOKENS = 255
 
 def _closing(left: int) -> list[tuple[str, ...]]:
     """The sentences that can come next when ``left`` words remain (at most the longest
-    sentence): those exactly that long, else those after which one sentence ends it."""
+    sentence): those exactly that long, else the longer half of a pair that ends it (a
+    short sign-off such as "Good luck." comes last)."""
     exact = [s for s in _SENTENCES if len(s) == left]
-    return exact or [s for s in _SENTENCES if left - len(s) in _LENGTHS]
+    return exact or [s for s in _SENTENCES if left - len(s) in _LENGTHS and 2 * len(s) > left]
 
 
 def _digest(texts: Sequence[str]) -> bytes:
