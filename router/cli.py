@@ -678,12 +678,12 @@ def _sim(args: argparse.Namespace, out: TextIO) -> int:
     import threading
     from pathlib import Path
 
-    from router.testing.simulator import Simulator
+    from router.testing.simulator import REALISTIC, REALISTIC_IMAGE_TOKENS, Simulator
 
     if not 0 <= args.port <= 65535:
         print(f"router: --port {args.port}: not a TCP port (0-65535)", file=sys.stderr)
         return 2
-    sim = Simulator(port=args.port)
+    sim = Simulator(port=args.port, answer_length=REALISTIC, image_tokens=REALISTIC_IMAGE_TOKENS)
     try:
         sim.start()
     except OSError as exc:
@@ -702,10 +702,13 @@ def _sim(args: argparse.Namespace, out: TextIO) -> int:
             print(f"router: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
             return 1
         here = Path.cwd()
+        low, high = REALISTIC.bounds
         shown = str(env_file.relative_to(here)) if env_file.is_relative_to(here) else str(env_file)
         lines = [
             f"router sim: 5 simulated providers on http://127.0.0.1:{sim.port}"
             " (pinstripes, pipellm, majestix, routstr, openrouter); offline, fake keys",
+            f"  they answer in plain sentences of {low}-{high} tokens, as long as a real model's"
+            " answers (max_tokens cuts them)",
             f"wrote {config}",
             f"  and {env_file}: in another shell, run  source {shlex.quote(shown)}",
             "  or export these:",

@@ -122,6 +122,7 @@ def test_unknown_name_is_an_attribute_error():
 
 
 SIMULATOR_LAYERS = (
+    "answers",
     "http",
     "model",
     "openai",

@@ -5,9 +5,10 @@ points a router at five simulated providers (pinstripes, PipeLLM, Majestix's inf
 Routstr, OpenRouter), and sends a short mixed workload with ``model="auto"``: a plain question,
 a tool-calling turn, an image, a ~300k-token document, a six-turn conversation over a
 long system prompt (the prefix cache warms up), and an outage of the provider of the
-cheapest deployment. For each request it prints who answered and why: the top
-candidates with their expected cost, the notable exclusions, failed attempts, cached
-tokens and the exact cost.
+cheapest deployment. The simulated answers are as long as real ones (225-375 tokens,
+:data:`ANSWER_LENGTH`), so the router's estimates, which assume 300, land near the bills.
+For each request it prints who answered and why: the exact cost beside the estimate, the
+top candidates, the notable exclusions, failed attempts and cached tokens.
 
 Then it replays the same requests twice, each on a fresh simulator, to bill two
 baselines: every request sent to one flagship model that can serve them all, and
@@ -28,6 +29,7 @@ from typing import TextIO
 from router.demo.narrate import cost_rows, describe, overflows, policy_text, usd
 from router.demo.output import catalog_warnings_quiet, writer
 from router.demo.runner import (
+    ANSWER_LENGTH,
     FLAGSHIP,
     LIST_PRICE,
     PROVIDERS,
@@ -44,6 +46,7 @@ from router.demo.workload import Step, Turn, workload
 from router.errors import RouterError
 
 __all__ = [
+    "ANSWER_LENGTH",
     "FLAGSHIP",
     "LIST_PRICE",
     "PROVIDERS",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
 from router.demo.runner import Run, Sent, Strategy
 from router.demo.workload import Step
+from router.planning.route import Estimate
+from router.types import TOKENS_PER_IMAGE
 
 __all__ = ["Line", "cost_rows", "describe", "overflows", "policy_text", "usd"]
 
@@ -78,6 +80,8 @@ def _choice(sent: Sent) -> str:
     )
 
 
+_NEEDED = re.compile(r"~(\d+) tokens needed > (\d+) assumed")
+
 _UNSURE = {
     "context length unknown": "do not state their context length",
     "tools support unknown": "do not say whether they can call tools",
@@ -89,10 +93,21 @@ def _left_out(sent: Sent, *, catalog: bool) -> list[Line]:
     """What was left out, and what is kept as a last resort, one line each."""
     route = sent.route
     lines: list[Line] = []
-    unsure = Counter(u.partition("] ")[2] for c in route.candidates for u in c.unsure)
+    unsure: dict[str, int] = {}
+    details: dict[str, str] = {}
+    for reason in (u.partition("] ")[2] for c in route.candidates for u in c.unsure):
+        # e.g. "context length unknown; ~301171 tokens needed > 8192 assumed"
+        what, _, detail = reason.partition(";")
+        unsure[what] = unsure.get(what, 0) + 1
+        if need := _NEEDED.search(detail):
+            details[what] = (
+                f" (this request needs ~{int(need[1]):,} tokens, and only {int(need[2]):,}"
+                " are assumed)"
+            )
     if unsure:
         kept = "; ".join(
-            f"{n:,} that {_UNSURE.get(reason, reason)}" for reason, n in unsure.items()
+            f"{n:,} that {_UNSURE.get(what, what)}{details.get(what, '')}"
+            for what, n in unsure.items()
         )
         lines.append((f"     Kept as a last resort: {kept}.", "dim"))
     groups: dict[str, list[tuple[str, str]]] = {}
@@ -107,18 +122,49 @@ def _left_out(sent: Sent, *, catalog: bool) -> list[Line]:
     return lines
 
 
-def _estimate_note(sent: Sent) -> Line | None:
-    """Why the bill differs from the estimate, when the answer's length is the reason."""
+def _estimate(sent: Sent) -> Estimate | None:
+    """The chosen deployment's estimate, when it has a price."""
     chosen = next((c for c in sent.route.candidates if c.ref == sent.route.chosen), None)
-    if chosen is None or chosen.cost is None or not sent.completion_tokens:
+    return chosen if chosen is not None and chosen.cost is not None else None
+
+
+_SOURCES = {
+    "default": "its default guess",
+    "max_tokens": "the request's max_tokens",
+}
+
+
+def _estimate_note(sent: Sent, first: bool) -> Line | None:
+    """What the estimate assumed, in one sentence: at the first request of the demo, and
+    where the request or its answer is not the kind the estimate assumed (a tool call, a
+    small image)."""
+    estimate = _estimate(sent)
+    if estimate is None:
         return None
-    expected = chosen.output_tokens
-    if abs(sent.completion_tokens - expected) * 2 < expected:
+    expected = estimate.output_tokens
+    if sent.tool_call:
+        return (
+            f"     The estimate assumed a {expected:,}-token answer, but a tool call is short"
+            f" ({_plural(sent.completion_tokens, 'token')}), so the bill is lower.",
+            "dim",
+        )
+    content = sent.turn.content
+    images = isinstance(content, list) and any(p.get("type") == "image_url" for p in content)
+    if images:
+        return (
+            f"     The estimate counted the image as {TOKENS_PER_IMAGE} prompt tokens, as for a"
+            f" large picture; this small one made the prompt {sent.prompt_tokens:,} tokens in"
+            " all.",
+            "dim",
+        )
+    if not first:
         return None
-    lower = "lower" if sent.completion_tokens < expected else "higher"
+    source = sent.route.output_source
+    why = _SOURCES.get(source, source)
     return (
-        f"     The estimate assumed a {expected:,}-token answer; this one had"
-        f" {sent.completion_tokens:,}, so the bill is {lower}.",
+        f"     est. is what the router expected this request to cost before sending it: this"
+        f" prompt and a {expected:,}-token answer ({why}) at the listed prices; the bill"
+        " counts the answer's real length.",
         "dim",
     )
 
@@ -144,7 +190,11 @@ def describe(sent: Sent, previous: Sent | None, total_steps: int, number: int) -
     context = ""
     if sent.prompt_tokens > 100_000:
         context = f" [context {sent.card.context_length or 0:,}]"
-    lines.append((f"   -> {route.chosen}{context}: {_tokens(sent)} = {usd(sent.cost)}", "green"))
+    estimate = _estimate(sent)
+    est = f" (est. {usd(estimate.cost, 9)})" if estimate and estimate.cost is not None else ""
+    lines.append(
+        (f"   -> {route.chosen}{context}: {_tokens(sent)} = {usd(sent.cost)}{est}", "green")
+    )
     lines.append((f"      answer: {_short(sent.answer, 66)}", "dim"))
     limit = sent.card.context_length
     if limit is not None and sent.prompt_tokens > limit:
@@ -181,7 +231,7 @@ def describe(sent: Sent, previous: Sent | None, total_steps: int, number: int) -
     elif not route.attempts and (sent.index == 0 or cooldown or moved):
         lines.append((f"     Why: {_choice(sent)}", ""))
         lines.extend(_left_out(sent, catalog=previous is None))
-    note = _estimate_note(sent)
+    note = _estimate_note(sent, previous is None)
     if note is not None:
         lines.append(note)
     return lines
@@ -193,8 +243,8 @@ def _stay(sent: Sent) -> str:
     other = next((c for c in route.candidates if c.ref != route.chosen and c.cost), None)
     cached = here.cached_tokens if here else 0
     text = f"     Why: it stays, because ~{cached:,} tokens of this prompt are cached there"
-    if here is not None and here.cost is not None and other is not None and other.cost:
-        text += f" (est. {usd(here.cost, 9)}, against {usd(other.cost, 9)} at {other.ref})"
+    if other is not None and other.cost:
+        text += f" (against est. {usd(other.cost, 9)} at {other.ref})"
     return text + "."
 
 

@@ -12,10 +12,11 @@ from router.catalog import ModelCard
 from router.core import Router
 from router.demo.workload import MAX_TOKENS, Step, Turn
 from router.planning.route import Route
-from router.testing.simulator import Simulator
+from router.testing.simulator import REALISTIC, REALISTIC_IMAGE_TOKENS, AnswerLength, Simulator
 from router.types import ChatRequest
 
 __all__ = [
+    "ANSWER_LENGTH",
     "FLAGSHIP",
     "LIST_PRICE",
     "PROVIDERS",
@@ -31,6 +32,11 @@ __all__ = [
 
 PROVIDERS: tuple[str, ...] = ("pinstripes", "pipellm", "inference-api", "routstr", "openrouter")
 """The simulated providers the demo routes over (the four seed providers and OpenRouter)."""
+
+ANSWER_LENGTH: AnswerLength = REALISTIC
+"""How long the simulated providers' written answers are: 225-375 tokens, drawn from the
+prompt (so every strategy gets the same answers), as ``router sim``'s. The router's
+estimates assume 300 (its default ``expected_output_tokens``)."""
 
 FLAGSHIP = "openrouter:anthropic/claude-sonnet-4.6"
 """The "always the same model" baseline: tools, vision and a 1M context serve every step."""
@@ -122,6 +128,8 @@ class Sent:
     """Deployments that failed in this request and now cool down, with seconds left."""
     cooldown_after: int = 3
     """Consecutive failures that make a deployment cool down (``fallback.cooldown_after``)."""
+    tool_call: bool = False
+    """Whether the answer is a tool call (not a written answer)."""
 
     @property
     def turn(self) -> Turn:
@@ -241,7 +249,7 @@ def run_workload(
     Raises the router's errors (``NoRouteError``, ``AllProvidersFailed``, ...).
     """
     run = Run(strategy)
-    with Simulator() as sim:
+    with Simulator(answer_length=ANSWER_LENGTH, image_tokens=REALISTIC_IMAGE_TOKENS) as sim:
         clock = SharedClock(sim)
         config = router_config(sim, strategy.policy)
         with Router.from_config(
@@ -302,6 +310,7 @@ def run_workload(
                         event=event,
                         cooling=cooling,
                         cooldown_after=router.fallback.cooldown_after,
+                        tool_call=bool(reply.choices[0].message.tool_calls),
                     )
                     run.sent.append(sent)
                     if step.conversation:

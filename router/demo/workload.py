@@ -17,8 +17,8 @@ __all__ = [
     "workload",
 ]
 
-MAX_TOKENS = 300
-"""``max_tokens`` of every request in the workload."""
+MAX_TOKENS = 1_000
+"""``max_tokens`` of every request in the workload: room for every answer (none is cut)."""
 
 _TINY_PNG = (
     "data:image/png;base64,"

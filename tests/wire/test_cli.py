@@ -9,13 +9,14 @@ import re
 import subprocess
 import sys
 import types
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 
 from router.cli import main
-from router.testing.simulator import Reply
+from router.testing.simulator import REALISTIC, Reply
 from tests.wire.conftest import KINDS, config
 
 pytestmark = pytest.mark.wire
@@ -465,11 +466,15 @@ def test_router_sim_serves_every_command_offline_until_ctrl_c(tmp_path):
             r"router sim: 5 simulated providers on http://127\.0\.0\.1:(\d+) ", lines[0]
         )
         assert port, lines[0]
-        assert lines[1] == f"wrote {tmp_path / 'router-sim.yaml'}"
-        assert lines[2] == (
+        assert lines[1] == (
+            "  they answer in plain sentences of 225-375 tokens, as long as a real model's"
+            " answers (max_tokens cuts them)"
+        )
+        assert lines[2] == f"wrote {tmp_path / 'router-sim.yaml'}"
+        assert lines[3] == (
             f"  and {tmp_path / 'router-sim.env'}: in another shell, run  source router-sim.env"
         )
-        assert lines[4] == f"    export ROUTER_CONFIG={tmp_path / 'router-sim.yaml'}"
+        assert lines[5] == f"    export ROUTER_CONFIG={tmp_path / 'router-sim.yaml'}"
         assert f"    export PINSTRIPES_BASE_URL=http://127.0.0.1:{port[1]}/pinstripes/v1" in lines
         env = sandbox_env(tmp_path / "router-sim.env")
         assert env["ROUTER_CONFIG"] == str(tmp_path / "router-sim.yaml")
@@ -500,8 +505,12 @@ def test_router_sim_serves_every_command_offline_until_ctrl_c(tmp_path):
         assert explain.stdout.splitlines()[2].startswith("  1. pinstripes:ps/deepseek-v4-flash ")
         chat = router("chat", "Hello there")
         assert chat.returncode == 0, chat.stderr
-        assert chat.stdout == "You said: Hello there\n"
-        assert chat.stderr.startswith("-- pinstripes:ps/gpt-oss-120b  cost $")
+        # an answer as long as a real one: REALISTIC's draw for this prompt, 253 tokens
+        assert REALISTIC.draw(["Hello there"]) == 253
+        assert chat.stdout == " ".join(REALISTIC.words(["Hello there"], 253)) + "\n"
+        # ps/gpt-oss-120b: $0.033 / $0.153 per 1M tokens; "Hello there" is 3 prompt tokens
+        assert 3 * Decimal("0.000000033") + 253 * Decimal("0.000000153") == Decimal("0.000038808")
+        assert chat.stderr.startswith("-- pinstripes:ps/gpt-oss-120b  cost $0.000038808")
     finally:
         sim.send_signal(signal.SIGINT)
         _, err = sim.communicate(timeout=30)

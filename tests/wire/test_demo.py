@@ -12,6 +12,7 @@ import pytest
 
 from router import ModelCard, Router
 from router.demo import (
+    ANSWER_LENGTH,
     LIST_PRICE,
     PROVIDERS,
     ROUTER,
@@ -29,7 +30,8 @@ pytestmark = pytest.mark.wire
 STEPS = workload()
 CHOSEN = re.compile(
     r"^   -> (?P<ref>\S+?)(?: \[context [\d,]+\])?: (?P<prompt>[\d,]+) prompt"
-    r" \((?P<cached>[\d,]+) cached\)",
+    r" \((?P<cached>[\d,]+) cached\) \+ (?P<completion>[\d,]+) completion tokens"
+    r" = \$(?P<bill>[\d.]+) \(est\. \$(?P<est>[\d.]+)\)$",
     re.MULTILINE,
 )
 
@@ -214,3 +216,61 @@ def test_ends_with_what_next(output: str) -> None:
         "                  'Hi' yourself, offline, or point the Python API at the same file",
         "  README.md       the YAML reference, the policies, and how to write your own plugin",
     ]
+
+
+def test_answers_are_as_long_as_real_ones_and_bills_land_near_the_estimates(output: str) -> None:
+    low, high = ANSWER_LENGTH.bounds
+    assert (low, high) == (225, 375)  # around the 300 tokens the estimates assume
+    lines = list(CHOSEN.finditer(output))
+    assert len(lines) == sum(len(step.turns) for step in STEPS)  # every request, est. shown
+    tool_calls = [m for m in lines if int(m["completion"]) < low]
+    assert len(tool_calls) == 1  # the weather tool call: its arguments are short
+    assert tool_calls[0]["ref"] in section(output, "tools")
+    for m in lines:
+        if m in tool_calls:
+            continue
+        assert low <= int(m["completion"]) <= high, m[0]
+        # close: the answer's length is the estimate's give or take a quarter; the prompt
+        # side differs only where the cache or an image is guessed (at most ~30%)
+        assert Decimal("0.65") < Decimal(m["bill"]) / Decimal(m["est"]) < Decimal("1.35"), m[0]
+
+
+def test_the_first_request_billed_exactly_and_the_estimate_explained_once(output: str) -> None:
+    # ps/gpt-oss-120b: $0.033 / $0.153 per 1M tokens; the estimate: ~19 prompt tokens
+    # (15 + framing) and 300 completion tokens, the bill: 15 and the 361 the answer had
+    assert 15 * Decimal("0.000000033") + 361 * Decimal("0.000000153") == Decimal("0.000055728")
+    assert 19 * Decimal("0.000000033") + 300 * Decimal("0.000000153") == Decimal("0.000046527")
+    assert section(output, "chat").splitlines()[2] == (
+        "   -> pinstripes:ps/gpt-oss-120b: 15 prompt (0 cached) + 361 completion tokens"
+        " = $0.000055728 (est. $0.000046527)"
+    )
+    sentence = (
+        "     est. is what the router expected this request to cost before sending it: this"
+        " prompt and a 300-token answer (its default guess) at the listed prices; the bill"
+        " counts the answer's real length."
+    )
+    assert output.count(sentence) == 1
+    assert sentence in section(output, "chat")
+    # the gap a short simulated answer used to open is gone; a tool call's is said once
+    assert output.count("so the bill is lower") == 1
+    assert (
+        "     The estimate assumed a 300-token answer, but a tool call is short (14 tokens),"
+        " so the bill is lower.\n"
+    ) in section(output, "tools")
+
+
+def test_a_small_image_says_what_the_estimate_counted(output: str) -> None:
+    text = section(output, "vision")
+    [(_, prompt, _)] = answered(text)
+    assert prompt == 6 + 255  # "What is in this picture?" and the image (REALISTIC_IMAGE_TOKENS)
+    assert (
+        "     The estimate counted the image as 765 prompt tokens, as for a large picture; this"
+        " small one made the prompt 261 tokens in all.\n"
+    ) in text
+
+
+def test_a_last_resort_says_why_in_words(output: str) -> None:
+    assert (
+        "     Kept as a last resort: 4 that do not state their context length (this request"
+        " needs ~301,171 tokens, and only 8,192 are assumed).\n"
+    ) in section(output, "long-context")

@@ -13,7 +13,10 @@ is deterministic so that tests can predict every number:
 
 - prompt tokens = :func:`prompt_tokens_of` the request body (4 characters per token);
 - the answer is ``"You said: " + <last user text>`` cut to ``max_tokens`` words, one
-  completion token per word;
+  completion token per word; or, with an :class:`AnswerLength` (``Simulator(answer_length=
+  ...)``, :meth:`Simulator.set_answer_length`), plain sentences of a realistic length, a
+  fixed figure or a seeded draw around a typical one, cut to ``max_tokens`` with
+  ``finish_reason: "length"`` (see :mod:`~router.testing.simulator.answers`);
 - with tools and a user message last, the answer is one call to the first tool with
   arguments ``{"query": <last user text>}`` (completion tokens =
   ``count_tokens(json.dumps(arguments))``); with a tool result last it is
@@ -59,6 +62,8 @@ so that it can run while the rest of the package is broken.
 
 Modules, lowest first (each imports only those above it; none imports :class:`Simulator`):
 
+- :mod:`~router.testing.simulator.answers`: answers of realistic length
+  (:class:`AnswerLength`);
 - :mod:`~router.testing.simulator.http`: replies, records, responses, the call a handler
   sees, the threaded server;
 - :mod:`~router.testing.simulator.model`: the deterministic model (tokens, elements, answers);
@@ -82,6 +87,7 @@ its default catalog in ``catalogs``.
 
 from __future__ import annotations
 
+from router.testing.simulator.answers import REALISTIC, REALISTIC_IMAGE_TOKENS, AnswerLength
 from router.testing.simulator.catalogs import CATALOGS, ROUTSTR_LIVE_CATALOG
 from router.testing.simulator.core import Simulator
 from router.testing.simulator.http import Recorded, Reply
@@ -92,7 +98,10 @@ __all__ = [
     "API_KEYS",
     "CATALOGS",
     "PROVIDERS",
+    "REALISTIC",
+    "REALISTIC_IMAGE_TOKENS",
     "ROUTSTR_LIVE_CATALOG",
+    "AnswerLength",
     "Recorded",
     "Reply",
     "Simulator",

@@ -182,7 +182,8 @@ class _MessagesProvider(_SimProvider):
         problem = self.refuse_messages(model, entry)
         if problem is not None:
             return fail(400, problem)
-        answer = _answer(body, max_tokens)
+        length = call.sim.answer_length(self.name, model)
+        answer = _answer(body, max_tokens, length, image_tokens=call.sim.image_tokens)
         read, written = call.sim._prompt_cache(self, call, entry, body, explicit=True)
         usage = _anthropic_usage(answer, read, written, one_hour=_asks_one_hour(body))
         if body.get("stream") is True:

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from router.testing.simulator.answers import AnswerLength
 from router.testing.simulator.catalogs import CATALOGS
 from router.testing.simulator.http import (
     _UNSET,
@@ -36,7 +37,6 @@ from router.testing.simulator.model import (
     _count,
     _Element,
     _elements,
-    prompt_tokens_of,
 )
 from router.testing.simulator.openai import _SimProvider
 from router.testing.simulator.providers import _PROVIDERS, API_KEYS, _provider
@@ -150,13 +150,29 @@ class Simulator:
 
     ``with Simulator() as sim:`` starts and stops it; all methods are thread-safe.
     ``port``: the loopback port to bind (0, the default: any free one).
+    ``answer_length``: how long every written answer is (an :class:`AnswerLength`, or an
+    int for a fixed number of tokens); None, the default: the short echo
+    ``"You said: ..."``. :meth:`set_answer_length` changes it per provider or model.
+    ``image_tokens``: the prompt tokens each image part counts (0, the default: none).
     """
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        answer_length: AnswerLength | int | None = None,
+        image_tokens: int = 0,
+    ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             msg = f"port must be an int in 0-65535, not {port!r}"
             raise ValueError(msg)
+        if _count(image_tokens) is None:
+            msg = f"image_tokens must be an int >= 0, not {image_tokens!r}"
+            raise ValueError(msg)
+        self._image_tokens = image_tokens
         self._port = port
+        self._default_length = _length_arg(answer_length)
+        self._lengths: dict[tuple[str | None, str | None], AnswerLength | None] = {}
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -362,6 +378,41 @@ class Simulator:
         with self._lock:
             self._rules[name] = rule
 
+    def set_answer_length(
+        self,
+        length: AnswerLength | int | None,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Make written answers ``length`` long (until :meth:`reset`): an
+        :class:`AnswerLength`, an int (a fixed number of tokens), or None (the short echo
+        ``"You said: ..."``). For ``model`` of ``provider``, every model of ``provider``,
+        or (neither given) every provider; the narrowest setting wins, and one left unset
+        falls back to the constructor's ``answer_length``. Tool calls keep their length."""
+        if model is not None and provider is None:
+            msg = "set_answer_length: a model needs its provider"
+            raise ValueError(msg)
+        checked = _length_arg(length)
+        name = None if provider is None else _provider(provider).name
+        with self._lock:
+            self._lengths[name, model] = checked
+
+    @property
+    def image_tokens(self) -> int:
+        """The prompt tokens each image part of a chat request counts (a constructor
+        argument; 0 by default)."""
+        return self._image_tokens
+
+    def answer_length(self, provider: str, model: str) -> AnswerLength | None:
+        """How long ``provider``'s written answers from ``model`` are now (None: the echo)."""
+        name = _provider(provider).name
+        with self._lock:
+            for scope in ((name, model), (name, None), (None, None)):
+                if scope in self._lengths:
+                    return self._lengths[scope]
+            return self._default_length
+
     def set_latency(
         self,
         provider: str,
@@ -477,7 +528,7 @@ class Simulator:
         automatically, or at ``cache_control`` breakpoints when ``explicit``.
         """
         name, model = provider.name, str(body.get("model"))
-        elements = _elements(body)
+        elements = _elements(body, self._image_tokens)
         totals = [0]  # totals[k] = tokens of the first k elements
         for element in elements:
             totals.append(totals[-1] + element.tokens)
@@ -526,8 +577,9 @@ class Simulator:
     def reset(self) -> None:
         """Clear scripts, records, down flags and cache-token settings; restore the
         default catalogs, keys and cache rules; empty every prefix cache (the clock
-        keeps its time)."""
+        keeps its time); answers take the constructor's ``answer_length`` again."""
         with self._lock:
+            self._lengths = {}
             self._scripts = {name: deque() for name in _PROVIDERS}
             self._records = {name: [] for name in _PROVIDERS}
             self._down = set()
@@ -564,7 +616,7 @@ class Simulator:
             response = self._scripted(provider, rest, reply)
         else:
             call = _Call(self, method, rest, query, headers, body, key, reply)
-            chat = _chat(method, body) if not down else None
+            chat = None if down else _chat(method, body, provider.name, self)
             limited: dict[str, str] = {}
             if chat is not None and provider.authorized(headers, key):
                 admitted, limited = self._admit(provider.name, *chat)
@@ -647,9 +699,9 @@ class Simulator:
         return error(404, f"Not found: {call.method} {call.path}")
 
 
-def _chat(method: str, body: bytes) -> tuple[str, int, int] | None:
-    """(model, prompt + completion tokens, completion tokens) of a chat request, or None
-    for anything else."""
+def _chat(method: str, body: bytes, provider: str, sim: Simulator) -> tuple[str, int, int] | None:
+    """(model, prompt + completion tokens, completion tokens) of a chat request to
+    ``provider`` as ``sim`` answers it, or None for anything else."""
     if method != "POST" or not body:
         return None
     try:
@@ -658,13 +710,25 @@ def _chat(method: str, body: bytes) -> tuple[str, int, int] | None:
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("messages"), list):
         return None
-    limit = payload.get("max_tokens") or payload.get("max_completion_tokens")
+    limit = payload.get("max_completion_tokens")  # as the Chat Completions route reads it
+    limit = payload.get("max_tokens") if limit is None else limit
     try:
-        answer = _answer(payload, _count(limit))
-        prompt = prompt_tokens_of(payload)
+        length = sim.answer_length(provider, str(payload.get("model")))
+        answer = _answer(payload, _count(limit), length, image_tokens=sim.image_tokens)
+        prompt = answer.prompt
     except (TypeError, ValueError, AttributeError):
         return None
     return str(payload.get("model")), prompt + answer.completion, answer.completion
+
+
+def _length_arg(length: object) -> AnswerLength | None:
+    """``length`` as an :class:`AnswerLength` (an int is a fixed number of tokens)."""
+    if length is None or isinstance(length, AnswerLength):
+        return length
+    if isinstance(length, int) and not isinstance(length, bool):
+        return AnswerLength(length)
+    msg = f"answer_length must be an AnswerLength, an int or None, not {length!r}"
+    raise TypeError(msg)
 
 
 def _tokens_arg(tokens: int) -> int:

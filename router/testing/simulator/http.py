@@ -20,7 +20,10 @@ from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    from router.testing.simulator.answers import AnswerLength
 
 
 class _Unset(enum.Enum):
@@ -154,6 +157,11 @@ class _Host(Protocol):
     """What a route handler asks of the simulator that received its call."""
 
     def catalog(self, provider: str) -> object: ...
+
+    def answer_length(self, provider: str, model: str) -> AnswerLength | None: ...
+
+    @property
+    def image_tokens(self) -> int: ...
 
     def _prompt_cache(
         self,

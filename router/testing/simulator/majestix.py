@@ -107,6 +107,7 @@ class _InferenceAPI(_SimProvider):
         # /chat takes {role, content} messages only: system and tools are not its fields.
         fields = ("messages", "system", "tools") if code else ("messages",)
         scope: dict[str, Any] = {k: body[k] for k in fields if k in body}
-        answer = _answer(scope, max_tokens)
+        length = call.sim.answer_length(self.name, model)
+        answer = _answer(scope, max_tokens, length, image_tokens=call.sim.image_tokens)
         frames = _majestix_frames(answer, model, _credits(answer, entry), call.error_event)
         return _Response.sse(frames)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from router.testing.simulator.answers import AnswerLength
+
 # -- chat: a deterministic model ---------------------------------------------------------
 
 
@@ -45,17 +47,19 @@ def _messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
 
 
-def prompt_tokens_of(body: Mapping[str, Any]) -> int:
+def prompt_tokens_of(body: Mapping[str, Any], *, image_tokens: int = 0) -> int:
     """The prompt tokens the simulator reports for a chat request ``body``.
 
     The sum of :func:`count_tokens` over every text piece (see :func:`_texts`: a string
     ``content``, each content part's ``text``, each text of a ``tool_result`` block) of
     every message and of a top-level ``system`` (Anthropic, Majestix ``/code``), plus
-    ``count_tokens(json.dumps(tools))`` when ``tools`` is a non-empty list. One rule for
-    OpenAI, Anthropic and Majestix bodies; a message without text counts 0. It is the
-    sum of the tokens of the prompt's elements (the prefix cache's unit).
+    ``count_tokens(json.dumps(tools))`` when ``tools`` is a non-empty list, plus
+    ``image_tokens`` per image part (``image_url``, Anthropic's ``image``; the
+    simulator's ``image_tokens``, 0 by default). One rule for OpenAI, Anthropic and
+    Majestix bodies; a message without text counts 0. It is the sum of the tokens of the
+    prompt's elements (the prefix cache's unit).
     """
-    return sum(element.tokens for element in _elements(body))
+    return sum(element.tokens for element in _elements(body, image_tokens))
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,16 @@ class _Element:
     breakpoint: bool  # carries an ephemeral cache_control (explicit caching)
 
 
-def _text_tokens(content: object) -> int:
-    return sum(count_tokens(piece) for piece in _texts(content))
+def _text_tokens(content: object, image_tokens: int = 0) -> int:
+    """The tokens of ``content``'s texts, and ``image_tokens`` per image part."""
+    tokens = sum(count_tokens(piece) for piece in _texts(content))
+    if image_tokens and isinstance(content, list):
+        images = sum(isinstance(p, dict) and p.get("type") in _IMAGE_PARTS for p in content)
+        tokens += image_tokens * images
+    return tokens
+
+
+_IMAGE_PARTS = ("image_url", "image")  # OpenAI's part, Anthropic's block
 
 
 def _marked(block: object) -> bool:
@@ -94,10 +106,11 @@ def _element(kind: str, value: object, blocks: object, tokens: int) -> _Element:
     return _Element(kind + "\x00" + json.dumps(value, sort_keys=True), tokens, marked)
 
 
-def _elements(body: Mapping[str, Any]) -> list[_Element]:
+def _elements(body: Mapping[str, Any], image_tokens: int = 0) -> list[_Element]:
     """The prompt's elements in order: ``[tools, system, message 0, message 1, ...]``.
 
-    ``tools`` only when a non-empty list, ``system`` only when present (not None).
+    ``tools`` only when a non-empty list, ``system`` only when present (not None); each
+    image part counts ``image_tokens``.
     """
     elements: list[_Element] = []
     tools = body.get("tools")
@@ -110,7 +123,8 @@ def _elements(body: Mapping[str, Any]) -> list[_Element]:
     for message in _messages(body):
         content = message.get("content")
         value = {**message, "content": _unmarked(content)} if "content" in message else message
-        elements.append(_element("message", value, content, _text_tokens(content)))
+        tokens = _text_tokens(content, image_tokens)
+        elements.append(_element("message", value, content, tokens))
     return elements
 
 
@@ -174,11 +188,29 @@ class _Answer:
         return [word if i == 0 else " " + word for i, word in enumerate(self.words)]
 
 
-def _answer(body: Mapping[str, Any], max_tokens: int | None) -> _Answer:
+def _prompt_texts(body: Mapping[str, Any]) -> list[str]:
+    """The prompt's texts in order: the top-level ``system``'s, then each message's (see
+    :func:`_texts`). The same conversation gives the same list in every dialect."""
+    texts = _texts(body.get("system"))
+    for message in _messages(body):
+        texts.extend(_texts(message.get("content")))
+    return texts
+
+
+def _answer(
+    body: Mapping[str, Any],
+    max_tokens: int | None,
+    length: AnswerLength | None = None,
+    *,
+    image_tokens: int = 0,
+) -> _Answer:
+    """The answer to ``body``, cut to ``max_tokens``; with ``length``, a written answer has
+    that length (see :class:`AnswerLength`) instead of echoing the prompt. Each image part
+    of the prompt counts ``image_tokens``."""
     messages = _messages(body)
     last = messages[-1] if messages else {}
     tools = body.get("tools")
-    prompt = prompt_tokens_of(body)
+    prompt = prompt_tokens_of(body, image_tokens=image_tokens)
     result = _tool_result(last)
     if result is not None:
         text = "Tool said: " + result
@@ -188,6 +220,13 @@ def _answer(body: Mapping[str, Any], max_tokens: int | None) -> _Answer:
         return _Answer(prompt, completion, (), _tool_name(tools[0]), arguments, "tool_calls")
     else:
         text = "You said: " + _user_text(messages)
+    if length is not None:
+        texts = _prompt_texts(body)
+        drawn = length.draw(texts)
+        cut = max_tokens is not None and drawn > max_tokens
+        count = max_tokens if cut and max_tokens is not None else drawn
+        written = length.words(texts, drawn)[:count]
+        return _Answer(prompt, count, written, finish="length" if cut else "stop")
     words = text.split()
     finish = "stop"
     if max_tokens is not None and len(words) > max_tokens:

@@ -241,7 +241,9 @@ class _SimProvider:
         if refusal is not None:
             return refusal
         limit = body.get("max_completion_tokens")
-        answer = _answer(body, limit if limit is not None else body.get("max_tokens"))
+        length = call.sim.answer_length(self.name, model)
+        limit = limit if limit is not None else body.get("max_tokens")
+        answer = _answer(body, limit, length, image_tokens=call.sim.image_tokens)
         cached, _ = call.sim._prompt_cache(self, call, entry, body, explicit=False)
         usage = _openai_usage(answer, cached, top_level_cached=self.top_level_cached)
         self.add_to_usage(usage, entry, body)
