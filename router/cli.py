@@ -217,8 +217,8 @@ _MODEL_HEADERS = (
     "vision",
     "tiers",
     "price source",
-    "canonical",
     "context elsewhere",
+    "canonical",
     "stale",
 )
 
@@ -363,9 +363,9 @@ def _model_row(card: ModelCard, stale: bool, lent: ContextLength | None) -> tupl
         _flag(card.supports_vision),
         _tiers(pricing.tiers) if pricing and pricing.tiers else "-",
         card.price_source or "-",
-        card.canonical,
         # the provider is enough here (the canonical name is beside it); --json has the ref
         "-" if lent is None else f"{lent.tokens:,} from {(lent.source or '').partition(':')[0]}",
+        card.canonical,
         "STALE" if stale else "",
     )
 
@@ -866,7 +866,8 @@ def _rich_models(console: Console, rows: Sequence[tuple[str, ...]]) -> None:
             table.add_column(header, justify="right" if 2 <= i <= 7 else "left")
     starred = []
     for row in rows:
-        *cells, lent, stale = row
+        *cells, stale = row
+        lent = cells.pop(elsewhere)
         if lent != "-":
             figure, _, provider = lent.partition(" from ")
             cells[2] = f"{figure}*"

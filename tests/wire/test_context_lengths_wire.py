@@ -148,8 +148,11 @@ def test_cli_explain_and_models_say_where_the_figure_came_from(sim, tmp_path, ca
     out = capsys.readouterr().out
     assert status == 0
     header, *rows = out.splitlines()
-    assert header.split()[-2:] == ["elsewhere", "stale"]
-    (row,) = [r for r in rows if r.split()[1] == PIPE]
+    assert header.split()[-4:] == ["context", "elsewhere", "canonical", "stale"]
+    (row,) = [r.split() for r in rows if r.split()[1] == PIPE]
     # --provider reads PipeLLM's catalog only: a fresh process has nothing else to lend
-    assert row.split()[2] == "?"
-    assert row.rstrip().endswith("-")
+    assert (row[2], row[-2], row[-1]) == ("?", "-", "claude-sonnet-4-6")
+    status = main(["models", "-c", str(path)])  # every catalog: OpenRouter's lends
+    rows = capsys.readouterr().out.splitlines()[1:]
+    (row,) = [r.split() for r in rows if r.split()[1] == PIPE]
+    assert (row[2], row[-4:]) == ("?", ["40,000", "from", "openrouter", "claude-sonnet-4-6"])
