@@ -243,7 +243,7 @@ def _models(router: Router, args: argparse.Namespace, out: TextIO) -> int:
     # A context length the catalog does not state, as another loaded catalog states it for
     # the same model (what context_fit judges by; the card itself stays as stated).
     known = router.planner.lengths.current()
-    lent = {c.ref: f for c, _ in rows if c.context_length is None and (f := known.get(c.canonical))}
+    lent = {c.ref: f for c, _ in rows if c.context_length is None and (f := known.lend(c))}
     table = [_model_row(card, stale, lent.get(card.ref)) for card, stale in rows]
     if args.stats:
         return _models_stats(router, rows, table, args, out, failed)

@@ -134,14 +134,15 @@ class RoutingContext:
 
     def context_length(self, card: ModelCard, *, borrow: bool = True) -> ContextLength | None:
         """``card``'s context length: as its catalog states it; else (with ``borrow``) the
-        smallest any other loaded catalog states for the same canonical model, with the
-        deployment that states it (``source``; recorded in :attr:`borrowed`); else None."""
+        smallest any other loaded catalog states for the same canonical model that its own
+        catalog does not contradict (:meth:`KnownLengths.lend`), with the deployment that
+        states it (``source``; recorded in :attr:`borrowed`); else None."""
         if card.context_length is not None:
             return ContextLength(card.context_length)
         if not borrow:
             return None
         known = self.known_lengths()
-        found = None if known is None else known.get(card.canonical)
+        found = None if known is None else known.lend(card)
         if found is not None:
             self.borrowed[card.ref] = found
         return found

@@ -3,10 +3,11 @@
 Some catalogs state no context length (every PipeLLM model); another provider's catalog
 often states one for the same model (``openrouter:anthropic/claude-sonnet-4.6`` for
 ``pipellm:claude-sonnet-4-6``: the same :attr:`~router.catalog.ModelCard.canonical` name).
-:class:`KnownLengths` indexes, once per set of catalogs, the **smallest** context length
-any of them states per canonical name, and which deployment states it: the smallest is
-the safe figure when providers disagree (a provider may serve a model with a shorter
-window than its maker's). The cards themselves are never changed: a catalog is its
+:class:`KnownLengths` indexes, once per set of catalogs, the context lengths they state
+per canonical name, and which deployment states each; a card is lent the **smallest**: the
+safe figure when providers disagree (a provider may serve a model with a shorter window
+than its maker's), unless the card's own catalog contradicts it (a price tier for
+prompts longer than the figure). The cards themselves are never changed: a catalog is its
 provider's statement, and a figure filled in from elsewhere says where it came from
 (:class:`ContextLength`).
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
-from router.catalog import Catalog
+from router.catalog import Catalog, ModelCard
 
 __all__ = ["ContextLength", "KnownLengths", "LengthBook"]
 
@@ -46,29 +47,41 @@ class ContextLength(NamedTuple):
 
 
 class KnownLengths:
-    """The smallest context length stated per canonical model name across ``catalogs``
-    (chat cards only), with the deployment that states it: on a tie, the first in the
-    order given (the router's provider order, then catalog order)."""
+    """The context lengths stated per canonical model name across ``catalogs`` (chat
+    cards only), smallest first, each with the deployment that states it: on a tie, the
+    first in the order given (the router's provider order, then catalog order)."""
 
     def __init__(self, catalogs: Iterable[Catalog]) -> None:
-        smallest: dict[str, ContextLength] = {}
+        stated: dict[str, list[ContextLength]] = {}
         for catalog in catalogs:
             for card in catalog.models:
                 tokens = card.context_length
-                if tokens is None or card.kind != "chat":
-                    continue
-                known = smallest.get(card.canonical)
-                if known is None or tokens < known.tokens:
-                    smallest[card.canonical] = ContextLength(tokens, card.ref)
-        self._smallest = smallest
+                if tokens is not None and card.kind == "chat":
+                    stated.setdefault(card.canonical, []).append(ContextLength(tokens, card.ref))
+        # sorted by tokens alone: a stable sort keeps the given order among equal figures
+        self._stated = {
+            name: tuple(sorted(figures, key=lambda f: f.tokens)) for name, figures in stated.items()
+        }
 
     def __len__(self) -> int:
-        return len(self._smallest)
+        return len(self._stated)
 
-    def get(self, canonical: str) -> ContextLength | None:
-        """The smallest stated context length of the model called ``canonical``, and the
-        deployment stating it; None when no catalog states one."""
-        return self._smallest.get(canonical)
+    def get(self, canonical: str, above: int = 0) -> ContextLength | None:
+        """The smallest context length stated for the model called ``canonical`` that is
+        over ``above`` tokens, and the deployment stating it; None when none is."""
+        for figure in self._stated.get(canonical, ()):
+            if figure.tokens > above:
+                return figure
+        return None
+
+    def lend(self, card: ModelCard) -> ContextLength | None:
+        """The figure lent to ``card`` (whose own catalog states none): the smallest stated
+        for its canonical model that its own catalog does not contradict. A price tier for
+        prompts over N tokens (PipeLLM's ``over_200k``) says the deployment takes more than
+        N: a smaller figure from elsewhere is another provider's window, not this one's."""
+        pricing = card.pricing
+        floor = max((t.above_prompt_tokens for t in pricing.tiers), default=0) if pricing else 0
+        return self.get(card.canonical, floor)
 
 
 EMPTY = KnownLengths(())

@@ -100,7 +100,7 @@ class CardIndex:
         self.positions = {card.ref: i for i, card in enumerate(self.cards)}
         self.groups: dict[CardTraits, _Group] = {}
         for i, card in enumerate(self.cards):
-            borrowed = lengths is not None and lengths.get(card.canonical) is not None
+            borrowed = lengths is not None and lengths.lend(card) is not None
             traits = CardTraits.of(card, borrowed=borrowed)
             self.groups.setdefault(traits, _Group()).add(i, card)
 

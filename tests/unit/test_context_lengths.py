@@ -15,7 +15,7 @@ import pytest
 
 from policies.context_fit import ContextFit
 from router import Router
-from router.catalog import Catalog, ModelCard, Pricing
+from router.catalog import Catalog, ModelCard, PriceTier, Pricing
 from router.errors import ConfigError
 from router.planning.context import RoutingContext
 from router.planning.lengths import ContextLength, KnownLengths, LengthBook
@@ -82,6 +82,30 @@ def test_cards_without_a_figure_and_generation_models_lend_nothing() -> None:
     assert known.get("claude-sonnet-4-6") is None
     assert known.get("sora-2") is None
     assert len(known) == 0
+
+
+def test_a_figure_the_cards_own_catalog_contradicts_is_not_lent() -> None:
+    known = KnownLengths([OPENROUTER, MAJESTIX])
+    assert known.get("claude-sonnet-4-6", above=200_000) == ContextLength(
+        1_000_000, "or:anthropic/claude-sonnet-4.6"
+    )
+    assert known.get("claude-sonnet-4-6", above=1_000_000) is None
+    assert known.lend(PIPE) == ContextLength(200_000, "mx:claude-sonnet-4.6")
+
+    def tiered(above: int) -> ModelCard:
+        tier = PriceTier(name="over", above_prompt_tokens=above, prompt=D("0.000006"))
+        pricing = Pricing(prompt=D("0.000003"), completion=D("0.000015"), tiers=(tier,))
+        return ModelCard(provider="pipe", id="claude-sonnet-4-6", pricing=pricing)
+
+    # PipeLLM's over_200k: it takes prompts over 200,000 tokens, so mx's 200,000 is
+    # another provider's window; OpenRouter's 1,000,000 is not contradicted
+    assert known.lend(tiered(200_000)) == ContextLength(1_000_000, "or:anthropic/claude-sonnet-4.6")
+    assert known.lend(tiered(199_999)) == ContextLength(200_000, "mx:claude-sonnet-4.6")
+    assert known.lend(tiered(1_000_000)) is None  # every figure contradicted: none lent
+    ctx = RoutingContext(request(40), lengths=lambda: known)
+    assert ctx.context_length(tiered(200_000)) == ContextLength(
+        1_000_000, "or:anthropic/claude-sonnet-4.6"
+    )
 
 
 def test_context_length_describes_its_source() -> None:
