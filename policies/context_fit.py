@@ -8,7 +8,15 @@ The prompt counted is the estimate calibrated by what the deployment reported be
 but never less than the raw estimate minus 10% (:data:`CALIBRATION_MARGIN`): a few
 answers that counted fewer tokens than estimated cannot loosen a hard limit.
 
-An unknown context length is judged by risk: every chat model has at least
+A context length the card's catalog does not state is first looked for at the same
+model elsewhere (``borrow_context``, on by default): the smallest figure any other
+catalog the router has loaded states for the same canonical model
+(:meth:`RoutingContext.context_length`). It is judged as a hard limit like a stated one,
+and every message about it names the deployment it comes from. The smallest, because
+providers may serve a model with a shorter window than its maker's; another provider's
+figure is less certain than a stated one, so the route says where it came from.
+
+A context length still unknown is judged by risk: every chat model has at least
 ``assume_context`` tokens (default 8,192), so a request that needs no more is kept as
 if the length were known; one that needs more is ranked after known ones (or excluded
 with ``unknown: exclude``).
@@ -39,6 +47,9 @@ class ContextFit(Filter):
     assume_context: int = Field(default=8192, ge=0)
     """Tokens every chat model is assumed to hold: an unknown context length costs
     nothing for a request that needs no more."""
+    borrow_context: bool = True
+    """Fill a context length the card's catalog does not state from the same canonical
+    model in another loaded catalog (the smallest figure stated; its source is shown)."""
 
     def _output(self, request: ChatRequest, context: RoutingContext) -> int:
         limit = request.output_limit
@@ -54,14 +65,20 @@ class ContextFit(Filter):
         most = card.max_output_tokens
         if limit is not None and most is not None and limit > most:
             return "exclude", f"max_tokens {limit} > max output {most}"
-        if card.context_length is None:
-            return self._unknown(request, context)
+        length = card.context_length
+        source = ""
+        if length is None:
+            found = context.context_length(card) if self.borrow_context else None
+            if found is None:
+                return self._unknown(request, context)
+            length = found.tokens
+            source = f" (from {found.source}; {card.provider} states none)"
         output = self._output(request, context)
         raw = request.estimated_prompt_tokens
         prompt = max(context.prompt_tokens(card), raw - int(raw * CALIBRATION_MARGIN))
-        if card.context_length < prompt + output:
+        if length < prompt + output:
             return "exclude", (
-                f"context {card.context_length} < {prompt + output} needed"
+                f"context {length}{source} < {prompt + output} needed"
                 f" (~{prompt} prompt + {output} output)"
             )
         return None
@@ -69,9 +86,12 @@ class ContextFit(Filter):
     def judge_traits(
         self, request: ChatRequest, traits: CardTraits, context: RoutingContext
     ) -> Judgement:
-        # A card with a known context length may still be excluded (too short, or an
-        # output limit below max_tokens); one without is judged by the request's size.
-        return None if traits.context_known else self._unknown(request, context)
+        # A card with a known context length (or one filled in from another provider)
+        # may still be excluded (too short, or an output limit below max_tokens); one
+        # without is judged by the request's size.
+        if traits.context_known or (self.borrow_context and traits.context_borrowed):
+            return None
+        return self._unknown(request, context)
 
     def _unknown(self, request: ChatRequest, context: RoutingContext) -> Judgement:
         needed = request.estimated_prompt_tokens + self._output(request, context)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from router.catalog import Catalog, ModelCard, PriceTier
     from router.core import Router
+    from router.planning.lengths import ContextLength
     from router.planning.route import Route
     from router.state.latency import Speed
 
@@ -216,6 +217,7 @@ _MODEL_HEADERS = (
     "vision",
     "tiers",
     "price source",
+    "context elsewhere",
     "canonical",
     "stale",
 )
@@ -238,11 +240,21 @@ def _models(router: Router, args: argparse.Namespace, out: TextIO) -> int:
         rows.sort(key=lambda row: _price_key(row[0]))
     elif args.sort == "context":
         rows.sort(key=lambda row: -(row[0].context_length or 0))
-    table = [_model_row(card, stale) for card, stale in rows]
+    # A context length the catalog does not state, as another loaded catalog states it for
+    # the same model (what context_fit judges by; the card itself stays as stated).
+    known = router.planner.lengths.current()
+    lent = {c.ref: f for c, _ in rows if c.context_length is None and (f := known.lend(c))}
+    table = [_model_row(card, stale, lent.get(card.ref)) for card, stale in rows]
     if args.stats:
         return _models_stats(router, rows, table, args, out, failed)
     if args.json:
-        _dump([{**c.model_dump(mode="json"), "stale": s} for c, s in rows], out)
+        _dump(
+            [
+                {**c.model_dump(mode="json"), **_lent_json(lent.get(c.ref)), "stale": s}
+                for c, s in rows
+            ],
+            out,
+        )
     elif (console := _console(out)) is not None:
         _rich_models(console, table)
     else:
@@ -329,7 +341,14 @@ def _flag(value: bool | None) -> str:
     return "?" if value is None else "yes" if value else "no"
 
 
-def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
+def _lent_json(lent: ContextLength | None) -> dict[str, Any]:
+    return {
+        "context_length_elsewhere": None if lent is None else lent.tokens,
+        "context_from": None if lent is None else lent.source,
+    }
+
+
+def _model_row(card: ModelCard, stale: bool, lent: ContextLength | None) -> tuple[str, ...]:
     pricing = card.pricing
     return (
         card.provider,
@@ -344,6 +363,8 @@ def _model_row(card: ModelCard, stale: bool) -> tuple[str, ...]:
         _flag(card.supports_vision),
         _tiers(pricing.tiers) if pricing and pricing.tiers else "-",
         card.price_source or "-",
+        # the provider is enough here (the canonical name is beside it); --json has the ref
+        "-" if lent is None else f"{lent.tokens:,} from {(lent.source or '').partition(':')[0]}",
         card.canonical,
         "STALE" if stale else "",
     )
@@ -839,13 +860,30 @@ def _rich_models(console: Console, rows: Sequence[tuple[str, ...]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    # Narrower than the plain table: a context length from elsewhere is starred in the
+    # context column, its provider said below the table.
     table = Table(box=None, header_style="bold", pad_edge=False)
+    elsewhere = _MODEL_HEADERS.index("context elsewhere")
     for i, header in enumerate(_MODEL_HEADERS):
-        table.add_column(header, justify="right" if 2 <= i <= 7 else "left")
+        if i != elsewhere:
+            table.add_column(header, justify="right" if 2 <= i <= 7 else "left")
+    starred = []
     for row in rows:
         *cells, stale = row
+        lent = cells.pop(elsewhere)
+        if lent != "-":
+            figure, _, provider = lent.partition(" from ")
+            cells[2] = f"{figure}*"
+            starred.append(f"{cells[1]}: {provider}")
         table.add_row(*(Text(cell) for cell in cells), Text(stale, style="yellow"))
     console.print(table)
+    if starred:
+        console.print(
+            Text(
+                "* not in the provider's catalog: the smallest context length another catalog"
+                f" states for the same model ({'; '.join(starred)})"
+            )
+        )
     if not rows:
         console.print("(no models)")
 
@@ -905,16 +943,9 @@ def _rich_route(console: Console, route: Route) -> None:
     console.print(Text(f"model {route.model!r}: {len(route.candidates)} candidates", "bold"))
     if route.candidates:
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for header in (
-            "#",
-            "deployment",
-            "prompt tok",
-            "output tok",
-            "est. cost",
-            "speed",
-            "cache",
-            "ranked after",
-        ):
+        lent = any(c.context_from is not None for c in route.candidates)
+        headers = ["#", "deployment", "prompt tok", "output tok", "est. cost", "speed", "cache"]
+        for header in [*headers, *(["context (lent)"] if lent else []), "ranked after"]:
             right = header in {"#", "prompt tok", "output tok", "est. cost"}
             table.add_column(header, justify="right" if right else "left")
         for i, c in enumerate(route.candidates, 1):
@@ -922,6 +953,10 @@ def _rich_route(console: Console, route: Route) -> None:
             if c.hit_rate is not None:
                 saved = usd(c.saved) if c.saved is not None else "?"
                 cache = f"~{c.cached_tokens} tok, hit rate {c.hit_rate:.2f}, saves {saved}"
+            context = []
+            if lent:  # a context length filled in from another provider's catalog
+                figure = c.context_length
+                context = [Text("" if figure is None else f"{figure:,} from {c.context_from}")]
             table.add_row(
                 str(i),
                 Text(c.ref, "bold" if i == 1 else ""),
@@ -930,6 +965,7 @@ def _rich_route(console: Console, route: Route) -> None:
                 usd(c.cost),
                 Text(_speed_cell(c.speed, c.seconds)),
                 Text(cache),
+                *context,
                 Text("; ".join(c.unsure)),
             )
         console.print(table)

@@ -89,15 +89,21 @@ class CardTraits(NamedTuple):
     context_known: bool
     priced: bool
     supports_structured_output: bool | None = None
+    context_borrowed: bool = False
+    """The card's catalog states no context length, but another loaded catalog states one
+    for the same canonical model (:meth:`RoutingContext.context_length` lends it)."""
 
     @classmethod
-    def of(cls, card: ModelCard) -> CardTraits:
+    def of(cls, card: ModelCard, *, borrowed: bool = False) -> CardTraits:
+        """``card``'s traits; ``borrowed``: a context length is known for its model
+        elsewhere (only counts when its own catalog states none)."""
         return cls(
             card.supports_tools,
             card.supports_vision,
             card.context_length is not None,
             card.pricing is not None,
             card.supports_structured_output,
+            borrowed and card.context_length is None,
         )
 
 

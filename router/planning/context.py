@@ -2,10 +2,12 @@
 
 A :class:`RoutingContext` is handed to every policy with the request
 (``Policy.apply(request, candidates, context)``, ``Filter.judge(request, card, context)``):
-policies ask it for the prompt tokens a deployment will count and for what that
-deployment's prefix cache is expected to serve. Built without a memory
-(``RoutingContext(request)``) it gives the plain, uncalibrated figures of a cold cache:
-what a policy sees outside a router, in a unit test say.
+policies ask it for the prompt tokens a deployment will count, for what that
+deployment's prefix cache is expected to serve, and for a context length its catalog does
+not state as another catalog states it for the same model (:meth:`context_length`). Built
+without a memory (``RoutingContext(request)``) it gives the plain, uncalibrated figures of
+a cold cache, and lends no context length: what a policy sees outside a router, in a unit
+test say.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from decimal import Decimal
 
 from router.catalog import ModelCard
 from router.completion import TokenCounts
+from router.planning.lengths import ContextLength, KnownLengths
 from router.state.latency import LatencyState, Speed
 from router.state.prefix import NO_CACHE, CacheOutlook, CacheRule, Prefix, PrefixState, prefix_chain
 from router.state.ratelimits import RateLimitState
@@ -54,6 +57,7 @@ class RoutingContext:
         latency: LatencyState | None = None,
         limits: RateLimitState | None = None,
         output_from_request: bool = False,
+        lengths: Callable[[], KnownLengths] | None = None,
     ) -> None:
         self.request = request
         """The request being routed."""
@@ -88,6 +92,11 @@ class RoutingContext:
         """The speed statistics (None: no measurements, every speed unknown)."""
         self.limits = limits
         """The rate-limit budgets a sent request counts against (None: none kept)."""
+        self.borrowed: dict[str, ContextLength] = {}
+        """Context lengths filled in from another deployment's catalog, per ref, as
+        :meth:`context_length` lent them to a policy: the route shows them."""
+        self._lengths = lengths
+        self._known: KnownLengths | None = None
         self._caching = caching
         self._chain: tuple[Prefix, ...] | None = None
         self._outlooks: dict[str, CacheOutlook | None] = {}
@@ -113,6 +122,30 @@ class RoutingContext:
             estimate = self.request.estimated_prompt_tokens
             tokens = self._tokens[ref] = max(1, self._scale(card, estimate))
         return tokens
+
+    def known_lengths(self) -> KnownLengths | None:
+        """The smallest context length every loaded catalog states per canonical model
+        (worked out once per catalog refresh, looked up once per request); None when the
+        context was built without one."""
+        known = self._known
+        if known is None and self._lengths is not None:
+            known = self._known = self._lengths()
+        return known
+
+    def context_length(self, card: ModelCard, *, borrow: bool = True) -> ContextLength | None:
+        """``card``'s context length: as its catalog states it; else (with ``borrow``) the
+        smallest any other loaded catalog states for the same canonical model that its own
+        catalog does not contradict (:meth:`KnownLengths.lend`), with the deployment that
+        states it (``source``; recorded in :attr:`borrowed`); else None."""
+        if card.context_length is not None:
+            return ContextLength(card.context_length)
+        if not borrow:
+            return None
+        known = self.known_lengths()
+        found = None if known is None else known.lend(card)
+        if found is not None:
+            self.borrowed[card.ref] = found
+        return found
 
     def cache_outlook(self, card: ModelCard) -> CacheOutlook | None:
         """What ``card``'s prefix cache is expected to serve for this request (None

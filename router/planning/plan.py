@@ -19,6 +19,7 @@ from router.errors import CatalogError, ConfigError, NoRouteError, PluginError
 from router.planning import options as request_options
 from router.planning.context import Caching, RoutingContext
 from router.planning.cost import request_cost, write_rate
+from router.planning.lengths import KnownLengths, LengthBook
 from router.planning.route import (
     Estimate,
     Exclusion,
@@ -100,6 +101,7 @@ class Planner:
         latency: LatencyState | None = None,
         limits: RateLimitState | None = None,
         unsupported: Unsupported = _honours_all,
+        held: Callable[[], Mapping[str, Catalog | None]] | None = None,
     ) -> None:
         self.providers = providers
         self.groups = groups
@@ -119,12 +121,20 @@ class Planner:
         self.chain = tuple(f"{name} ({_role(policy)})" for name, policy in policies)
         """The chain with what each policy does, as ``explain`` shows it."""
         self.unsupported = unsupported
+        self.lengths = LengthBook(held)
+        """The smallest context length each canonical model has in the catalogs loaded
+        (``held``: every provider's last good copy, nothing fetched; and the request's):
+        lent to a card whose catalog states none."""
         self._indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
         self._indexes_lock = threading.Lock()
 
-    def context(self, request: ChatRequest) -> RoutingContext:
-        """A fresh context for ``request``, reading this planner's memory."""
+    def context(
+        self, request: ChatRequest, catalogs: Mapping[str, Catalog | CatalogError] | None = None
+    ) -> RoutingContext:
+        """A fresh context for ``request``, reading this planner's memory; context lengths
+        are lent from the held catalogs and ``catalogs`` (the request's)."""
         options = request.router
+        book = self.lengths
         asked = options.expected_output_tokens if options is not None else None
         return RoutingContext(
             request,
@@ -138,6 +148,7 @@ class Planner:
             output_from_request=asked is not None,
             latency=self.latency,
             limits=self.limits,
+            lengths=lambda: book.current(catalogs),
         )
 
     def providers_for(self, model: str) -> list[str]:
@@ -167,7 +178,7 @@ class Planner:
         options = request.router
         if options is not None:
             options.check_providers(self.providers)
-        context = self.context(request)
+        context = self.context(request, catalogs)
         route = Route(model=request.model, chain=self.chain, output_source=context.output_source)
         if options is not None:
             route.options = options.model_dump(mode="json", exclude_defaults=True)
@@ -340,7 +351,9 @@ class Planner:
         refs = learned() if callable(learned) else None
         if refs is None:
             return None
-        index = self._card_index([c for c in catalogs.values() if isinstance(c, Catalog)])
+        index = self._card_index(
+            [c for c in catalogs.values() if isinstance(c, Catalog)], context.known_lengths()
+        )
         if len(index.cards) < SHORTLIST_MIN_CARDS:
             return None
         examined: set[int] = set()
@@ -370,14 +383,21 @@ class Planner:
         context.more = more
         return cards
 
-    def _card_index(self, catalogs: list[Catalog]) -> CardIndex:
-        """The chat cards of ``catalogs`` indexed for shortlisting, built once per fetch."""
-        key = tuple(id(c) for c in catalogs)
+    def _card_index(
+        self, catalogs: list[Catalog], lengths: KnownLengths | None = None
+    ) -> CardIndex:
+        """The chat cards of ``catalogs`` indexed for shortlisting, built once per fetch
+        (and per index of context lengths: the request's context lends from ``lengths``)."""
+        key = (*(id(c) for c in catalogs), id(lengths))
         cached = self._indexes.get(key)
-        if cached is not None and all(a is b for a, b in zip(cached[0], catalogs, strict=True)):
+        if (
+            cached is not None
+            and cached[1].lengths is lengths
+            and all(a is b for a, b in zip(cached[0], catalogs, strict=True))
+        ):
             return cached[1]
         chat = [card for catalog in catalogs for card in catalog.models if card.kind == "chat"]
-        index = CardIndex(chat)
+        index = CardIndex(chat, lengths)
         with self._indexes_lock:  # requests in other threads may miss at the same time
             if len(self._indexes) >= 8:
                 self._indexes.pop(next(iter(self._indexes)))
@@ -397,6 +417,7 @@ class Planner:
         outlook = context.cache_outlook(card) if prefix_cache else None
         cached = outlook.cached_tokens if outlook else 0
         saved = None
+        borrowed = context.borrowed.get(card.ref)
         rank = context.ranks.get(card.ref)
         if rank is None and self._ranking is not None:  # a shortlisted card: not applied
             rank = self._ranking.rank(context.request, card, context)
@@ -426,6 +447,8 @@ class Planner:
             rank_unit=getattr(self._ranking, "rank_unit", "$"),
             speed=context.speed(card),
             seconds=context.expected_seconds(card),
+            context_length=borrowed.tokens if borrowed is not None else None,
+            context_from=borrowed.source if borrowed is not None else None,
         )
 
 

@@ -56,6 +56,11 @@ class Estimate:
     """What the deployment measured (TTFT, tokens/s, latency, p50/p90); None: unmeasured."""
     seconds: float | None = None
     """Expected wall time of this request there (TTFT + output ÷ tokens/s)."""
+    context_length: int | None = None
+    """The context length a policy judged it by when its own catalog states none: the
+    smallest another loaded catalog states for the same model (``context_from``)."""
+    context_from: str | None = None
+    """The deployment whose catalog states ``context_length``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,8 @@ class Route:
                     "write_ttl": c.write_ttl,
                     "speed": None if c.speed is None else c.speed.to_dict(),
                     "expected_seconds": c.seconds,
+                    "context_length": c.context_length,
+                    "context_from": c.context_from,
                 }
                 for c in self.candidates
             ],
@@ -198,6 +205,8 @@ class Route:
             if c.write_tokens:
                 rate = "?" if c.write_rate is None else f"${_plain(c.write_rate * _MTOK)}/1M"
                 cache += f"  writes ~{c.write_tokens} tok at {rate} ({c.write_ttl} cache)"
+            if c.context_length is not None:
+                cache += f"  context {c.context_length:,} (from {c.context_from})"
             lines.append(
                 f"  {i}. {c.ref}  ~{c.prompt_tokens} prompt + {c.output_tokens} output tokens"
                 f"  est. {cost}{rank}{cache}{unsure}"

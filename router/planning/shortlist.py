@@ -34,6 +34,7 @@ from decimal import Decimal
 
 from router.catalog import ModelCard, Pricing
 from router.planning.context import RoutingContext
+from router.planning.lengths import KnownLengths
 from router.planning.route import Exclusion, cooldown_exclusion
 from router.policy import CardTraits, Filter, Policy, Ranking
 
@@ -89,14 +90,19 @@ class _Group:
 
 
 class CardIndex:
-    """The chat cards of a set of catalogs, grouped once for :func:`shortlist`."""
+    """The chat cards of a set of catalogs, grouped once for :func:`shortlist`; with
+    ``lengths``, a card whose context length another catalog states is grouped apart
+    (``context_borrowed``): the request's context must lend from the same index."""
 
-    def __init__(self, cards: Sequence[ModelCard]) -> None:
+    def __init__(self, cards: Sequence[ModelCard], lengths: KnownLengths | None = None) -> None:
         self.cards = list(cards)
+        self.lengths = lengths
         self.positions = {card.ref: i for i, card in enumerate(self.cards)}
         self.groups: dict[CardTraits, _Group] = {}
         for i, card in enumerate(self.cards):
-            self.groups.setdefault(CardTraits.of(card), _Group()).add(i, card)
+            borrowed = lengths is not None and lengths.lend(card) is not None
+            traits = CardTraits.of(card, borrowed=borrowed)
+            self.groups.setdefault(traits, _Group()).add(i, card)
 
 
 def _overrides(policy: Policy, base: type, method: str) -> bool:

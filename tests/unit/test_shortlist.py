@@ -88,6 +88,7 @@ chains = st.lists(
             {"capabilities": {"unknown": "exclude"}},
             {"context_fit": {}},
             {"context_fit": {"unknown": "exclude", "assume_context": 1000}},
+            {"context_fit": {"borrow_context": False, "assume_context": 1000}},
             {"max_price": {"prompt_per_mtok": 1}},
             {"max_price": {"completion_per_mtok": 0.5}},
         ]
@@ -287,3 +288,68 @@ def test_request_options_filter_a_shortlist_and_orderings_judge_the_whole_chain(
     route, cards, _ = router.planner.plan(ordered, catalogs, first=4)
     assert route.unexamined == 0
     assert len(route.candidates) == 5000
+
+
+def test_a_shortlist_judges_lent_context_lengths_as_the_whole_chain() -> None:
+    # a: 100 cards stating no context length, m0..m49 dearer than m50..m99; b states
+    # 100,000 for m0..m24 and 4,000 for m25..m49 (same ids: the same canonical names).
+    a = Catalog(
+        "a",
+        tuple(
+            ModelCard(
+                provider="a",
+                id=f"m{i}",
+                pricing=Pricing(prompt=D((500 if i < 50 else 1) + i) / D(10**8), completion=D(0)),
+            )
+            for i in range(100)
+        ),
+    )
+    b = Catalog(
+        "b",
+        tuple(
+            ModelCard(
+                provider="b",
+                id=f"m{i}",
+                context_length=100_000 if i < 25 else 4000,
+                pricing=Pricing(prompt=D(1000 + i) / D(10**8), completion=D(0)),
+            )
+            for i in range(50)
+        ),
+    )
+    catalogs = {"a": a, "b": b}
+    router = router_for([{"context_fit": {}}, {"cheapest": {}}])
+
+    def both(chars: int) -> tuple[list[str], Any]:
+        req = ChatRequest(model="auto", messages=[{"role": "user", "content": "x" * chars}])
+        whole, expected, _ = router.planner.plan(req, catalogs)
+        route, first, context = router.planner.plan(req.model_copy(), catalogs, first=2)
+        assert context.more is not None  # shortlisted, not the whole chain
+        shortlisted = [c.ref for c in (*first, *(context.more or ()))]
+        assert shortlisted == [c.ref for c in expected]
+        assert route.candidates == whole.candidates[:2]
+        return shortlisted, {c.ref: c for c in whole.candidates}, whole
+
+    # 2,004 prompt + 300 output: every card fits (a lent figure, or the 8,192 assumed)
+    order, estimates, _ = both(8000)
+    assert order[:2] == ["a:m50", "a:m51"]  # by price
+    assert len(order) == 150
+    lent = estimates["a:m0"]
+    assert (lent.context_length, lent.context_from) == (100_000, "b:m0")
+    lent = estimates["a:m30"]
+    assert (lent.context_length, lent.context_from) == (4000, "b:m30")
+    assert estimates["a:m50"].context_from is None  # nothing to lend
+    # 9,004 + 300: a:m0..m24 fit their lent 100,000 and rank before the cheaper a:m50..,
+    # which the floor demotes; a:m25..m49 are excluded by their lent 4,000, as b's own
+    order, estimates, whole = both(36_000)
+    assert order[:2] == ["a:m0", "a:m1"]
+    assert order[25:27] == ["b:m0", "b:m1"]
+    assert order[50:52] == ["a:m50", "a:m51"]
+    assert len(order) == 100
+    reasons = {e.ref: e.reason for e in whole.excluded}
+    assert reasons["a:m30"] == (
+        "context 4000 (from b:m30; a states none) < 9304 needed (~9004 prompt + 300 output)"
+    )
+    assert reasons["b:m30"] == "context 4000 < 9304 needed (~9004 prompt + 300 output)"
+    assert estimates["a:m50"].unsure == (
+        "[context_fit] context length unknown; ~9304 tokens needed > 8192 assumed",
+    )
