@@ -28,6 +28,7 @@ from router.planning.route import (
 )
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
 from router.policy import Filter, Policy, Ranking, Verdict
+from router.state.conversations import Conversations, place
 from router.state.cooldowns import CooldownState
 from router.state.latency import LatencyState
 from router.state.prefix import PrefixState
@@ -59,6 +60,9 @@ class ChainTraits:
     """Which option set it (``cheapest.expected_output_tokens``), or ``default``."""
     prefix_cache: bool
     """Whether some policy counts prefix-cache savings."""
+    look_ahead: bool
+    """Whether some policy prices a conversation's later requests (``expected_reuse``):
+    then each request is placed in its conversation (``context.conversation``)."""
     shortlisted: bool
     """Whether a large catalog may be shortlisted (:func:`shortlisted_chain`)."""
 
@@ -69,7 +73,7 @@ def chain_traits(policies: Chain) -> ChainTraits:
     ``ConfigError`` (the second one's key path)."""
     output: int | None = None
     source = "default"
-    prefix_cache = False
+    prefix_cache = look_ahead = False
     for i, (name, policy) in enumerate(policies):
         expected = getattr(policy, "expected_output_tokens", None)
         if isinstance(expected, int) and "expected_output_tokens" in policy.model_fields_set:
@@ -81,8 +85,10 @@ def chain_traits(policies: Chain) -> ChainTraits:
                     f"{expected} differs from {source} ({output}): one figure serves"
                     " every policy; set it once",
                 )
-        prefix_cache = prefix_cache or getattr(policy, "prefix_cache", False) is True
-    return ChainTraits(output, source, prefix_cache, shortlisted_chain(policies))
+        caches = getattr(policy, "prefix_cache", False) is True
+        prefix_cache = prefix_cache or caches
+        look_ahead = look_ahead or (caches and bool(getattr(policy, "expected_reuse", 0)))
+    return ChainTraits(output, source, prefix_cache, look_ahead, shortlisted_chain(policies))
 
 
 class Planner:
@@ -100,6 +106,7 @@ class Planner:
         latency: LatencyState | None = None,
         limits: RateLimitState | None = None,
         unsupported: Unsupported = _honours_all,
+        conversations: Conversations | None = None,
     ) -> None:
         self.providers = providers
         self.groups = groups
@@ -119,6 +126,8 @@ class Planner:
         self.chain = tuple(f"{name} ({_role(policy)})" for name, policy in policies)
         """The chain with what each policy does, as ``explain`` shows it."""
         self.unsupported = unsupported
+        self.conversations = conversations
+        """How conversations go on (for a chain that looks ahead)."""
         self._indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
         self._indexes_lock = threading.Lock()
 
@@ -168,7 +177,17 @@ class Planner:
         if options is not None:
             options.check_providers(self.providers)
         context = self.context(request)
+        if self.conversations is not None and self.traits.look_ahead:
+            key, turn = place(request, context.chain())
+            context.conversation = self.conversations.observe(
+                key,
+                turn=turn,
+                tools=bool(request.tools),
+                tokens=request.estimated_prompt_tokens,
+                count=first is not None,  # explain only reads
+            )
         route = Route(model=request.model, chain=self.chain, output_source=context.output_source)
+        route.conversation = context.conversation
         if options is not None:
             route.options = options.model_dump(mode="json", exclude_defaults=True)
         excluded = route.excluded
