@@ -25,6 +25,7 @@ conversation with these figures. Kept per process (not shared through ``state: r
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ class Conversations:
         self._timer = timer
         self._kinds = {True: TurnStats(), False: TurnStats()}
         self._last: OrderedDict[bytes, tuple[int, int, float]] = OrderedDict()
+        self._lock = threading.Lock()  # requests in several threads learn at once
 
     def observe(
         self, key: bytes, *, turn: int, tools: bool, tokens: int, count: bool = True
@@ -165,8 +167,14 @@ class Conversations:
         request only explained, is not counted), and say what usually follows it."""
         turn = max(1, min(turn, MAX_TURN))
         stats = self._kinds[tools]
+        with self._lock:
+            later = self._count(key, turn, tools, tokens) if count else stats.later(turn)
+        return ConversationOutlook(turn, tools, later, stats.growth, stats)
+
+    def _count(self, key: bytes, turn: int, tools: bool, tokens: int) -> float | None:
+        stats = self._kinds[tools]
         last = self._last.get(key)
-        if count and (last is None or last[:2] != (turn, tokens)):
+        if last is None or last[:2] != (turn, tokens):
             now = self._timer()
             stats.count(turn)
             if last is not None and turn == last[0] + 1:
@@ -175,7 +183,7 @@ class Conversations:
             self._last.move_to_end(key)
             if len(self._last) > TRACKED:
                 self._last.popitem(last=False)
-        return ConversationOutlook(turn, tools, stats.later(turn), stats.growth, stats)
+        return stats.later(turn)
 
 
 def place(request: ChatRequest, chain: Sequence[Prefix]) -> tuple[bytes, int]:

@@ -14,7 +14,7 @@ from router.catalog import ModelCard, Pricing
 from router.planning.context import RoutingContext
 from router.planning.cost import expected_cost, later_cost, request_cost, reuse_value
 from router.state.conversations import MIN_EVIDENCE, Conversations, place
-from router.state.prefix import CacheOutlook, CacheRule, MemoryPrefixes, prefix_chain
+from router.state.prefix import CacheOutlook, CacheRule, prefix_chain
 from router.types import ChatRequest
 
 D = Decimal

@@ -192,7 +192,8 @@ def talk(router, clock, sim, conversations: int, pause: float) -> list[int]:
             if previous is not None:
                 growths.append(tokens - previous)
             previous = tokens
-            history = [*messages[1:], {"role": "assistant", "content": answer.choices[0].message.content}]
+            text = answer.choices[0].message.content
+            history = [*messages[1:], {"role": "assistant", "content": text}]
             clock.advance(pause)
             sim.advance(pause)
     return growths
