@@ -39,12 +39,14 @@ so it may rank with a stale price for a while; the bill never is). Strategies, a
 - cheapest cache-read rate: always the eligible deployment with the lowest cache-read rate;
 - pin-to-first: the first turn by list price, then the whole session pinned there;
 - ours, this request only: ``cheapest`` with ``prefix_cache: true`` (``expected_reuse`` 0);
-- ours: ``cheapest`` with ``prefix_cache: true`` and ``expected_reuse`` (default 3);
+- ours: ``cheapest`` with ``prefix_cache: true`` and ``expected_reuse: auto`` (the
+  later requests of a conversation, their growth and its pauses learned from the trace
+  as it is replayed; ``--expected-reuse 3`` fixes the count);
 - hindsight oracle: for each session, the best single deployment, found by replaying
   the whole trace pinned to each deployment (a session that deployment cannot serve
   counts as infinitely dear there).
 
-    python bench/decision_trace.py [--sessions 48] [--seed 7] [--expected-reuse 3]
+    python bench/decision_trace.py [--sessions 48] [--seed 7] [--expected-reuse auto]
     python bench/decision_trace.py --seeds 7,1,2,3     # one summary line per seed
 
 ``--fixed-hit-rates`` is a diagnostic: ours keeps every deployment's cache hit rate at
@@ -498,7 +500,7 @@ POLICIES: dict[str, list[Any]] = {
 }
 
 
-def ours(expected_reuse: float) -> list[Any]:
+def ours(expected_reuse: str) -> list[Any]:
     return [
         *_filters(),
         {
@@ -534,13 +536,13 @@ class Report:
 def run(
     sessions: int,
     seed: int,
-    expected_reuse: float,
+    expected_reuse: str,
     progress: Callable[[str], None] | None = None,
     *,
     learn_hit_rates: bool = True,
 ) -> tuple[list[Session], Report]:
     trace = workload(sessions, seed)
-    ours_name = f"ours (prefix_cache, expected_reuse {expected_reuse:g})"
+    ours_name = f"ours (prefix_cache, expected_reuse {expected_reuse})"
     with Simulator() as sim:
         strategies = {
             "list-price cheapest": replay(sim, trace, POLICIES["list"], progress=progress),
@@ -665,7 +667,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sessions", type=int, default=48)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--expected-reuse", type=float, default=3.0)
+    parser.add_argument("--expected-reuse", default="auto", help="auto, or a number")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument(
         "--fixed-hit-rates",
@@ -706,7 +708,7 @@ def main() -> None:
             f" | {_pct(ours_total, report.best_fixed)} |"
         )
     print(
-        f"{args.sessions} sessions per seed, expected_reuse {args.expected_reuse:g}; replayed"
+        f"{args.sessions} sessions per seed, expected_reuse {args.expected_reuse}; replayed"
         f" in {time.perf_counter() - started:.0f} s\n"
     )
     print("\n".join(summary))

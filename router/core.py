@@ -28,6 +28,7 @@ from router.planning.plan import ChainTraits, Planner
 from router.planning.route import Route
 from router.plugins import Plugins
 from router.policy import Policy
+from router.state.conversations import Conversations
 from router.state.cooldowns import CooldownState
 from router.state.latency import LatencyState
 from router.state.ledger import SpendLedger
@@ -135,6 +136,7 @@ class Router:
             limits=self.rate_limits,
             unsupported=self._unsupported,
             held=self._held,
+            conversations=Conversations(timer),
         )
         """Decides where requests go, from the chain and what this router has learned."""
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from router.catalog import ModelCard
 from router.completion import TokenCounts
 from router.planning.lengths import ContextLength, KnownLengths
+from router.state.conversations import ConversationOutlook
 from router.state.latency import LatencyState, Speed
 from router.state.prefix import NO_CACHE, CacheOutlook, CacheRule, Prefix, PrefixState, prefix_chain
 from router.state.ratelimits import RateLimitState
@@ -97,6 +98,9 @@ class RoutingContext:
         :meth:`context_length` lent them to a policy: the route shows them."""
         self._lengths = lengths
         self._known: KnownLengths | None = None
+        self.conversation: ConversationOutlook | None = None
+        """Where the request stands in its conversation and what usually follows (set by
+        the planner for a chain that looks ahead; None: nothing known)."""
         self._caching = caching
         self._chain: tuple[Prefix, ...] | None = None
         self._outlooks: dict[str, CacheOutlook | None] = {}
@@ -112,6 +116,15 @@ class RoutingContext:
         if self.prefixes is None:
             return tokens
         return round(tokens * self.prefixes.calibration(card.ref))
+
+    def caching(self, card: ModelCard) -> tuple[CacheRule, bool]:
+        """``card``'s prefix-cache rule, and whether the router adds cache breakpoints to
+        requests for it."""
+        return self._caching(card)
+
+    def scaled(self, card: ModelCard, tokens: int) -> int:
+        """``tokens`` estimated, as ``card``'s deployment is expected to count them."""
+        return self._scale(card, tokens)
 
     def prompt_tokens(self, card: ModelCard) -> int:
         """Prompt tokens on ``card``: the estimate, calibrated by what that deployment

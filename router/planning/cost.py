@@ -7,11 +7,12 @@ from decimal import Decimal
 from router.catalog import ModelCard, Pricing, Rates
 from router.completion import TokenCounts
 from router.planning.context import RoutingContext
-from router.state.prefix import CacheRule
+from router.state.prefix import NO_CACHE, CacheRule
 
 __all__ = [
     "catalog_cost",
     "expected_cost",
+    "later_cost",
     "request_cost",
     "reuse_value",
     "usage_cost",
@@ -130,3 +131,57 @@ def reuse_value(context: RoutingContext, card: ModelCard) -> Decimal:
         return Decimal(0)
     reusable = int(outlook.rule.cacheable(prompt) * outlook.hit_rate)
     return reusable * (rates.prompt - rates.cache_read)
+
+
+def later_cost(
+    context: RoutingContext, card: ModelCard, output_tokens: int, later: Decimal
+) -> Decimal | None:
+    """Expected USD of ``later`` requests that continue this request's conversation on
+    ``card`` (a fraction counts that share of one more); None when ``card`` has no price.
+
+    Later request ``j`` sends this prompt grown by ``j`` turns (``context.conversation``'s
+    growth per turn, calibrated for ``card``; none when unknown) and ``output_tokens``
+    out. Its prefix cache serves what the request before it wrote: the cacheable part of
+    that prompt (``card``'s rule: minimum, step), times the learned hit rate, times the
+    share of next turns that arrive within the cache's lifetime (so a one-hour cache is
+    worth more to a conversation that pauses). With explicit caching, each later request
+    writes its new cacheable tokens at the cache-write premium (the one-hour rate for a
+    one-hour cache). Tiers follow each later prompt's size. With automatic caching, no
+    growth and no pauses this is ``later x (cold - reuse_value)``: the price of the same
+    prompt, warm.
+    """
+    pricing = card.pricing
+    if pricing is None or later <= 0:
+        return None if pricing is None else Decimal(0)
+    outlook = context.cache_outlook(card)
+    rule = NO_CACHE if outlook is None else outlook.rule
+    # explicit caching serves later turns where the router adds breakpoints
+    caches = rule.mode == "automatic" or (
+        rule.mode == "explicit"
+        and outlook is not None
+        and (outlook.breakpoints or context.caching(card)[1])
+    )
+    talk = context.conversation
+    keep = 0.0
+    if caches and outlook is not None:
+        keep = outlook.hit_rate * (1.0 if talk is None else talk.within(rule.lifetime))
+    growth = 0 if talk is None else context.scaled(card, talk.growth)
+    previous = context.prompt_tokens(card)
+    whole = int(later)
+    total = Decimal(0)
+    for j in range(1, whole + 2):
+        weight = Decimal(1) if j <= whole else later - whole
+        if not weight:
+            break
+        prompt = previous + growth
+        cached = int(rule.cacheable(previous) * keep)
+        cost = expected_cost(pricing, prompt, output_tokens, cached)
+        if rule.mode == "explicit" and caches:
+            rates = pricing.rates_for(prompt)
+            premium = write_rate(rates, rule)
+            written = max(0, rule.cacheable(prompt) - cached)
+            if premium is not None and written:
+                cost += written * (premium - rates.prompt)
+        total += weight * cost
+        previous = prompt
+    return total

@@ -29,6 +29,7 @@ from router.planning.route import (
 )
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
 from router.policy import Filter, Policy, Ranking, Verdict
+from router.state.conversations import Conversations, place
 from router.state.cooldowns import CooldownState
 from router.state.latency import LatencyState
 from router.state.prefix import PrefixState
@@ -60,6 +61,9 @@ class ChainTraits:
     """Which option set it (``cheapest.expected_output_tokens``), or ``default``."""
     prefix_cache: bool
     """Whether some policy counts prefix-cache savings."""
+    look_ahead: bool
+    """Whether some policy prices a conversation's later requests (``expected_reuse``):
+    then each request is placed in its conversation (``context.conversation``)."""
     shortlisted: bool
     """Whether a large catalog may be shortlisted (:func:`shortlisted_chain`)."""
 
@@ -70,7 +74,7 @@ def chain_traits(policies: Chain) -> ChainTraits:
     ``ConfigError`` (the second one's key path)."""
     output: int | None = None
     source = "default"
-    prefix_cache = False
+    prefix_cache = look_ahead = False
     for i, (name, policy) in enumerate(policies):
         expected = getattr(policy, "expected_output_tokens", None)
         if isinstance(expected, int) and "expected_output_tokens" in policy.model_fields_set:
@@ -82,8 +86,10 @@ def chain_traits(policies: Chain) -> ChainTraits:
                     f"{expected} differs from {source} ({output}): one figure serves"
                     " every policy; set it once",
                 )
-        prefix_cache = prefix_cache or getattr(policy, "prefix_cache", False) is True
-    return ChainTraits(output, source, prefix_cache, shortlisted_chain(policies))
+        caches = getattr(policy, "prefix_cache", False) is True
+        prefix_cache = prefix_cache or caches
+        look_ahead = look_ahead or (caches and bool(getattr(policy, "expected_reuse", 0)))
+    return ChainTraits(output, source, prefix_cache, look_ahead, shortlisted_chain(policies))
 
 
 class Planner:
@@ -102,6 +108,7 @@ class Planner:
         limits: RateLimitState | None = None,
         unsupported: Unsupported = _honours_all,
         held: Callable[[], Mapping[str, Catalog | None]] | None = None,
+        conversations: Conversations | None = None,
     ) -> None:
         self.providers = providers
         self.groups = groups
@@ -125,6 +132,8 @@ class Planner:
         """The smallest context length each canonical model has in the catalogs loaded
         (``held``: every provider's last good copy, nothing fetched; and the request's):
         lent to a card whose catalog states none."""
+        self.conversations = conversations
+        """How conversations go on (for a chain that looks ahead)."""
         self._indexes: dict[tuple[int, ...], tuple[tuple[Catalog, ...], CardIndex]] = {}
         self._indexes_lock = threading.Lock()
 
@@ -179,7 +188,17 @@ class Planner:
         if options is not None:
             options.check_providers(self.providers)
         context = self.context(request, catalogs)
+        if self.conversations is not None and self.traits.look_ahead:
+            key, turn = place(request, context.chain())
+            context.conversation = self.conversations.observe(
+                key,
+                turn=turn,
+                tools=bool(request.tools),
+                tokens=request.estimated_prompt_tokens,
+                count=first is not None,  # explain only reads
+            )
         route = Route(model=request.model, chain=self.chain, output_source=context.output_source)
+        route.conversation = context.conversation
         if options is not None:
             route.options = options.model_dump(mode="json", exclude_defaults=True)
         excluded = route.excluded

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from router.errors import Attempt, CatalogError
+from router.state.conversations import ConversationOutlook
 from router.state.latency import Speed
 
 __all__ = ["Estimate", "Exclusion", "Route", "catalog_exclusion", "cooldown_exclusion"]
@@ -130,6 +131,9 @@ class Route:
     waited: float = 0.0
     """Seconds the request waited for capacity to come back (every candidate cooling down,
     a catalog fetch retried), beyond its attempts' own backoff."""
+    conversation: ConversationOutlook | None = None
+    """For a chain that looks ahead (``expected_reuse``): where the request stands in its
+    conversation and how conversations like it go on here (the later requests priced)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (Decimals as strings)."""
@@ -175,6 +179,7 @@ class Route:
             "chain": list(self.chain),
             "unexamined": self.unexamined,
             "waited": round(self.waited, 3),
+            "conversation": None if self.conversation is None else self.conversation.to_dict(),
         }
 
     def __str__(self) -> str:
@@ -184,6 +189,8 @@ class Route:
         if self.candidates:
             output = self.candidates[0].output_tokens
             lines[-1] += f" (expected output {output} tokens: {self.output_source})"
+        if self.conversation is not None:
+            lines.append(f"conversation: {self.conversation.describe()}")
         if self.matched is not None:
             lines.append(f"bare model name: matched {', '.join(self.matched)}")
         if self.options:

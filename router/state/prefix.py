@@ -169,7 +169,7 @@ def token_ratio(estimated: int, reported: int) -> float | None:
 
 
 HIT_RATE_PRIOR = 0.9
-"""A deployment's hit rate before any evidence."""
+"""The hit rate before any evidence at all."""
 LEARNING_ALPHA = 0.5
 """Weight of the newest observation in hit rates and calibration."""
 
@@ -229,7 +229,11 @@ class MemoryPrefixes:
     """In-process prefix memory, LRU-bounded to ``maxsize`` remembered prefixes.
 
     Hit rates and calibration ratios are exponentially weighted moving averages
-    (weight ``alpha`` on the newest observation); a deployment starts at ``prior``.
+    (weight ``alpha`` on the newest observation). A deployment not yet observed is
+    expected to hit as the caches observed so far do: the mean of their hit rates
+    (``prior`` when none was); its own average starts at ``prior`` (as the shared
+    state's does). The mean is of the rates this memory holds, so routers sharing a
+    state agree on it.
     """
 
     def __init__(
@@ -244,6 +248,7 @@ class MemoryPrefixes:
         self._rates: LRUCache[str, float] = LRUCache(10_000)
         self._ratios: LRUCache[str, float] = LRUCache(10_000)
         self._prior = prior
+        self._pooled: float | None = None  # the mean of _rates, None: to work out again
         self._alpha = alpha
         self._timer = timer
         self._lock = threading.Lock()
@@ -295,16 +300,24 @@ class MemoryPrefixes:
             self._learn(ref)
             rate = self._rates.get(ref, self._prior)
             self._rates[ref] = (1 - self._alpha) * rate + self._alpha * ratio
+            self._pooled = None
 
     def hit_rate(self, ref: str) -> float:
         with self._lock:
-            return self._rates.get(ref, self._prior)
+            rate = self._rates.get(ref)
+            if rate is not None:
+                return rate
+            if self._pooled is None:
+                rates = self._rates.values()
+                self._pooled = sum(rates) / len(rates) if rates else self._prior
+            return self._pooled
 
     def set_hit_rate(self, ref: str, rate: float) -> None:
         """Take ``rate`` as ``ref``'s hit rate (as a shared state computed it)."""
         with self._lock:
             self._learn(ref)
             self._rates[ref] = rate
+            self._pooled = None
 
     def set_calibration(self, key: str, ratio: float) -> None:
         """Take ``ratio`` as ``key``'s calibration (as a shared state computed it)."""

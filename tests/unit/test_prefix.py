@@ -271,3 +271,17 @@ def test_a_miss_near_the_cache_minimum_is_not_taken_for_a_cold_cache(shared, rep
     assert ctx.cache_outlook(card).predicted_tokens == CacheRule().cacheable(shared)
     ctx.learn(card, TokenCounts(prompt=2004, completion=1, cache_read=reported))
     assert memory.hit_rate(card.ref) == pytest.approx(hit_rate)
+
+
+def test_a_deployment_not_yet_observed_is_expected_to_hit_as_the_others_do():
+    memory = MemoryPrefixes(prior=0.9, alpha=0.5)
+    memory.observe("p:m", predicted=1000, reported=1000)
+    assert memory.hit_rate("new:m") == pytest.approx(0.95)  # p:m's 0.9 / 2 + 1 / 2
+    memory.set_hit_rate("q:m", 0.25)
+    assert memory.hit_rate("new:m") == pytest.approx(0.6)  # the mean of 0.95 and 0.25
+    memory.observe("p:m", predicted=1000, reported=0)
+    assert memory.hit_rate("p:m") == pytest.approx(0.475)
+    assert memory.hit_rate("new:m") == pytest.approx(0.3625)
+    # a deployment's own average starts at the prior, not at the mean of the others
+    memory.observe("new:m", predicted=1000, reported=1000)
+    assert memory.hit_rate("new:m") == pytest.approx(0.95)

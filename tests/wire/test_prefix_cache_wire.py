@@ -7,6 +7,7 @@ import pytest
 from router import Router
 from router.state.prefix import MemoryPrefixes
 from router.testing.simulator import Reply
+from router.types import ChatRequest
 from tests.wire.conftest import config, provider_conf
 
 pytestmark = pytest.mark.wire
@@ -170,3 +171,54 @@ def test_without_auto_cache_control_nothing_is_marked(sim):
         r.complete(model="pipellm:claude-sonnet-4-6", messages=turn([], "q 0"))
     sent = [x for x in sim.requests("pipellm") if x.method == "POST"][-1].json()
     assert isinstance(sent["system"], str)
+
+
+LOOK_AHEAD = [
+    {"cheapest": {"expected_output_tokens": 50, "prefix_cache": True, "expected_reuse": "auto"}}
+]
+
+
+def talk(router, clock, sim, conversations: int, pause: float) -> list[int]:
+    """``conversations`` conversations of three turns, ``pause`` seconds apart; returns
+    the growth of the estimated prompt from each turn to the next."""
+    growths = []
+    for n in range(conversations):
+        history: list[dict] = []
+        previous = None
+        for i in range(3):
+            messages = turn(history, f"conversation {n}, question {i}")
+            answer = router.complete(model="flash", messages=messages)
+            tokens = ChatRequest(model="flash", messages=messages).estimated_prompt_tokens
+            if previous is not None:
+                growths.append(tokens - previous)
+            previous = tokens
+            text = answer.choices[0].message.content
+            history = [*messages[1:], {"role": "assistant", "content": text}]
+            clock.advance(pause)
+            sim.advance(pause)
+    return growths
+
+
+@pytest.mark.parametrize(("pause", "first"), [(5.0, "openrouter"), (600.0, "pinstripes")])
+def test_the_look_ahead_learns_how_conversations_go_on(sim, clock, pause, first):
+    # OpenRouter's copy is dearer on the list but its cache reads cost $0.018 to
+    # pinstripes' $0.05: worth starting there when the next turns come while the cache is
+    # warm (5 minutes), not when they come ten minutes apart.
+    conf = config(sim, "pinstripes", "openrouter", models=GROUP, policy=LOOK_AHEAD)
+    with Router.from_config(conf, timer=clock) as router:
+        new = turn([], "a new conversation")
+        before = router.explain(model="flash", messages=new)
+        assert before.conversation is not None
+        assert before.conversation.later is None  # nothing seen: the prior, 3
+        growths = talk(router, clock, sim, 5, pause)
+        route = router.explain(model="flash", messages=new)
+    talked = route.conversation
+    assert talked is not None
+    assert talked.turn == 1
+    assert talked.later == 2.0  # five conversations seen at turns 1, 2 and 3
+    assert talked.growth == sum(growths) // len(growths)
+    inside = 10 if pause < 300 else 0  # ten pauses; one pseudo-observation inside
+    assert route.candidates[0].ref.startswith(first)
+    assert talked.within(300) == (inside + 1) / 11
+    assert "conversation: turn 1 (without tools); 2.0 later turns follow" in str(route)
+    assert route.to_dict()["conversation"]["later"] == 2.0
