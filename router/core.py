@@ -135,7 +135,7 @@ class Router:
             latency=self.latency,
             limits=self.rate_limits,
             unsupported=self._unsupported,
-            held=self._held,
+            held=lambda: {name: p.catalog.last for name, p in self.providers.items()},
             conversations=Conversations(timer),
         )
         """Decides where requests go, from the chain and what this router has learned."""
@@ -151,11 +151,6 @@ class Router:
 
     def _unsupported(self, request: ChatRequest, card: ModelCard) -> str | None:
         return self.providers[card.provider].unsupported(request, card)
-
-    def _held(self) -> dict[str, Catalog | None]:
-        """Every provider's last good catalog, however old, without fetching (None for
-        one never fetched): where a context length a catalog lacks is looked for."""
-        return {name: p.catalog.last for name, p in self.providers.items()}
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike[str], **kwargs: Any) -> Router:

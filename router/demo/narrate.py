@@ -82,10 +82,19 @@ def _choice(sent: Sent) -> str:
 
 _NEEDED = re.compile(r"~(\d+) tokens needed > (\d+) assumed")
 
-_UNSURE = {
-    "context length unknown": "do not state their context length",
-    "tools support unknown": "do not say whether they can call tools",
-    "vision support unknown": "do not say whether they see images",
+_UNSURE = {  # (for several, for one)
+    "context length unknown": (
+        "do not state their context length",
+        "does not state its context length",
+    ),
+    "tools support unknown": (
+        "do not say whether they can call tools",
+        "does not say whether it can call tools",
+    ),
+    "vision support unknown": (
+        "do not say whether they see images",
+        "does not say whether it sees images",
+    ),
 }
 
 
@@ -106,7 +115,7 @@ def _left_out(sent: Sent, *, catalog: bool) -> list[Line]:
             )
     if unsure:
         kept = "; ".join(
-            f"{n:,} that {_UNSURE.get(what, what)}{details.get(what, '')}"
+            f"{n:,} that {_UNSURE.get(what, (what, what))[n == 1]}{details.get(what, '')}"
             for what, n in unsure.items()
         )
         lines.append((f"     Kept as a last resort: {kept}.", "dim"))

@@ -20,16 +20,10 @@ from router.planning import options as request_options
 from router.planning.context import Caching, RoutingContext
 from router.planning.cost import request_cost, write_rate
 from router.planning.lengths import KnownLengths, LengthBook
-from router.planning.route import (
-    Estimate,
-    Exclusion,
-    Route,
-    catalog_exclusion,
-    cooldown_exclusion,
-)
+from router.planning.route import Estimate, Exclusion, Route, catalog_exclusion, cooldown_exclusion
 from router.planning.shortlist import SHORTLIST_MIN_CARDS, CardIndex, shortlist, shortlisted_chain
 from router.policy import Filter, Policy, Ranking, Verdict
-from router.state.conversations import Conversations, place
+from router.state.conversations import Conversations
 from router.state.cooldowns import CooldownState
 from router.state.latency import LatencyState
 from router.state.prefix import PrefixState
@@ -188,15 +182,9 @@ class Planner:
         if options is not None:
             options.check_providers(self.providers)
         context = self.context(request, catalogs)
-        if self.conversations is not None and self.traits.look_ahead:
-            key, turn = place(request, context.chain())
-            context.conversation = self.conversations.observe(
-                key,
-                turn=turn,
-                tools=bool(request.tools),
-                tokens=request.estimated_prompt_tokens,
-                count=first is not None,  # explain only reads
-            )
+        if self.conversations is not None and self.traits.look_ahead:  # explain only reads
+            follow = self.conversations.follow
+            context.conversation = follow(request, context.chain(), count=first is not None)
         route = Route(model=request.model, chain=self.chain, output_source=context.output_source)
         route.conversation = context.conversation
         if options is not None:

@@ -171,6 +171,14 @@ class Conversations:
             later = self._count(key, turn, tools, tokens) if count else stats.later(turn)
         return ConversationOutlook(turn, tools, later, stats.growth, stats)
 
+    def follow(
+        self, request: ChatRequest, chain: Sequence[Prefix], *, count: bool = True
+    ) -> ConversationOutlook:
+        """:meth:`observe` ``request`` (``chain``: its prefixes) in its conversation."""
+        key, turn = place(request, chain)
+        tokens = request.estimated_prompt_tokens
+        return self.observe(key, turn=turn, tools=bool(request.tools), tokens=tokens, count=count)
+
     def _count(self, key: bytes, turn: int, tools: bool, tokens: int) -> float | None:
         stats = self._kinds[tools]
         last = self._last.get(key)

@@ -333,4 +333,4 @@ def test_a_router_lends_from_what_its_providers_hold_and_fetches_nothing() -> No
     router = router_for(CHAIN)
     # nothing fetched yet: every provider holds nothing, so nothing is lent
     assert len(router.planner.lengths.current()) == 0
-    assert router._held() == {"pipe": None, "or": None, "mx": None}
+    assert [p.catalog.last for p in router.providers.values()] == [None, None, None]
