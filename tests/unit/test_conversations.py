@@ -10,31 +10,18 @@ import pytest
 from pydantic import ValidationError
 
 from policies.cheapest import AUTO_PRIOR, Cheapest
-from router.catalog import ModelCard, Pricing
-from router.planning.context import RoutingContext
+from router.catalog import ModelCard
 from router.planning.cost import expected_cost, later_cost, request_cost, reuse_value
 from router.state.conversations import MIN_EVIDENCE, Conversations, place
 from router.state.prefix import CacheOutlook, CacheRule, prefix_chain
 from router.types import ChatRequest
+from tests.conftest import FakeClock
+from tests.unit.test_money_cost import Context
+from tests.unit.test_money_rates import SONNET  # with a one-hour write rate, $6/1M
 
 D = Decimal
-SONNET = Pricing(
-    prompt=D("0.000003"),
-    completion=D("0.000015"),
-    cache_read=D("0.0000003"),
-    cache_write=D("0.00000375"),
-    cache_write_1h=D("0.000006"),
-)
 AUTOMATIC = CacheRule(mode="automatic")  # min 1,024 tokens, steps of 128, 5 minutes
 CARD = ModelCard(provider="p", id="m", pricing=SONNET)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def chat(*turns: str, tools: list[dict[str, Any]] | None = None) -> ChatRequest:
@@ -73,7 +60,7 @@ def observe(memory: Conversations, name: str, turn: int, tokens: int, tools: boo
 
 
 def test_later_requests_are_read_from_the_turn_counts() -> None:
-    memory = Conversations(Clock())
+    memory = Conversations(FakeClock())
     for n in range(MIN_EVIDENCE):  # five conversations of three turns, one of five
         for turn in (1, 2, 3):
             observe(memory, f"c{n}", turn, 100 * turn)
@@ -88,7 +75,7 @@ def test_later_requests_are_read_from_the_turn_counts() -> None:
 
 
 def test_too_few_requests_at_a_turn_say_nothing() -> None:
-    memory = Conversations(Clock())
+    memory = Conversations(FakeClock())
     for n in range(MIN_EVIDENCE - 1):
         first = observe(memory, f"c{n}", 1, 100)
         observe(memory, f"c{n}", 2, 200)
@@ -97,14 +84,14 @@ def test_too_few_requests_at_a_turn_say_nothing() -> None:
 
 
 def test_growth_and_pauses_between_consecutive_turns() -> None:
-    clock = Clock()
+    clock = FakeClock()
     memory = Conversations(clock)
     observe(memory, "a", 1, 1000)
-    clock.now = 10.0
+    clock.advance(10)
     observe(memory, "a", 2, 1500)  # +500 after 10 s
-    clock.now = 410.0
+    clock.advance(400)
     observe(memory, "a", 3, 2300)  # +800 after 400 s
-    clock.now = 500.0
+    clock.advance(90)
     outlook = observe(memory, "a", 4, 2400)  # +100 after 90 s
     assert outlook.growth == (500 + 800 + 100) // 3
     # pauses 10, 90, 400 and one pseudo-observation inside: (2 + 1) / (3 + 1)
@@ -116,10 +103,10 @@ def test_growth_and_pauses_between_consecutive_turns() -> None:
 
 
 def test_the_same_request_planned_again_counts_once_and_explain_counts_nothing() -> None:
-    clock = Clock()
+    clock = FakeClock()
     memory = Conversations(clock)
     observe(memory, "a", 1, 1000)
-    clock.now = 30.0
+    clock.advance(30)
     observe(memory, "a", 1, 1000)  # planned again after a capacity wait
     memory.observe(b"a", turn=2, tools=False, tokens=1600, count=False)  # explained
     outlook = observe(memory, "a", 2, 1600)
@@ -130,7 +117,7 @@ def test_the_same_request_planned_again_counts_once_and_explain_counts_nothing()
 
 
 def test_a_turn_that_does_not_follow_the_last_one_counts_no_pause() -> None:
-    memory = Conversations(Clock())
+    memory = Conversations(FakeClock())
     observe(memory, "a", 1, 1000)
     outlook = observe(memory, "a", 3, 3000)  # turn 2 never seen (another process)
     assert outlook.growth == 0
@@ -138,10 +125,10 @@ def test_a_turn_that_does_not_follow_the_last_one_counts_no_pause() -> None:
 
 
 def test_describe_and_to_dict() -> None:
-    clock = Clock()
+    clock = FakeClock()
     memory = Conversations(clock)
     observe(memory, "a", 1, 1000, tools=True)
-    clock.now = 60.0
+    clock.advance(60)
     outlook = observe(memory, "a", 2, 1900, tools=True)
     assert outlook.describe() == (
         "turn 2 (with tools); too few seen to say how many turns follow; the prompt grows"
@@ -160,24 +147,9 @@ def test_describe_and_to_dict() -> None:
 # -- later_cost ------------------------------------------------------------------------------
 
 
-class Context(RoutingContext):
-    """A fixed prompt size and cache outlook for every card, and a conversation."""
-
-    def __init__(self, prompt: int, outlook: CacheOutlook | None, **options: Any) -> None:
-        super().__init__(chat("hello"), **options)
-        self.fixed_prompt = prompt
-        self.outlook = outlook
-
-    def prompt_tokens(self, card: ModelCard) -> int:
-        return self.fixed_prompt
-
-    def cache_outlook(self, card: ModelCard) -> CacheOutlook | None:
-        return self.outlook
-
-
 def talking(growth: int, pauses: list[float]) -> Any:
     """A conversation outlook whose kind grew ``growth`` tokens a turn after ``pauses``."""
-    clock = Clock()
+    clock = FakeClock()
     memory = Conversations(clock)
     tokens = 0
     observe(memory, "a", 1, tokens)
@@ -247,7 +219,7 @@ def test_cheapest_auto_takes_the_learned_later_requests_else_the_prior() -> None
     policy = Cheapest(prefix_cache=True, expected_reuse="auto", expected_output_tokens=100)
     ctx = Context(3000, CacheOutlook(AUTOMATIC, 0, 0, 1.0))
     assert policy.later_requests(ctx) == AUTO_PRIOR == 3
-    memory = Conversations(Clock())
+    memory = Conversations(FakeClock())
     for n in range(MIN_EVIDENCE):
         for turn in range(1, 5):
             outlook = observe(memory, f"c{n}", turn, 3000)
