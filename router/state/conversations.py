@@ -96,6 +96,11 @@ class TurnStats:
         self._growth_sum += growth
 
     @property
+    def pauses(self) -> int:
+        """Next turns seen (at most :data:`WINDOW`)."""
+        return len(self._sorted)
+
+    @property
     def growth(self) -> int:
         """Mean prompt tokens added per turn (0 before any evidence)."""
         return self._growth_sum // len(self._growths) if self._growths else 0
@@ -143,10 +148,12 @@ class ConversationOutlook:
             if self.later is None
             else f"{self.later:.1f} later turns follow a turn {self.turn} here"
         )
+        if not self.stats.pauses:
+            return f"turn {self.turn} ({kind}); {later}; no next turn seen yet"
         return (
             f"turn {self.turn} ({kind}); {later}; the prompt grows ~{self.growth} tokens a"
             f" turn; next turns within 5 min {self.within(300):.0%}, within 1 h"
-            f" {self.within(3600):.0%}"
+            f" {self.within(3600):.0%} (of {self.stats.pauses})"
         )
 
 

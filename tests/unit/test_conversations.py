@@ -132,7 +132,11 @@ def test_describe_and_to_dict() -> None:
     outlook = observe(memory, "a", 2, 1900, tools=True)
     assert outlook.describe() == (
         "turn 2 (with tools); too few seen to say how many turns follow; the prompt grows"
-        " ~900 tokens a turn; next turns within 5 min 100%, within 1 h 100%"
+        " ~900 tokens a turn; next turns within 5 min 100%, within 1 h 100% (of 1)"
+    )
+    fresh = observe(memory, "b", 1, 100)
+    assert fresh.describe() == (
+        "turn 1 (without tools); too few seen to say how many turns follow; no next turn seen yet"
     )
     assert outlook.to_dict() == {
         "turn": 2,
