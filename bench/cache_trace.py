@@ -250,7 +250,7 @@ def replay_fleet(
                 down = failover and i == 0 and s % 2 == 0
                 for provider in ("routstr", "pinstripes") if down else ():
                     sim.set_down(provider, True)
-                answer = fleet.ask((s + i) % processes, "complete", request, now, shared)
+                answer = fleet.complete((s + i) % processes, request, now=now, sync=shared)
                 for provider in ("routstr", "pinstripes") if down else ():
                     sim.set_down(provider, False)
                 total += Decimal(answer["cost"])
