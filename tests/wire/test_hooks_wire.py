@@ -18,13 +18,10 @@ from router import (
 )
 from router.serving.server import create_app
 from router.testing.simulator import Reply
-from tests.wire.conftest import config
+from tests.wire.conftest import FLASH, HELLO, config
 from tests.wire.test_server import serving
 
 pytestmark = pytest.mark.wire
-
-FLASH = "pinstripes:ps/deepseek-v4-flash"
-HELLO = [{"role": "user", "content": "hello there router"}]
 
 
 class Recorder:
