@@ -18,24 +18,11 @@ from router import (
 )
 from router.serving.server import create_app
 from router.testing.simulator import Reply
+from tests.conftest import Recorder
 from tests.wire.conftest import FLASH, HELLO, config
 from tests.wire.test_server import serving
 
 pytestmark = pytest.mark.wire
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.attempts: list = []
-        self.results: list = []
-
-    @hookimpl
-    def router_on_attempt(self, event):
-        self.attempts.append(event)
-
-    @hookimpl
-    def router_on_result(self, event):
-        self.results.append(event)
 
 
 class Broken:
