@@ -55,37 +55,28 @@ LIFETIME = 300.0
 
 def catalogs() -> dict[str, Any]:
     """One model at three providers, in each provider's own catalog format and unit."""
-    pinstripes = copy.deepcopy(CATALOGS["pinstripes"])
-    entry = copy.deepcopy(pinstripes["data"][0])  # type: ignore[index]
-    entry.update(id=MODEL, context_length=200_000)
-    entry["pricing"] = {
-        "prompt": "0.00000052",
-        "completion": "0.000002",
-        "cached_tokens": "0.00000045",
+    routstr_pricing = ROUTSTR_LIVE_CATALOG["data"][0]["pricing"]
+    return {
+        "pinstripes": _one_model(
+            CATALOGS["pinstripes"],
+            {"prompt": "0.00000052", "completion": "0.000002", "cached_tokens": "0.00000045"},
+        ),
+        "openrouter": _one_model(
+            CATALOGS["openrouter"],
+            {"prompt": "0.0000006", "completion": "0.000002", "input_cache_read": "0.00000006"},
+        ),
+        "routstr": _one_model(
+            ROUTSTR_LIVE_CATALOG,
+            {**routstr_pricing, "prompt": 5e-7, "completion": 2e-6, "input_cache_read": 0.0},
+        ),
     }
-    pinstripes["data"] = [entry]  # type: ignore[index]
 
-    openrouter = copy.deepcopy(CATALOGS["openrouter"])
-    entry = copy.deepcopy(openrouter["data"][0])  # type: ignore[index]
-    entry.update(id=MODEL, context_length=200_000)
-    entry["pricing"] = {
-        "prompt": "0.0000006",
-        "completion": "0.000002",
-        "input_cache_read": "0.00000006",
-    }
-    openrouter["data"] = [entry]  # type: ignore[index]
 
-    routstr = copy.deepcopy(ROUTSTR_LIVE_CATALOG)
-    entry = copy.deepcopy(routstr["data"][0])
-    entry.update(id=MODEL, context_length=200_000)
-    entry["pricing"] = {
-        **entry["pricing"],
-        "prompt": 5e-7,
-        "completion": 2e-6,
-        "input_cache_read": 0.0,
-    }
-    routstr["data"] = [entry]
-    return {"pinstripes": pinstripes, "openrouter": openrouter, "routstr": routstr}
+def _one_model(catalog: Any, pricing: dict[str, Any]) -> dict[str, Any]:
+    """``catalog`` with only its first entry, renamed ``MODEL`` and priced ``pricing``."""
+    entry = copy.deepcopy(catalog["data"][0])
+    entry.update(id=MODEL, context_length=200_000, pricing=copy.deepcopy(pricing))
+    return {**copy.deepcopy(catalog), "data": [entry]}
 
 
 @dataclass
@@ -140,6 +131,36 @@ def workload(sessions: int, seed: int) -> tuple[list[dict[str, Any]], list[Sessi
     return agents, plan
 
 
+def cheapest(
+    *, prefix_cache: bool = False, expected_reuse: float | None = None
+) -> list[dict[str, Any]]:
+    """A policy chain of one ``cheapest`` (100 output tokens expected)."""
+    options: dict[str, Any] = {"expected_output_tokens": 100}
+    if prefix_cache:
+        options["prefix_cache"] = True
+    if expected_reuse is not None:
+        options["expected_reuse"] = expected_reuse
+    return [{"cheapest": options}]
+
+
+def fresh(sim: Simulator, policy: list[Any]) -> dict[str, Any]:
+    """The simulator reset (the catalogs, caches that live ``LIFETIME`` s) and a config
+    routing ``agent`` over ``DEPLOYMENTS`` with ``policy``."""
+    sim.reset()
+    for provider, payload in catalogs().items():
+        sim.set_catalog(provider, payload)
+        sim.set_cache_rule(provider, lifetime=LIFETIME)
+    providers = [
+        {"name": p, "kind": p, "base_url": sim.base_url(p), "api_key": sim.api_key(p)}
+        for p in DEPLOYMENTS
+    ]
+    return {
+        "providers": providers,
+        "models": {"agent": list(DEPLOYMENTS.values())},
+        "policy": policy,
+    }
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -158,20 +179,8 @@ def replay(
     only: str | None = None,
 ) -> tuple[Decimal, dict[str, int]]:
     """Total billed USD for ``sessions`` under ``policy``; fresh caches and router."""
-    sim.reset()
-    for provider, payload in catalogs().items():
-        sim.set_catalog(provider, payload)
-        sim.set_cache_rule(provider, lifetime=LIFETIME)
+    config = fresh(sim, policy)
     clock = Clock()
-    providers = [
-        {"name": p, "kind": p, "base_url": sim.base_url(p), "api_key": sim.api_key(p)}
-        for p in DEPLOYMENTS
-    ]
-    config = {
-        "providers": providers,
-        "models": {"agent": list(DEPLOYMENTS.values())},
-        "policy": policy,
-    }
     total = Decimal(0)
     served: dict[str, int] = {}
     with Router.from_config(config, timer=clock) as router:
@@ -215,19 +224,7 @@ def replay_fleet(
     lands on openrouter (where its cache is then warm)."""
     from fleet import Fleet
 
-    sim.reset()
-    for provider, payload in catalogs().items():
-        sim.set_catalog(provider, payload)
-        sim.set_cache_rule(provider, lifetime=LIFETIME)
-    providers = [
-        {"name": p, "kind": p, "base_url": sim.base_url(p), "api_key": sim.api_key(p)}
-        for p in DEPLOYMENTS
-    ]
-    config: dict[str, Any] = {
-        "providers": providers,
-        "models": {"agent": list(DEPLOYMENTS.values())},
-        "policy": policy,
-    }
+    config = fresh(sim, policy)
     if state is not None:
         config["state"] = state
     shared = state is not None and state.get("backend") == "redis"
@@ -250,7 +247,7 @@ def replay_fleet(
                 down = failover and i == 0 and s % 2 == 0
                 for provider in ("routstr", "pinstripes") if down else ():
                     sim.set_down(provider, True)
-                answer = fleet.ask((s + i) % processes, "complete", request, now, shared)
+                answer = fleet.complete((s + i) % processes, request, now=now, sync=shared)
                 for provider in ("routstr", "pinstripes") if down else ():
                     sim.set_down(provider, False)
                 total += Decimal(answer["cost"])
@@ -273,16 +270,8 @@ def main_fleet(args: argparse.Namespace) -> None:
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
     agents, sessions = workload(args.sessions, args.seed)
     turns = sum(len(s.turns) for s in sessions)
-    ours = [
-        {
-            "cheapest": {
-                "expected_output_tokens": 100,
-                "prefix_cache": True,
-                "expected_reuse": args.expected_reuse,
-            }
-        }
-    ]
-    greedy = [{"cheapest": {"expected_output_tokens": 100, "prefix_cache": True}}]
+    ours = cheapest(prefix_cache=True, expected_reuse=args.expected_reuse)
+    greedy = cheapest(prefix_cache=True)
     n = args.processes
     rows: dict[tuple[str, str], tuple[Decimal, dict[str, int], float]] = {}
     with Simulator() as sim, RedisServer(binary) as redis_server:
@@ -334,17 +323,9 @@ def main() -> None:
     agents, sessions = workload(args.sessions, args.seed)
     turns = sum(len(s.turns) for s in sessions)
     started = time.perf_counter()
-    list_price = [{"cheapest": {"expected_output_tokens": 100}}]
-    ours = [
-        {
-            "cheapest": {
-                "expected_output_tokens": 100,
-                "prefix_cache": True,
-                "expected_reuse": args.expected_reuse,
-            }
-        }
-    ]
-    greedy = [{"cheapest": {"expected_output_tokens": 100, "prefix_cache": True}}]
+    list_price = cheapest()
+    ours = cheapest(prefix_cache=True, expected_reuse=args.expected_reuse)
+    greedy = cheapest(prefix_cache=True)
     with Simulator() as sim:
         results = {
             "list-price cheapest": replay(sim, agents, sessions, list_price),

@@ -106,16 +106,24 @@ def versions(*names: str) -> dict[str, str]:
 # client. Sync contenders return a plain function, async ones a coroutine function.
 
 
+def _sse_content(line: str) -> bool | None:
+    """One line of an SSE answer: None at ``data: [DONE]``, else whether it carries content."""
+    if not line.startswith("data: "):
+        return False
+    data = line[6:]
+    if data == "[DONE]":
+        return None
+    payload = json.loads(data)
+    return bool(payload["choices"] and payload["choices"][0]["delta"].get("content"))
+
+
 def _count_sse_lines(lines: Any) -> int:
     chunks = 0
     for line in lines:
-        if line.startswith("data: "):
-            data = line[6:]
-            if data == "[DONE]":
-                break
-            payload = json.loads(data)
-            if payload["choices"] and payload["choices"][0]["delta"].get("content"):
-                chunks += 1
+        content = _sse_content(line)
+        if content is None:
+            break
+        chunks += content
     return chunks
 
 
@@ -173,13 +181,10 @@ def httpx_async(
             response.raise_for_status()
             found = 0
             async for line in response.aiter_lines():
-                if line.startswith("data: "):
-                    data = line[6:]
-                    if data == "[DONE]":
-                        break
-                    payload = json.loads(data)
-                    if payload["choices"] and payload["choices"][0]["delta"].get("content"):
-                        found += 1
+                content = _sse_content(line)
+                if content is None:
+                    break
+                found += content
             return found
 
     return (streamed if stream else plain), client.aclose, ["httpx"]
@@ -247,19 +252,23 @@ def openai_sdk(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str
     client = openai.AsyncOpenAI(
         base_url=base_url(port, CHEAPEST, chunks), api_key="bench-key", max_retries=0
     )
-    return _sdk_calls(client, MODEL_ID, stream), client.close, ["openai", "httpx"]
+    calls = _sdk_calls(client.chat.completions.create, MODEL_ID, stream)
+    return calls, client.close, ["openai", "httpx"]
 
 
-def _sdk_calls(client: Any, model: str, stream: bool) -> Callable[[], Awaitable[int]]:
+def _sdk_calls(
+    create: Callable[..., Awaitable[Any]], model: str, stream: bool
+) -> Callable[[], Awaitable[int]]:
+    """One request through an OpenAI-shaped ``create`` (the SDK's, litellm's): the number
+    of content chunks it gave."""
+
     async def plain() -> int:
-        reply = await client.chat.completions.create(
-            model=model, messages=MESSAGES, max_tokens=MAX_TOKENS
-        )
+        reply = await create(model=model, messages=MESSAGES, max_tokens=MAX_TOKENS)
         return 1 if reply.choices[0].message.content else 0
 
     async def streamed() -> int:
         found = 0
-        response = await client.chat.completions.create(
+        response = await create(
             model=model,
             messages=MESSAGES,
             max_tokens=MAX_TOKENS,
@@ -323,6 +332,11 @@ def router_async(
     port: int, stream: bool, chunks: int, http: str | None = None
 ) -> tuple[Any, Any, list[str]]:
     router = _router(port, chunks, http)
+    return _async_calls(router, stream), router.aclose, ROUTER_PACKAGES
+
+
+def _async_calls(router: Any, stream: bool) -> Any:
+    """One request through ``router``'s async API: the number of content chunks it gave."""
 
     async def plain() -> int:
         reply = await router.acomplete(model=GROUP, messages=MESSAGES, max_tokens=MAX_TOKENS)
@@ -339,7 +353,7 @@ def router_async(
         _check_cost(last)
         return found
 
-    return (streamed if stream else plain), router.aclose, ROUTER_PACKAGES
+    return streamed if stream else plain
 
 
 class Skip(Exception):
@@ -363,23 +377,7 @@ def router_redis(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[s
     config = router_yaml(port, chunks)
     config += f"state:\n  backend: redis\n  url: {url}\n  key_prefix: 'bench{os.getpid()}:'\n"
     router = Router.from_yaml(config)
-
-    async def plain() -> int:
-        reply = await router.acomplete(model=GROUP, messages=MESSAGES, max_tokens=MAX_TOKENS)
-        _check_cost(reply)
-        return 1 if reply.choices[0].message.content else 0
-
-    async def streamed() -> int:
-        found = 0
-        last = None
-        async for chunk in router.astream(model=GROUP, messages=MESSAGES, max_tokens=MAX_TOKENS):
-            if chunk.choices and chunk.choices[0].delta.content:
-                found += 1
-            last = chunk
-        _check_cost(last)
-        return found
-
-    return (streamed if stream else plain), router.aclose, [*ROUTER_PACKAGES, "redis"]
+    return _async_calls(router, stream), router.aclose, [*ROUTER_PACKAGES, "redis"]
 
 
 def router_sdk(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
@@ -402,7 +400,8 @@ def router_sdk(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str
         await client.close()
         await router.aclose()
 
-    return _sdk_calls(client, GROUP, stream), close, [*ROUTER_PACKAGES, "openai"]
+    calls = _sdk_calls(client.chat.completions.create, GROUP, stream)
+    return calls, close, [*ROUTER_PACKAGES, "openai"]
 
 
 def litellm_router(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list[str]]:
@@ -433,28 +432,11 @@ def litellm_router(port: int, stream: bool, chunks: int) -> tuple[Any, Any, list
         )
     router = Router(model_list=model_list)
 
-    async def plain() -> int:
-        reply = await router.acompletion(model=GROUP, messages=MESSAGES, max_tokens=MAX_TOKENS)
-        return 1 if reply.choices[0].message.content else 0
-
-    async def streamed() -> int:
-        found = 0
-        response = await router.acompletion(
-            model=GROUP,
-            messages=MESSAGES,
-            max_tokens=MAX_TOKENS,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        async for chunk in response:
-            if chunk.choices and chunk.choices[0].delta.content:
-                found += 1
-        return found
-
     async def close() -> None:
         pass
 
-    return (streamed if stream else plain), close, ["litellm", "httpx", "openai", "aiohttp"]
+    calls = _sdk_calls(router.acompletion, GROUP, stream)
+    return calls, close, ["litellm", "httpx", "openai", "aiohttp"]
 
 
 CONTENDERS: dict[str, Callable[[int, bool, int], tuple[Any, Any, list[str]]]] = {

@@ -1,5 +1,6 @@
 """Router processes driven over pipes, for the benchmarks that need a fleet
-(``cache_trace.py --processes N``, ``propagation.py``).
+(``cache_trace.py --processes N``, ``propagation.py``) and the multi-process tests
+(``tests/state/test_fleet.py`` imports it as ``bench.fleet``).
 
 Each worker is a spawned process (nothing inherited but its config) holding one Router
 whose clock the driver sets, so that a replayed trace's idle gaps are the same in every
@@ -47,12 +48,14 @@ def serve(config: dict[str, Any], fake_clock: bool, pipe: Connection) -> None:
                     answer = router.complete(**request)
                     if sync:
                         router.state.sync()
+                    details = answer.usage.prompt_tokens_details
                     pipe.send(
                         {
                             "provider": answer.provider,
                             "chosen": answer.route.chosen,
                             "cost": str(answer.route.cost),
                             "content": answer.choices[0].message.content,
+                            "cached": details.cached_tokens if details else 0,
                             "tried": [a.ref for a in answer.route.attempts],
                             "done_at": time.time(),
                         }
@@ -75,7 +78,11 @@ def serve(config: dict[str, Any], fake_clock: bool, pipe: Connection) -> None:
 
 
 class Fleet:
-    """``n`` router processes over one config."""
+    """``n`` router processes over one config (spawned: nothing inherited but the config).
+
+    ``fake_clock``: each router's clock is the ``now`` its driver sends with a request;
+    otherwise the real one.
+    """
 
     def __init__(self, config: dict[str, Any], n: int, *, fake_clock: bool = True) -> None:
         context = multiprocessing.get_context("spawn")
@@ -100,6 +107,20 @@ class Fleet:
         if isinstance(answer, dict) and "error" in answer:
             raise RuntimeError(f"router process {i}: {answer['error']}")
         return answer
+
+    def complete(
+        self, i: int, request: dict[str, Any], *, now: float = 0.0, sync: bool = False
+    ) -> dict[str, Any]:
+        """Process ``i`` answers ``request`` (at ``now`` on a fake clock; with ``sync``,
+        between the fleet's writes made visible before and after)."""
+        answer: dict[str, Any] = self.ask(i, "complete", request, now, sync)
+        return answer
+
+    def sync(self) -> None:
+        """Every process makes its writes visible to the fleet and reads the fleet's."""
+        for i in range(len(self.pipes)):
+            if self.ask(i, "sync") is not True:
+                raise RuntimeError(f"router process {i} did not sync")
 
     def close(self) -> None:
         for pipe, process in zip(self.pipes, self.processes, strict=True):

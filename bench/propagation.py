@@ -48,7 +48,7 @@ def trials(sim: Simulator, state: dict[str, Any] | None, count: int) -> dict[str
     with Fleet(config, 3, fake_clock=False) as fleet:
         for _ in range(count):
             sim.script("pinstripes", [Reply(429, headers={"Retry-After": "1"})])
-            a = fleet.ask(0, "complete", request, 0.0, False)
+            a = fleet.complete(0, request)
             assert a["tried"] == [PIN], a
             fleet.pipes[1].send(("complete", request, 0.0, False))
             fleet.pipes[2].send(("wait_cooling", PIN, 0.5))

@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from router import hookimpl
+
 # Tests never load plugins installed in the environment, and never go through a proxy:
 # every provider is simulated on 127.0.0.1.
 os.environ["ROUTER_NO_ENTRY_POINTS"] = "1"
@@ -22,6 +24,22 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class Recorder:
+    """A plugin that records every observation event."""
+
+    def __init__(self) -> None:
+        self.attempts: list = []
+        self.results: list = []
+
+    @hookimpl
+    def router_on_attempt(self, event):
+        self.attempts.append(event)
+
+    @hookimpl
+    def router_on_result(self, event):
+        self.results.append(event)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from router import (
     hookimpl,
 )
 from router.plugins import DEFAULT_PLUGINS, Plugins
+from tests.conftest import Recorder
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -333,22 +334,6 @@ def test_all_is_complete_and_importable():
 
 
 # -- observation hooks --------------------------------------------------------------------
-
-
-class Recorder:
-    """Records every observation event."""
-
-    def __init__(self) -> None:
-        self.attempts: list = []
-        self.results: list = []
-
-    @hookimpl
-    def router_on_attempt(self, event):
-        self.attempts.append(event)
-
-    @hookimpl
-    def router_on_result(self, event):
-        self.results.append(event)
 
 
 FLASH = {"pinstripes": "ps/deepseek-v4-flash", "routstr": "deepseek/deepseek-v4-flash"}

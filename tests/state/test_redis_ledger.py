@@ -10,12 +10,9 @@ import pytest
 from router import BudgetExceeded, Router
 from router.errors import StateUnavailable
 from router.state.redis import SCHEMA
-from tests.wire.conftest import config
+from tests.wire.conftest import FLASH, HELLO, config
 
 pytestmark = pytest.mark.wire
-
-FLASH = "pinstripes:ps/deepseek-v4-flash"
-HELLO = [{"role": "user", "content": "hello there router"}]
 
 
 def make(sim, server, limit: str, **state) -> Router:

@@ -14,10 +14,9 @@ import time
 import pytest
 
 from router import Router
-from router.errors import RouterError
 from router.testing.redis_server import RedisServer
 from router.testing.simulator import Reply, Simulator
-from tests.wire.test_storm import FAULTS, KINDS, Report, _config, _fds
+from tests.wire.test_storm import FAULTS, KINDS, Report, _config, _fds, one_request
 
 
 async def storm(
@@ -50,17 +49,7 @@ async def storm(
                 t0 = time.monotonic()
                 messages = [{"role": "user", "content": f"storm {i} " + "x" * rng.randrange(400)}]
                 try:
-                    if i % 5 == 0:
-                        async for _ in router.astream(model="g", messages=messages):
-                            pass
-                    else:
-                        await asyncio.wait_for(router.acomplete(model="g", messages=messages), 15)
-                    report.answers += 1
-                except RouterError as exc:
-                    report.errors[type(exc).__name__] += 1
-                except Exception as exc:
-                    report.errors[f"UNTYPED {type(exc).__name__}"] += 1
-                    report.unaccounted += 1
+                    await one_request(router, messages, report, stream=i % 5 == 0)
                 finally:
                     done += 1
                     slowest = max(slowest, time.monotonic() - t0)

@@ -9,6 +9,21 @@ from router.testing.simulator import Simulator
 
 KINDS = ("pinstripes", "pipellm", "inference-api", "routstr", "openrouter", "openai")
 
+# What many wire tests send: a short user turn, a chat-completions tool, the flash group.
+HELLO = [{"role": "user", "content": "hello there router"}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Look something up.",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+        },
+    }
+]
+FLASH = "pinstripes:ps/deepseek-v4-flash"
+GROUPS = {"flash": [FLASH, "routstr:deepseek/deepseek-v4-flash"]}
+
 
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[Simulator]:

@@ -17,14 +17,12 @@ from router.dispatch.budget import Spending
 from router.serving.server import create_app
 from router.state.ledger import MemoryLedger, Tally
 from router.testing.simulator import Reply
-from tests.wire.conftest import config
+from tests.wire.conftest import FLASH, HELLO, config
 from tests.wire.test_server import serving
 
 pytestmark = pytest.mark.wire
 
-FLASH = "pinstripes:ps/deepseek-v4-flash"
 SONNET = "openrouter:anthropic/claude-sonnet-4.6"
-HELLO = [{"role": "user", "content": "hello there router"}]
 
 
 def budget(name="b", key="user", limit="0.001", **more):

@@ -14,12 +14,11 @@ from router.errors import AllProvidersFailed, NoRouteError
 from router.serving.server import create_app
 from router.state.cooldowns import RECHECK_SECONDS, MemoryCooldowns
 from router.testing.simulator import Reply
-from tests.wire.conftest import config
+from tests.wire.conftest import HELLO, config
 from tests.wire.test_server import serving
 
 pytestmark = pytest.mark.wire
 
-HELLO = [{"role": "user", "content": "hello there router"}]
 PS = "pinstripes:ps/deepseek-v4-flash"
 RS = "routstr:deepseek/deepseek-v4-flash"
 GROUP = {"g": [PS, RS]}

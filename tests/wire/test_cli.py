@@ -17,11 +17,10 @@ import yaml
 
 from router.cli import main
 from router.testing.simulator import REALISTIC, Reply
-from tests.wire.conftest import KINDS, config
+from tests.wire.conftest import FLASH, KINDS, config
 
 pytestmark = pytest.mark.wire
 
-FLASH = "pinstripes:ps/deepseek-v4-flash"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

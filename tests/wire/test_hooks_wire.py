@@ -18,27 +18,11 @@ from router import (
 )
 from router.serving.server import create_app
 from router.testing.simulator import Reply
-from tests.wire.conftest import config
+from tests.conftest import Recorder
+from tests.wire.conftest import FLASH, HELLO, config
 from tests.wire.test_server import serving
 
 pytestmark = pytest.mark.wire
-
-FLASH = "pinstripes:ps/deepseek-v4-flash"
-HELLO = [{"role": "user", "content": "hello there router"}]
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.attempts: list = []
-        self.results: list = []
-
-    @hookimpl
-    def router_on_attempt(self, event):
-        self.attempts.append(event)
-
-    @hookimpl
-    def router_on_result(self, event):
-        self.results.append(event)
 
 
 class Broken:

@@ -37,10 +37,9 @@ from router.testing.simulator import Reply, Simulator
 from router.types import ChatRequest
 from router.wire.aiohttp_transport import AiohttpClient
 from router.wire.deadline_backend import DeadlineAsyncClient
-from tests.wire.conftest import config, provider_conf
+from tests.wire.conftest import HELLO, config, provider_conf
 
 BACKENDS = ["aiohttp", "httpx"]
-HELLO = [{"role": "user", "content": "hello there router"}]
 REF = "pinstripes:ps/deepseek-v4-flash"
 GROUP = {"g": [REF, "routstr:deepseek/deepseek-v4-flash"]}
 

@@ -16,11 +16,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from router import AllProvidersFailed, ConfigError, Router
 from router.telemetry.otel import OpenTelemetry
 from router.testing.simulator import Reply
-from tests.wire.conftest import config
+from tests.wire.conftest import HELLO, config
 
 pytestmark = pytest.mark.wire
 
-HELLO = [{"role": "user", "content": "hello there router"}]
 GROUP = {"flash": ["pinstripes:ps/deepseek-v4-flash", "routstr:deepseek/deepseek-v4-flash"]}
 
 

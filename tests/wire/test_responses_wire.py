@@ -14,7 +14,7 @@ from openai.types.responses import Response
 from router import Router
 from router.serving.server import create_app
 from router.testing.simulator import Reply
-from tests.wire.conftest import config
+from tests.wire.conftest import FLASH, config
 from tests.wire.test_server import serving
 
 pytestmark = pytest.mark.wire
@@ -31,7 +31,6 @@ TOOLS = [
         },
     }
 ]
-FLASH = "pinstripes:ps/deepseek-v4-flash"
 
 
 @pytest.fixture

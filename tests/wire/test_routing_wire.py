@@ -20,21 +20,10 @@ from router.errors import (
     StreamInterrupted,
 )
 from router.testing.simulator import Reply, prompt_tokens_of
-from tests.wire.conftest import config, provider_conf
+from tests.wire.conftest import HELLO, TOOLS, config, provider_conf
 
 pytestmark = pytest.mark.wire
 
-HELLO = [{"role": "user", "content": "hello there router"}]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "lookup",
-            "description": "Look something up.",
-            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
-        },
-    }
-]
 
 # One OpenAI-family deployment per provider (PipeLLM: native openai route, and the
 # converter route for its gemini family).

@@ -27,7 +27,7 @@ from router.cli import main
 from router.errors import ConfigError, RouterError
 from router.testing.simulator import API_KEYS, Reply, Simulator
 from router.types import ChatRequest
-from tests.wire.conftest import KINDS
+from tests.wire.conftest import HELLO, KINDS
 
 pytestmark = pytest.mark.wire
 
@@ -42,7 +42,6 @@ ENV = {
 SECRETS = dict(API_KEYS)
 assert SECRETS["routstr"].startswith("cashuA")  # a Cashu token: money, not just a key
 
-HELLO = [{"role": "user", "content": "hello there router"}]
 # One deployment per wire family: OpenAI chat (pinstripes, and routstr with its Cashu
 # token), Anthropic Messages (PipeLLM), Majestix events (inference-api).
 FAMILIES = {

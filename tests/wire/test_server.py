@@ -25,23 +25,10 @@ from router.config import ServerSettings, load_yaml, resolve, server_settings
 from router.plugins import Plugins
 from router.serving.server import MISSING_EXTRA, create_app
 from router.testing.simulator import API_KEYS, Reply
-from tests.wire.conftest import config
+from tests.wire.conftest import FLASH, GROUPS, HELLO, TOOLS, config
 
 pytestmark = pytest.mark.wire
 
-HELLO = [{"role": "user", "content": "hello there router"}]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "lookup",
-            "description": "Look something up.",
-            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
-        },
-    }
-]
-FLASH = "pinstripes:ps/deepseek-v4-flash"
-GROUPS = {"flash": [FLASH, "routstr:deepseek/deepseek-v4-flash"]}
 CLIENT_KEY = "ck-test-5f0c1d2e3a4b"
 
 

@@ -11,9 +11,9 @@ import pytest
 from router import Router
 from router.state.ratelimits import MemoryRateLimits, Need
 from router.testing.simulator import Simulator
-from tests.wire.conftest import config
-from tests.wire.test_budget_wire import HELLO, SONNET, StaleLedger, budget, need
-from tests.wire.test_hooks_wire import FLASH, Recorder
+from tests.conftest import Recorder
+from tests.wire.conftest import FLASH, HELLO, config
+from tests.wire.test_budget_wire import SONNET, StaleLedger, budget, need
 
 pytestmark = pytest.mark.wire
 

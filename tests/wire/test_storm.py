@@ -133,6 +133,24 @@ def _config(sim: Simulator) -> dict[str, object]:
     }
 
 
+async def one_request(
+    router: Router, messages: list[dict[str, str]], report: Report, *, stream: bool
+) -> None:
+    """One request to group ``g``, streamed or not; its outcome counted in ``report``."""
+    try:
+        if stream:
+            async for _ in router.astream(model="g", messages=messages):
+                pass
+        else:
+            await asyncio.wait_for(router.acomplete(model="g", messages=messages), 15)
+        report.answers += 1
+    except RouterError as exc:
+        report.errors[type(exc).__name__] += 1
+    except Exception as exc:  # anything else is a bug: a request lost
+        report.errors[f"UNTYPED {type(exc).__name__}"] += 1
+        report.unaccounted += 1
+
+
 async def storm(
     requests: int, concurrency: int, *, fault_rate: float = 0.1, seed: int = 1
 ) -> Report:
@@ -165,17 +183,7 @@ async def storm(
                 ]
                 began = time.monotonic()
                 try:
-                    if i % 5 == 0:
-                        async for _ in router.astream(model="g", messages=messages):
-                            pass
-                    else:
-                        await asyncio.wait_for(router.acomplete(model="g", messages=messages), 15)
-                    report.answers += 1
-                except RouterError as exc:
-                    report.errors[type(exc).__name__] += 1
-                except Exception as exc:  # anything else is a bug: a request lost
-                    report.errors[f"UNTYPED {type(exc).__name__}"] += 1
-                    report.unaccounted += 1
+                    await one_request(router, messages, report, stream=i % 5 == 0)
                 finally:
                     report.durations.append(time.monotonic() - began)
                     done += 1

@@ -13,23 +13,9 @@ import pytest
 from router import Router
 from router.serving.transport import AsyncRouterTransport, RouterTransport
 from router.testing.simulator import API_KEYS, Reply
-from tests.wire.conftest import config
+from tests.wire.conftest import FLASH, GROUPS, HELLO, TOOLS, config
 
 pytestmark = pytest.mark.wire
-
-HELLO = [{"role": "user", "content": "hello there router"}]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "lookup",
-            "description": "Look something up.",
-            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
-        },
-    }
-]
-FLASH = "pinstripes:ps/deepseek-v4-flash"
-GROUPS = {"flash": [FLASH, "routstr:deepseek/deepseek-v4-flash"]}
 
 
 def make_router(sim, *kinds, waits=None, **top):
