@@ -63,7 +63,8 @@ def test_a_streamed_answer_measures_ttft_throughput_and_latency(sim: Simulator) 
     assert speed.latency is not None
     assert 0.5 <= speed.latency < 0.7
     assert speed.tokens_per_second is not None
-    assert 40 < speed.tokens_per_second <= 60
+    # 12 tokens over the time after the first: between 11 and 12 token intervals of 1/60 s
+    assert 40 < speed.tokens_per_second <= 70
     assert speed.ttft_p90 is not None
     assert abs(speed.ttft_p90 - speed.ttft) / speed.ttft < 0.05
 
