@@ -735,26 +735,49 @@ def _where(key: tuple[str, int, str]) -> str:
     filename, line, name = key
     if filename == "~":
         return name
-    parts = Path(filename).parts
-    for anchor in ("site-packages", "lib", "main", "work"):
-        if anchor in parts:
-            index = len(parts) - 1 - parts[::-1].index(anchor)
-            filename = "/".join(parts[index + 1 :])
-            break
+    path = Path(filename)
+    if path.is_relative_to(HERE.parent):  # the project's own files: from its root
+        filename = path.relative_to(HERE.parent).as_posix()
+    else:
+        parts = path.parts
+        for anchor in ("site-packages", "lib"):
+            if anchor in parts:
+                index = len(parts) - 1 - parts[::-1].index(anchor)
+                filename = "/".join(parts[index + 1 :])
+                break
     return f"{filename}:{line}({name})"
 
 
+OWN_PACKAGES = ("router", "providers", "policies", "bench")
+
+
+_MODULE_NAMES: dict[str, str] = {}
+
+
+def _module_name(filename: str) -> str:
+    """The dotted name of the imported module whose source is ``filename``
+    (``router.planning.plan``); its stem for code no module was imported from."""
+    if filename not in _MODULE_NAMES:  # a module imported since the last look
+        for name, module in list(sys.modules.items()):
+            if isinstance(source := getattr(module, "__file__", None), str):
+                _MODULE_NAMES.setdefault(source, name)
+        _MODULE_NAMES.setdefault(filename, Path(filename).stem)
+    return _MODULE_NAMES[filename]
+
+
 def _package(key: tuple[str, int, str]) -> str:
+    """The distribution or top-level package a profiled function belongs to: a module of a
+    subpackage (``router/planning/plan.py``) counts to its top-level package (``router``)."""
     filename = key[0]
     if filename == "~":
         return "builtins (C)"
     parts = Path(filename).parts
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1].split(".")[0]
-    for own in ("router", "providers", "policies", "bench"):
-        if own in parts and parts.index(own) == len(parts) - 2:
-            return own
-    return "stdlib: " + Path(filename).stem
+    if Path(filename).parent == HERE:  # bench/client.py runs as __main__
+        return "bench"
+    top = _module_name(filename).split(".")[0]
+    return top if top in OWN_PACKAGES else f"stdlib: {top}"
 
 
 def _profile_text(title: str, stats: Any, n: int, cpu_s: float, top: int) -> str:

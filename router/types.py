@@ -31,6 +31,54 @@ def check_values(data: Any) -> None:
     carry: a number that is not finite (``NaN``, ``Infinity``), a string with a lone
     surrogate (``\\ud800``: not UTF-8), or nesting deeper than :data:`MAX_DEPTH`.
 
+    A quick walk first (:func:`_clean`, keeping no paths: the usual request passes it);
+    only a request it refuses is walked again to say where (:func:`_refuse`)."""
+    if not _clean(data, 0):
+        _refuse(data)
+
+
+def _clean(node: Any, depth: int) -> bool:
+    """Whether :func:`_refuse` would find nothing in ``node``, nested ``depth`` deep: the
+    same checks, without the paths. Recursive, one frame per level of nesting, and never
+    deeper than :data:`MAX_DEPTH` levels."""
+    if isinstance(node, str):
+        return node.isascii() or _encodes(node)
+    if isinstance(node, float):
+        return math.isfinite(node)
+    if isinstance(node, dict):
+        if depth >= MAX_DEPTH:
+            return False
+        for key, value in node.items():
+            if isinstance(key, str) and not key.isascii() and not _encodes(key):
+                return False
+            if isinstance(value, str):  # most values: checked here, without a call
+                if not value.isascii() and not _encodes(value):
+                    return False
+            elif not _clean(value, depth + 1):
+                return False
+    elif isinstance(node, list | tuple):
+        if depth >= MAX_DEPTH:
+            return False
+        for value in node:
+            if isinstance(value, str):
+                if not value.isascii() and not _encodes(value):
+                    return False
+            elif not _clean(value, depth + 1):
+                return False
+    return True
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse(data: Any) -> None:
+    """Raise the ``ValueError`` of :func:`check_values` for the first problem found.
+
     Iterative: a hostile document cannot exhaust the stack here. The path of each value is
     a linked (parent, key) pair, spelt out only for the error."""
     todo: list[tuple[Any, Any, int]] = [(data, None, 0)]

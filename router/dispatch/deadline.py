@@ -7,9 +7,7 @@ asyncio tasks alike without being passed through every signature.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 __all__ = ["deadline_at", "time_left"]
 
@@ -22,11 +20,22 @@ def time_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-@contextmanager
-def deadline_at(when: float | None) -> Iterator[None]:
-    """Within this block, the request's deadline is ``when`` (``time.monotonic`` time)."""
-    token = _deadline.set(when)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+class deadline_at:  # lower case: used as the function it was, ``with deadline_at(when):``
+    """Within this block, the request's deadline is ``when`` (``time.monotonic`` time).
+
+    A class rather than a generator-based context manager: every request enters it twice,
+    and this costs a third as much."""
+
+    __slots__ = ("_token", "_when")
+
+    def __init__(self, when: float | None) -> None:
+        self._when = when
+        self._token: Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _deadline.set(self._when)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
+            self._token = None

@@ -105,6 +105,7 @@ class RoutingContext:
         self._chain: tuple[Prefix, ...] | None = None
         self._outlooks: dict[str, CacheOutlook | None] = {}
         self._tokens: dict[str, int] = {}
+        self._speeds: dict[str, Speed | None] = {}
 
     def chain(self) -> tuple[Prefix, ...]:
         """The request's prefixes (hashed once)."""
@@ -192,8 +193,13 @@ class RoutingContext:
 
     def speed(self, card: ModelCard) -> Speed | None:
         """What ``card``'s deployment measured (TTFT, tokens/s, latency, p50/p90), or
-        None when nothing was (or there is no memory)."""
-        return None if self.latency is None else self.latency.speed(card.ref)
+        None when nothing was (or there is no memory): read once per request, so every
+        policy and the route see the same figures."""
+        ref = card.ref
+        if ref in self._speeds:
+            return self._speeds[ref]
+        speed = self._speeds[ref] = None if self.latency is None else self.latency.speed(ref)
+        return speed
 
     def expected_seconds(self, card: ModelCard) -> float | None:
         """The wall time of this request at ``card``: TTFT + ``expected_output`` ÷ its

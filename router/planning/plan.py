@@ -119,6 +119,7 @@ class Planner:
             (policy for _, policy in reversed(policies) if isinstance(policy, Ranking)), None
         )
         """The chain's last ranking policy: its figure decides the order (stable sorts)."""
+        self._rank_unit: str = getattr(self._ranking, "rank_unit", "$")  # as routes show it
         self.chain = tuple(f"{name} ({_role(policy)})" for name, policy in policies)
         """The chain with what each policy does, as ``explain`` shows it."""
         self.unsupported = unsupported
@@ -451,8 +452,8 @@ class Planner:
             saved=saved,
             rank=None if rank == cost else rank,
             **writes,
-            rank_unit=getattr(self._ranking, "rank_unit", "$"),
-            speed=context.speed(card),
+            rank_unit=self._rank_unit,
+            speed=context.speed(card),  # read once per request: the context keeps it
             seconds=context.expected_seconds(card),
             context_length=borrowed.tokens if borrowed is not None else None,
             context_from=borrowed.source if borrowed is not None else None,

@@ -93,6 +93,8 @@ class MemoryCooldowns:
         self._lock = threading.Lock()
 
     def cooling(self, ref: str) -> float | None:
+        if ref not in self._breakers:  # never failed (or forgotten): not cooling
+            return None
         with self._lock:  # an LRU read reorders the cache
             breaker = self._breakers.get(ref)
         if breaker is None or breaker.until is None:

@@ -162,6 +162,7 @@ class _Stats:
         "latency",
         "latency_sketch",
         "samples",
+        "speed",
         "tps",
         "ttft",
         "ttft_sketch",
@@ -175,6 +176,9 @@ class _Stats:
         self.error = 0.0
         self.ttft_sketch = LogSketch(window)
         self.latency_sketch = LogSketch(window)
+        self.speed: Speed | None = None
+        """What :func:`_speed` made of these figures, until they change (every candidate
+        of every request reads it: the quantiles are not worked out again each time)."""
 
 
 def _ewma(old: float | None, new: float, alpha: float) -> float:
@@ -207,6 +211,7 @@ class MemoryLatency:
         alpha = self._alpha
         with self._lock:
             stats = self._of(ref)
+            stats.speed = None
             stats.samples += 1
             stats.error = _ewma(stats.error, 0.0, alpha)
             stats.latency = _ewma(stats.latency, seconds, alpha)
@@ -222,9 +227,12 @@ class MemoryLatency:
     def failed(self, ref: str) -> None:
         with self._lock:
             stats = self._of(ref)
+            stats.speed = None
             stats.error = _ewma(stats.error, 1.0, self._alpha)
 
     def speed(self, ref: str) -> Speed | None:
+        if ref not in self._stats:  # never measured (or forgotten)
+            return None
         with self._lock:
             stats = self._stats.get(ref)
             return None if stats is None else _speed(stats)
@@ -235,7 +243,9 @@ class MemoryLatency:
 
 
 def _speed(stats: _Stats) -> Speed:
-    return Speed(
+    if stats.speed is not None:
+        return stats.speed
+    stats.speed = Speed(
         samples=stats.samples,
         ttft=stats.ttft,
         ttft_p50=stats.ttft_sketch.quantile(0.5),
@@ -246,3 +256,4 @@ def _speed(stats: _Stats) -> Speed:
         latency_p90=stats.latency_sketch.quantile(0.9),
         error_rate=stats.error,
     )
+    return stats.speed

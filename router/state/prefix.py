@@ -335,5 +335,7 @@ class MemoryPrefixes:
             self._ratios[key] = next_calibration(current, estimated, reported, self._alpha)
 
     def calibration(self, key: str) -> float:
+        if key not in self._ratios:  # nothing reported yet (or forgotten)
+            return 1.0
         with self._lock:
             return self._ratios.get(key, 1.0)

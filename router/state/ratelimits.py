@@ -172,6 +172,8 @@ class MemoryRateLimits:
             self._left[ref] = entry
 
     def check(self, ref: str, need: Need) -> Limited | None:
+        if ref not in self._left and self._limiter is None:
+            return None  # nothing announced for it, no YAML window: nothing can say no
         now = self._timer()
         with self._lock:
             announced = dict(self._left.get(ref) or {})

@@ -77,7 +77,9 @@ def parse_rate_limits(
     ``requests``, ``tokens``, ``input_tokens``, ``output_tokens``), or None when they
     announce none. A remaining count without a readable reset is kept with no reset (it
     holds until the next answer says otherwise)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+    lowered = {k.lower(): v for k, v in headers.items() if "ratelimit" in k.lower()}
+    if not lowered:  # most answers: no budget announced
+        return None
     left: dict[str, tuple[int, float | None]] = {}
     for kind in KINDS:
         openai = kind.replace("_", "-")
