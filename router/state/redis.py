@@ -175,7 +175,8 @@ class RedisState:
             fail=settings.on_unavailable == "fail",
         )
 
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # per op queued: cheaper than the Condition's __enter__
+        self._cond = threading.Condition(self._lock)
         self._queue: deque[list[Any]] = deque()
         self._pending_success: set[str] = set()
         self._inflight = False
@@ -280,7 +281,7 @@ class RedisState:
         """Queue ``op``; returns its number (see :meth:`_await`)."""
         if self._closed:
             return 0
-        with self._cond:
+        with self._lock:
             if len(self._queue) >= self.settings.max_pending:
                 dropped = self._queue.popleft()
                 self._dropped += 1
@@ -315,7 +316,7 @@ class RedisState:
             self._cond.wait_for(lambda: self._ops_done >= number, limit)
 
     def _succeeded(self, ref: str) -> None:
-        with self._cond:
+        with self._lock:
             if ref in self._pending_success:
                 return  # one reset per batch is enough
             self._pending_success.add(ref)

@@ -165,6 +165,8 @@ class RedisTallies:
         self._tables = tables
         self._send = send
         self._pending = pending
+        self.stamps = tables.stamps
+        """See :attr:`MemoryTables.stamps` (the near copy's)."""
 
     def add(self, table: str, key: str, amount: Decimal) -> None:
         amount = quantize(amount)
@@ -175,7 +177,7 @@ class RedisTallies:
         if not units:
             return
         self._pending(table, key, amount)
-        self._tables.add(table, key, amount)
+        self._tables.add_quantized(table, key, amount)
         self._send(["t", table, key, str(units)])
 
     def value(self, table: str, key: str) -> Decimal:
@@ -191,6 +193,8 @@ class RedisMeans:
     def __init__(self, tables: MemoryTables, *, send: Send) -> None:
         self._tables = tables
         self._send = send
+        self.stamps = tables.stamps
+        """See :attr:`MemoryTables.stamps` (the near copy's)."""
 
     def observe(
         self, table: str, key: str, value: float, *, alpha: float, prior: float | None = None

@@ -56,6 +56,17 @@ class SharedLatency:
         self._window = Decimal(str(window))
         self._cache: dict[str, tuple[dict[str, Decimal], tuple[float | None, float | None]]] = {}
         """Sketch table → (its counts, their p50 and p90) when last read."""
+        stamps = getattr(tallies, "stamps", None)
+        self._stamps: dict[str, int] | None = (
+            stamps if stamps is not None and stamps is getattr(means, "stamps", None) else None
+        )
+        """The tables' write stamps (:attr:`~router.state.store.MemoryTables.stamps`),
+        when both kinds live in one: a speed is then kept until one of its inputs
+        changes (every candidate of every request reads it)."""
+        self._speeds: dict[str, tuple[tuple[int | None, ...], Speed | None]] = {}
+        """ref → (the stamps of its key and sketches when computed, its speed)."""
+        self._sketches: dict[str, tuple[str, str]] = {}
+        """ref → the names of its TTFT and latency sketch tables."""
 
     def _add(self, sketch: str, ref: str, value: float) -> None:
         table = f"{sketch}:{ref}"
@@ -86,6 +97,24 @@ class SharedLatency:
         self._means.observe(_ERROR, ref, 1.0, alpha=self._alpha, prior=0.0)
 
     def speed(self, ref: str) -> Speed | None:
+        stamps = self._stamps
+        if stamps is None:
+            return self._speed(ref)
+        sketches = self._sketches.get(ref)
+        if sketches is None:
+            sketches = self._sketches[ref] = (f"{_TTFT}:{ref}", f"{_LATENCY}:{ref}")
+        # read before the values: a write after this is seen by the next call
+        mark = (stamps.get(ref), stamps.get(sketches[0]), stamps.get(sketches[1]))
+        kept = self._speeds.get(ref)
+        if kept is not None and kept[0] == mark:
+            return kept[1]
+        speed = self._speed(ref)
+        self._speeds[ref] = (mark, speed)
+        return speed
+
+    def _speed(self, ref: str) -> Speed | None:
+        """What the tables say of ``ref`` now (its means are keyed by ``ref``, its
+        sketches are the two tables named after it)."""
         error = self._means.mean(_ERROR, ref)
         if error is None:  # every observation and failure sets it
             return None

@@ -45,6 +45,8 @@ __all__ = [
 TALLY_QUANTUM = Decimal("1e-12")
 """Tallies are kept to this step (1e-12 USD: a picodollar), rounded half-even."""
 
+_ZERO = Decimal(0)
+
 
 class Tallies(Protocol):
     """Exact running sums, by table and key (a spend ledger is one table per period)."""
@@ -110,46 +112,76 @@ def quantize(amount: Decimal) -> Decimal:
 
 
 class MemoryTables:
-    """In-process tallies and means (thread-safe)."""
+    """In-process tallies and means (thread-safe).
+
+    Writes take a lock (a read-modify-write); reads do not: one ``dict`` lookup or copy
+    is atomic under the GIL, and every request reads several per candidate.
+
+    :attr:`stamps` tells a reader whether what it computed from a table or a key may
+    have changed: every write numbers its table and its key (after the value is in, so
+    that a reader that saw a stamp before reading the values never keeps them past the
+    next change).
+    """
 
     def __init__(self) -> None:
         self._sums: dict[str, dict[str, Decimal]] = {}
         self._means: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
+        self._writes = 0
+        self.stamps: dict[str, int] = {}
+        """Table or key → the number of the last write to it (absent: never written)."""
+
+    def _stamp(self, table: str, key: str) -> None:
+        # under self._lock, after the write
+        self._writes = n = self._writes + 1
+        stamps = self.stamps
+        stamps[table] = n
+        stamps[key] = n
 
     def add(self, table: str, key: str, amount: Decimal) -> None:
-        amount = quantize(amount)
+        self.add_quantized(table, key, quantize(amount))
+
+    def add_quantized(self, table: str, key: str, amount: Decimal) -> None:
+        """:meth:`add` of an amount already at the tally step."""
         with self._lock:
-            sums = self._sums.setdefault(table, {})
-            sums[key] = sums.get(key, Decimal(0)) + amount
+            sums = self._sums.get(table)
+            if sums is None:
+                sums = self._sums[table] = {}
+            sums[key] = sums.get(key, _ZERO) + amount
+            self._stamp(table, key)
 
     def set_sum(self, table: str, key: str, amount: Decimal) -> None:
         with self._lock:
             self._sums.setdefault(table, {})[key] = amount
+            self._stamp(table, key)
 
     def value(self, table: str, key: str) -> Decimal:
-        with self._lock:
-            return self._sums.get(table, {}).get(key, Decimal(0))
+        sums = self._sums.get(table)
+        return _ZERO if sums is None else sums.get(key, _ZERO)
 
     def table(self, table: str) -> dict[str, Decimal]:
-        with self._lock:
-            return dict(self._sums.get(table, {}))
+        sums = self._sums.get(table)
+        return {} if sums is None else sums.copy()
 
     def observe(
         self, table: str, key: str, value: float, *, alpha: float, prior: float | None = None
     ) -> None:
         with self._lock:
-            means = self._means.setdefault(table, {})
+            means = self._means.get(table)
+            if means is None:
+                means = self._means[table] = {}
             current = means.get(key, prior)
             means[key] = value if current is None else (1 - alpha) * current + alpha * value
+            self._stamp(table, key)
 
     def set_mean(self, table: str, key: str, value: float) -> None:
         with self._lock:
             self._means.setdefault(table, {})[key] = value
+            self._stamp(table, key)
 
     def mean(self, table: str, key: str) -> float | None:
-        with self._lock:
-            return self._means.get(table, {}).get(key)
+        means = self._means.get(table)
+        return None if means is None else means.get(key)
 
 
 class MemoryState:

@@ -122,9 +122,10 @@ def test_two_routers_share_the_prefix_memory(sim, redis_server, clock):
         second = b.complete(model="flash", messages=history)
         assert second.provider == "openrouter"
         assert second.usage.prompt_tokens_details.cached_tokens > 2000
-        # calibration and hit rates are the fleet's: the same in both routers
-        assert a.state.sync()
+        # calibration and hit rates are the fleet's: the same in both routers (B learned:
+        # B's writes are sent first, then A waits until it has every event sent before)
         assert b.state.sync()
+        assert a.state.sync()
         for ref in (OPEN, PIN):
             assert a.prefixes.calibration(ref) == b.prefixes.calibration(ref)
             assert a.prefixes.hit_rate(ref) == b.prefixes.hit_rate(ref)
