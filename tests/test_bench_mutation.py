@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import tomllib
 from pathlib import Path
@@ -10,16 +9,13 @@ from types import ModuleType
 
 import pytest
 
+from tests.conftest import load_bench
+
 ROOT = Path(__file__).parents[1]
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mutation", ROOT / "bench" / "mutation.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("mutation")
 
 
 @pytest.fixture(scope="module")

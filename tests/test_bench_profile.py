@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio.base_events
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -14,18 +13,14 @@ import policies.cheapest
 import router.core
 import router.planning.plan
 import router.wire.openai_chat
+from tests.conftest import load_bench
 
 ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="module")
 def client() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_client", ROOT / "bench" / "client.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("client")
 
 
 @pytest.mark.parametrize(

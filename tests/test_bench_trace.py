@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).parents[1] / "bench" / "decision_trace.py"
+from tests.conftest import load_bench
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("decision_trace", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["decision_trace"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("decision_trace")
 
 
 @pytest.fixture(scope="module")
